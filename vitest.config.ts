@@ -1,0 +1,11 @@
+import { defineConfig } from "vitest/config";
+
+// The default tier: fast (minutes), no downloaded model needed.
+export default defineConfig({
+  test: {
+    include: ["test/**/*.test.ts"],
+    exclude: ["test/real/**", "node_modules/**"],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+  },
+});
