@@ -1,0 +1,187 @@
+/**
+ * The `space` command line: generate, info, demo.
+ * Errors: one line on stderr and a non-zero exit; with --json also {"error": {"message", "code"}} on stdout.
+ */
+import { readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { SpaceError, fail } from "../errors.js";
+import { parseArgs, usage, type OptionSpec, type Parsed } from "./args.js";
+import { loadEngine, SMOLLM2_PATH, type SimdChoice } from "../node/engine.js";
+import { relaxedSimdAvailable } from "../node/wasm.js";
+import type { Engine } from "../engine.js";
+import { generate, type GenerateResult } from "../decode/generate.js";
+import { ArProposer } from "../decode/proposer.js";
+import { checkSampling, type SamplingParams } from "../decode/sampling.js";
+import { encodeChat } from "../tokenizer/chat.js";
+import { decodeUtf8Strict } from "../tokenizer/utf8.js";
+
+const LOAD_OPTIONS: Record<string, OptionSpec> = {
+  model: { kind: "string", help: "GGUF model file (default: SmolLM2-135M-Instruct from `npm run fetch-models`)" },
+  simd: { kind: "string", choices: ["auto", "plain", "relaxed"], help: "WebAssembly build (default auto: relaxed when available)" },
+  threads: { kind: "int", min: 1, max: 64, help: "threads (default 1)" },
+  weights: { kind: "string", choices: ["native", "f32"], help: "weights in memory: as stored, or dequantised to f32" },
+  json: { kind: "flag", help: "print one JSON object" },
+};
+
+const GENERATE_OPTIONS: Record<string, OptionSpec> = {
+  ...LOAD_OPTIONS,
+  prompt: { kind: "string", help: "prompt text" },
+  "prompt-file": { kind: "string", help: "read the prompt from a UTF-8 file (- for stdin)" },
+  chat: { kind: "flag", help: "wrap the prompt in the model's chat template" },
+  system: { kind: "string", help: "system message (with --chat)" },
+  "parse-special": { kind: "flag", help: "treat special-token text in the prompt as special tokens" },
+  "max-tokens": { kind: "int", min: 0, max: 1 << 20, help: "tokens to generate (default 128)" },
+  temperature: { kind: "number", min: 0, max: 100, help: "0 = greedy (default)" },
+  "top-k": { kind: "int", min: 0, max: 1 << 24, help: "keep the k most likely tokens (0 = off)" },
+  "top-p": { kind: "number", min: 0, max: 1, help: "nucleus sampling mass (1 = off)" },
+  seed: { kind: "int", min: 0, max: 0xffffffff, help: "random seed for sampling (default 0)" },
+  stop: { kind: "list", help: "stop string (repeatable)" },
+  ctx: { kind: "int", min: 1, max: 1 << 20, help: "context size: prompt + generated tokens (default: prompt + max tokens)" },
+};
+
+const COMMANDS = ["generate", "info", "demo", "help"] as const;
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  const json = rest.includes("--json");
+  try {
+    switch (command) {
+      case "generate":
+        return await runGenerate(parseArgs(rest, GENERATE_OPTIONS).options);
+      case "info":
+        return await runInfo(parseArgs(rest, LOAD_OPTIONS).options);
+      case "demo":
+        return await runDemo(parseArgs(rest, LOAD_OPTIONS).options);
+      case undefined:
+      case "help":
+      case "--help":
+        printHelp();
+        return 0;
+      default:
+        fail("E_ARGS", `unknown command "${command}" (commands: ${COMMANDS.join(", ")})`);
+    }
+  } catch (e) {
+    return reportError(e, json);
+  }
+}
+
+function printHelp(): void {
+  process.stdout.write(
+    `space: SPACE (Smart Parallel Auto-Correct dEcoding) in TypeScript + WebAssembly SIMD\n\n` +
+      `space generate --prompt TEXT [options]\n${usage(GENERATE_OPTIONS)}\n\n` +
+      `space info [--model PATH] [--simd ...]\n\nspace demo    run the default model on a sample prompt\n`,
+  );
+}
+
+function reportError(e: unknown, json: boolean): number {
+  const err = e instanceof SpaceError ? e : new SpaceError("E_IO", e instanceof Error ? e.message : String(e));
+  if (!(e instanceof SpaceError) && e instanceof Error && !(e as NodeJS.ErrnoException).code) {
+    // Not a user error: a bug. Still one line, but say so.
+    err.message = `internal error: ${err.message}`;
+  }
+  process.stderr.write(`space: ${err.code}: ${err.message.replace(/\n/g, " ")}\n`);
+  if (json) process.stdout.write(JSON.stringify({ error: { message: err.message, code: err.code } }) + "\n");
+  return err.code === "E_ARGS" ? 2 : 1;
+}
+
+async function openEngine(o: Parsed): Promise<Engine> {
+  return loadEngine((o.model as string | undefined) ?? defaultModel(), {
+    simd: (o.simd as SimdChoice | undefined) ?? "auto",
+    threads: (o.threads as number | undefined) ?? 1,
+    weights: (o.weights as "native" | "f32" | undefined) ?? "native",
+  });
+}
+
+function defaultModel(): string {
+  // Until the embedded default model ships (issue "SAR-SFT"), the default is the fetched real model.
+  return SMOLLM2_PATH;
+}
+
+function readPrompt(o: Parsed): string {
+  if (o.prompt !== undefined && o["prompt-file"] !== undefined) fail("E_ARGS", "give --prompt or --prompt-file, not both");
+  if (o.prompt !== undefined) return o.prompt as string;
+  const file = o["prompt-file"] as string | undefined;
+  if (file === undefined) fail("E_ARGS", "missing --prompt (or --prompt-file)");
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(file === "-" ? 0 : file);
+  } catch (e) {
+    fail("E_IO", `${file}: ${(e as Error).message}`);
+  }
+  return decodeUtf8Strict(bytes, file === "-" ? "standard input" : file);
+}
+
+async function runGenerate(o: Parsed): Promise<number> {
+  const text = readPrompt(o);
+  const sampling: SamplingParams = {
+    temperature: (o.temperature as number | undefined) ?? 0,
+    topK: (o["top-k"] as number | undefined) ?? 0,
+    topP: (o["top-p"] as number | undefined) ?? 1,
+  };
+  checkSampling(sampling);
+  if (o.system !== undefined && !o.chat) fail("E_ARGS", "--system needs --chat");
+  const maxTokens = (o["max-tokens"] as number | undefined) ?? 128;
+  const engine = await openEngine(o);
+  try {
+    const parseSpecial = Boolean(o["parse-special"]);
+    const tok = engine.tokenizer;
+    const prompt = o.chat
+      ? encodeChat(tok, [...(o.system !== undefined ? [{ role: "system" as const, content: o.system as string }] : []), { role: "user", content: text }], {
+          addGenerationPrompt: true,
+          parseSpecial,
+        })
+      : tok.encode(text, { parseSpecial, addBos: tok.addBos });
+    const contextTokens = (o.ctx as number | undefined) ?? Math.min(engine.config.contextLength, prompt.length + maxTokens);
+    const proposer = new ArProposer();
+    const ctx = engine.newContext(contextTokens, proposer.maxExtraRows);
+    const result = await generate(ctx, prompt, proposer, {
+      maxTokens,
+      sampling,
+      seed: (o.seed as number | undefined) ?? 0,
+      stop: (o.stop as string[] | undefined) ?? [],
+      onText: o.json ? undefined : (t) => process.stdout.write(t),
+      yieldEvery: () => new Promise<void>((r) => setImmediate(r)),
+    });
+    if (o.json) printJson(result, prompt);
+    else process.stdout.write("\n");
+    ctx.dispose();
+    return 0;
+  } finally {
+    engine.close();
+  }
+}
+
+function printJson(r: GenerateResult, prompt: number[]): void {
+  process.stdout.write(JSON.stringify({ text: r.text, tokens: r.tokens, prompt_tokens: prompt, stop_reason: r.stopReason, stats: r.stats }) + "\n");
+}
+
+async function runInfo(o: Parsed): Promise<number> {
+  const engine = await openEngine(o);
+  try {
+    const types = new Map<string, number>();
+    for (const t of engine.file.tensors) types.set(t.typeName, (types.get(t.typeName) ?? 0) + 1);
+    const info = {
+      model: engine.file.name,
+      config: engine.config,
+      tensor_types: Object.fromEntries(types),
+      weights: engine.storage,
+      weight_bytes: engine.weights.bytes,
+      simd_build: engine.core.build,
+      relaxed_simd_available: relaxedSimdAvailable(),
+      threads: engine.executor.threads,
+      cpus: availableParallelism(),
+      tokenizer: { vocab: engine.tokenizer.vocabSize, bos: engine.tokenizer.bos, eos: engine.tokenizer.eos },
+    };
+    if (o.json) process.stdout.write(JSON.stringify(info) + "\n");
+    else for (const [k, v] of Object.entries(info)) process.stdout.write(`${k.padEnd(24)}${typeof v === "object" ? JSON.stringify(v) : v}\n`);
+    return 0;
+  } finally {
+    engine.close();
+  }
+}
+
+async function runDemo(o: Parsed): Promise<number> {
+  const question = "Write a Python function that checks whether a number is prime.";
+  process.stdout.write(`space demo: SmolLM2-135M-Instruct (the embedded default model arrives with issue "SAR-SFT")\n> ${question}\n\n`);
+  return runGenerate({ ...o, prompt: question, chat: true, "max-tokens": 96 });
+}

@@ -1,0 +1,199 @@
+/**
+ * The one generate loop. Every decoder runs through it; they differ only in their Proposer (what goes
+ * into a step's block and where candidates come from). Per step:
+ *   1. plan   = proposer.plan(pending tokens, cache)       the block, candidates c_1..c_k, verify rows
+ *   2. logits = forward(block)                             one forward pass of the target
+ *   3. verdict = verify(c, logits)                         accepted n, corrected/bonus token
+ *   4. cache.commit(plan.keepRows(n))                      keep prefix + accepted rows
+ *   5. proposer.observe(...)                               next candidates
+ *   6. emit tokens; stop on end-of-generation, stop string, max tokens, abort or full context.
+ */
+import { fail } from "../errors.js";
+import { PREFILL_CHUNK, type Forward, type Workspace } from "../model/forward.js";
+import { chainBlock, range } from "./block.js";
+import type { KVCache } from "../model/kvcache.js";
+import type { Tokenizer } from "../tokenizer/tokenizer.js";
+import { StreamDecoder } from "../tokenizer/stream.js";
+import type { Proposer } from "./proposer.js";
+import { argmax, distribution, sample, GREEDY, type Banned, type SamplingParams } from "./sampling.js";
+import { Rng } from "./rng.js";
+import { verifyGreedy, type Verdict } from "./verify.js";
+import { StopMatcher } from "./stop.js";
+
+export interface GenerateOptions {
+  readonly maxTokens: number;
+  readonly sampling?: SamplingParams; // default greedy
+  readonly seed?: number;
+  readonly stop?: readonly string[]; // stop strings: output ends before the first occurrence
+  readonly signal?: AbortSignal;
+  readonly banned?: Banned; // ids never emitted (e.g. a mask token)
+  /** Streaming: receives text as soon as it is complete UTF-8 and cannot be part of a stop string. */
+  readonly onText?: (text: string) => void;
+  /** Called between steps; return a promise to let the host's event loop run (abort, I/O). */
+  readonly yieldEvery?: () => Promise<void> | void;
+  /** Clock in milliseconds (performance.now by default); injectable so tests can be deterministic. */
+  readonly now?: () => number;
+}
+
+export type StopReason = "eos" | "max_tokens" | "stop" | "abort" | "context";
+
+export interface GenerateStats {
+  forward_passes: number; // steps: each verifies candidates and emits 1..k+1 tokens
+  prefill_passes: number; // extra passes that ran a long prompt's leading chunks
+  tokens_per_forward: number; // tau
+  prefill_ms: number; // the first step, which runs the prompt
+  decode_ms: number; // every later step
+  tokens_per_second: number; // tokens emitted after the first step / decode seconds
+  accept_histogram: number[]; // [n] = steps that accepted n candidates
+}
+
+export interface GenerateResult {
+  tokens: number[];
+  text: string;
+  stopReason: StopReason;
+  stats: GenerateStats;
+}
+
+export interface DecodingContext {
+  readonly forward: Forward;
+  readonly cache: KVCache;
+  readonly ws: Workspace;
+  readonly tokenizer: Tokenizer;
+  /** Prompt + generated tokens this context can hold. */
+  readonly contextTokens: number;
+}
+
+export async function generate(
+  ctx: DecodingContext,
+  prompt: readonly number[],
+  proposer: Proposer,
+  opts: GenerateOptions,
+): Promise<GenerateResult> {
+  const { forward, cache, ws, tokenizer } = ctx;
+  const params = opts.sampling ?? GREEDY;
+  const rng = new Rng(opts.seed ?? 0);
+  const now = opts.now ?? (() => performance.now());
+  if (prompt.length === 0) fail("E_ARGS", "the prompt is empty");
+  if (!(Number.isInteger(opts.maxTokens) && opts.maxTokens >= 0)) fail("E_ARGS", `max tokens must be a non-negative integer, got ${opts.maxTokens}`);
+  if (prompt.length >= ctx.contextTokens) {
+    fail("E_CONTEXT", `the prompt has ${prompt.length} tokens; the context holds ${ctx.contextTokens} (prompt + generated)`);
+  }
+
+  const history = [...prompt];
+  const tokens: number[] = [];
+  const stream = new StreamDecoder(tokenizer);
+  const stops = new StopMatcher(opts.stop ?? []);
+  let text = "";
+  let pending = Int32Array.from(prompt);
+  let stopReason: StopReason | null = opts.maxTokens === 0 ? "max_tokens" : null;
+  const histogram: number[] = [];
+  let steps = 0;
+  let prefillPasses = 0;
+  let prefillMs = 0;
+  let decodeMs = 0;
+  let afterFirst = 0;
+
+  while (stopReason === null) {
+    if (opts.signal?.aborted) {
+      stopReason = "abort";
+      break;
+    }
+    const t0 = now();
+    const before = forward.count;
+    pending = prefillAllButLast(forward, cache, ws, pending);
+    prefillPasses += forward.count - before;
+    if (cache.length + pending.length > ctx.contextTokens) {
+      stopReason = "context";
+      break;
+    }
+    const plan = proposer.plan({ pending, cached: cache.length, history });
+    const logits = forward.run(cache, ws, plan.block);
+    const V = forward.cfg.vocabSize;
+    const row = (i: number) => logits.subarray(plan.verifyRows[i] * V, (plan.verifyRows[i] + 1) * V);
+    const verdict: Verdict =
+      params.temperature === 0
+        ? verifyGreedy(plan.candidates, (i) => argmax(row(i), opts.banned), (id) => tokenizer.eogTokens.has(id))
+        : sampleAr(plan.candidates.length, row, params, rng, opts.banned, (id) => tokenizer.eogTokens.has(id));
+    cache.commit(plan.keepRows(verdict.accepted));
+    proposer.observe(plan, logits, verdict.accepted, verdict.emitted);
+    histogram[verdict.accepted] = (histogram[verdict.accepted] ?? 0) + 1;
+    steps++;
+
+    for (const id of verdict.emitted) {
+      tokens.push(id);
+      history.push(id);
+      if (tokenizer.eogTokens.has(id)) {
+        stopReason = "eos";
+        break;
+      }
+      const piece = stops.push(stream.push(id));
+      text += piece.text;
+      if (piece.text) opts.onText?.(piece.text);
+      if (piece.stopped) {
+        stopReason = "stop";
+        break;
+      }
+      if (tokens.length >= opts.maxTokens) {
+        stopReason = "max_tokens";
+        break;
+      }
+    }
+    const ms = now() - t0;
+    if (steps === 1) prefillMs = ms;
+    else {
+      decodeMs += ms;
+      afterFirst += verdict.emitted.length;
+    }
+    pending = Int32Array.of(verdict.emitted[verdict.emitted.length - 1]);
+    if (stopReason === null) await opts.yieldEvery?.();
+  }
+  if (stopReason !== "stop") {
+    const rest = stops.flush(stream.flush());
+    text += rest.text;
+    if (rest.text) opts.onText?.(rest.text);
+    if (rest.stopped) stopReason = "stop";
+  }
+  for (let i = 0; i < histogram.length; i++) histogram[i] ??= 0;
+  return {
+    tokens,
+    text,
+    stopReason,
+    stats: {
+      forward_passes: steps,
+      prefill_passes: prefillPasses,
+      tokens_per_forward: steps ? tokens.length / steps : 0,
+      prefill_ms: prefillMs,
+      decode_ms: decodeMs,
+      tokens_per_second: decodeMs > 0 ? (afterFirst * 1000) / decodeMs : 0,
+      accept_histogram: histogram,
+    },
+  };
+}
+
+/**
+ * Runs all but the last PREFILL_CHUNK pending tokens in chunks without logits, so that the proposer's
+ * block always fits the workspace. Batch invariance makes this split invisible in every result.
+ */
+function prefillAllButLast(forward: Forward, cache: KVCache, ws: Workspace, pending: Int32Array): Int32Array {
+  while (pending.length > PREFILL_CHUNK) {
+    const chunk = pending.subarray(0, PREFILL_CHUNK);
+    forward.run(cache, ws, chainBlock(cache.length, chunk, []));
+    cache.commit(range(0, chunk.length));
+    pending = pending.subarray(PREFILL_CHUNK);
+  }
+  return pending;
+}
+
+/** AR sampling (k = 0): the emitted token is drawn from p_0. Speculative sampling arrives with issue 3. */
+function sampleAr(
+  k: number,
+  row: (i: number) => Float32Array,
+  params: SamplingParams,
+  rng: Rng,
+  banned: Banned | undefined,
+  isEog: (id: number) => boolean,
+): Verdict {
+  if (k !== 0) fail("E_ARGS", "sampling with candidates needs speculative sampling, which this decoder does not implement");
+  const id = sample(distribution(row(0), params, banned), rng);
+  return { accepted: 0, emitted: [id], ended: isEog(id) };
+}

@@ -1,0 +1,76 @@
+/**
+ * The engine: a loaded model (config, weights in WebAssembly memory, tokenizer) plus the executor that
+ * runs its kernels. No Node-only APIs here: the caller supplies the WebAssembly core, the model bytes
+ * (a ByteSource) and, for threads, an executor factory (src/node/ has the Node edges).
+ */
+import { fail } from "./errors.js";
+import { readGGUF, metaGetter, type GGUFFile } from "./gguf/reader.js";
+import type { ByteSource } from "./gguf/source.js";
+import { tokenizerFromMetadata, type Tokenizer } from "./tokenizer/tokenizer.js";
+import { Arena } from "./wasm/arena.js";
+import type { WasmCore } from "./wasm/core.js";
+import { configFromMetadata, type ModelConfig } from "./model/config.js";
+import { loadWeights, type ModelWeights, type WeightStorage } from "./model/weights.js";
+import { Forward, Workspace, PREFILL_CHUNK } from "./model/forward.js";
+import { KVCache } from "./model/kvcache.js";
+import { LocalExecutor, type Executor } from "./threads/executor.js";
+import type { DecodingContext } from "./decode/generate.js";
+
+export interface EngineOptions {
+  readonly weights?: WeightStorage; // default "native"
+  /** Builds the executor (e.g. a worker pool); default: everything on the calling thread. */
+  readonly executor?: (core: WasmCore) => Executor;
+}
+
+export class Engine {
+  private constructor(
+    readonly file: GGUFFile,
+    readonly config: ModelConfig,
+    readonly tokenizer: Tokenizer,
+    readonly core: WasmCore,
+    readonly arena: Arena,
+    readonly weights: ModelWeights,
+    readonly executor: Executor,
+    readonly storage: WeightStorage,
+  ) {}
+
+  static load(core: WasmCore, source: ByteSource, opts: EngineOptions = {}): Engine {
+    const file = readGGUF(source);
+    const get = metaGetter(file);
+    const config = configFromMetadata(get, file.name);
+    const tokenizer = tokenizerFromMetadata(get);
+    if (tokenizer.vocabSize !== config.vocabSize) {
+      fail("E_MODEL", `${file.name}: the tokenizer has ${tokenizer.vocabSize} tokens but the model's vocabulary is ${config.vocabSize}`);
+    }
+    const arena = new Arena(core);
+    const storage = opts.weights ?? "native";
+    const weights = loadWeights(file, source, core, arena, config, storage);
+    const executor = opts.executor ? opts.executor(core) : new LocalExecutor(core.exports);
+    return new Engine(file, config, tokenizer, core, arena, weights, executor, storage);
+  }
+
+  /**
+   * Allocates a KV cache of `contextTokens` committed rows plus room for one block, and the scratch
+   * buffers a block needs: blocks hold up to PREFILL_CHUNK pending tokens plus `extraRows` proposer rows
+   * (candidates, mask groups), and need logits for at most extraRows + 1 rows. Call `dispose()` on the
+   * result to give the memory back.
+   */
+  newContext(contextTokens: number, extraRows: number): DecodingContext & { dispose(): void } {
+    const cfg = this.config;
+    if (!(Number.isInteger(contextTokens) && contextTokens > 0)) fail("E_ARGS", `context size must be a positive integer, got ${contextTokens}`);
+    if (contextTokens > cfg.contextLength) {
+      fail("E_CONTEXT", `${contextTokens} tokens exceed the model's context of ${cfg.contextLength}`);
+    }
+    const mark = this.arena.mark();
+    const capacity = contextTokens + extraRows + 1;
+    const maxT = PREFILL_CHUNK + extraRows;
+    const cache = new KVCache(this.arena, this.core.memory, cfg.nLayers, cfg.nKvHeads * cfg.headDim, capacity);
+    const ws = new Workspace(this.arena, cfg, { maxT, maxKeys: capacity, maxLogitRows: extraRows + 1, threads: this.executor.threads });
+    const forward = new Forward(this.core, this.arena, cfg, this.weights, this.executor);
+    return { forward, cache, ws, tokenizer: this.tokenizer, contextTokens, dispose: () => this.arena.reset(mark) };
+  }
+
+  close(): void {
+    this.executor.close();
+  }
+}

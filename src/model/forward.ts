@@ -1,0 +1,181 @@
+/**
+ * The Llama-family forward pass over a *block* of T tokens, each with an explicit position and an
+ * explicit attention mask against the committed KV-cache rows plus the block itself.
+ *
+ * This is the only model code. Decoders differ in what they put in the block (AR: the last token;
+ * SPACE: the bonus token, candidates and mask groups; prefill: the whole prompt), never in how the
+ * block is computed. Every kernel reduces in a fixed order per row (spec/kernels.md), so a row's logits
+ * do not depend on T, on the other rows, on hidden keys or on the thread count.
+ *
+ * Shapes: D = dModel, F = dFF, V = vocabSize, kvDim = nKvHeads * headDim, nKeys = cache.length + T.
+ */
+import { fail } from "../errors.js";
+import type { Executor } from "../threads/executor.js";
+import type { Arena } from "../wasm/arena.js";
+import type { WasmCore } from "../wasm/core.js";
+import type { ModelConfig } from "./config.js";
+import type { KVCache } from "./kvcache.js";
+import type { ModelWeights } from "./weights.js";
+
+/** One forward pass's input. */
+export interface Block {
+  readonly tokens: Int32Array; // [T]
+  readonly positions: Int32Array; // [T]; RoPE position of each row
+  readonly mask: Uint8Array; // [T, cache.length + T], 1 = row t may attend to key j
+  /** Rows whose logits are needed (ascending); the output head only runs for these. */
+  readonly logitRows: Int32Array; // [R]
+}
+
+/**
+ * Prompts are run in blocks of at most this many tokens (batch invariance makes the split invisible in
+ * the results); it bounds the workspace, whatever the prompt length.
+ */
+export const PREFILL_CHUNK = 64;
+
+export interface WorkspaceSize {
+  readonly maxT: number; // rows per block
+  readonly maxKeys: number; // cache rows + block rows
+  readonly maxLogitRows: number; // rows whose logits one block may ask for
+  readonly threads: number;
+}
+
+/** Scratch buffers for one decoding context, allocated once. */
+export class Workspace {
+  readonly x: number; // f32 [maxT, D] residual stream
+  readonly xn: number; // f32 [maxT, D] normalised
+  readonly q: number; // f32 [maxT, D]
+  readonly attn: number; // f32 [maxT, D]
+  readonly tmp: number; // f32 [maxT, D]
+  readonly gate: number; // f32 [maxT, F]
+  readonly up: number; // f32 [maxT, F]
+  readonly cos: number; // f32 [maxT, headDim/2]
+  readonly sin: number; // f32 [maxT, headDim/2]
+  readonly ids: number; // i32 [maxT]
+  readonly pos: number; // i32 [maxT]
+  readonly mask: number; // u8 [maxT, maxKeys]
+  readonly scores: number; // f32 [threads, maxKeys]
+  readonly logits: number; // f32 [maxLogitRows, V]
+  readonly maxT: number;
+  readonly maxKeys: number;
+  readonly maxLogitRows: number;
+
+  constructor(arena: Arena, cfg: ModelConfig, size: WorkspaceSize) {
+    const { maxT, maxKeys, threads } = size;
+    this.maxT = maxT;
+    this.maxKeys = maxKeys;
+    this.maxLogitRows = size.maxLogitRows;
+    const f32 = (n: number) => arena.alloc(n * 4, 64);
+    this.x = f32(maxT * cfg.dModel);
+    this.xn = f32(maxT * cfg.dModel);
+    this.q = f32(maxT * cfg.dModel);
+    this.attn = f32(maxT * cfg.dModel);
+    this.tmp = f32(maxT * cfg.dModel);
+    this.gate = f32(maxT * cfg.dFF);
+    this.up = f32(maxT * cfg.dFF);
+    this.cos = f32((maxT * cfg.headDim) / 2);
+    this.sin = f32((maxT * cfg.headDim) / 2);
+    this.ids = arena.alloc(maxT * 4, 64);
+    this.pos = arena.alloc(maxT * 4, 64);
+    this.mask = arena.alloc(maxT * maxKeys, 64);
+    this.scores = f32(threads * maxKeys);
+    this.logits = f32(size.maxLogitRows * cfg.vocabSize);
+  }
+}
+
+export class Forward {
+  private passes = 0;
+
+  constructor(
+    private readonly core: WasmCore,
+    private readonly arena: Arena,
+    readonly cfg: ModelConfig,
+    readonly weights: ModelWeights,
+    private readonly exec: Executor,
+  ) {}
+
+  /** Forward passes run so far. */
+  get count(): number {
+    return this.passes;
+  }
+
+  /**
+   * Runs the block, writes its K/V rows after the cache's committed rows (the caller then commits the
+   * ones it keeps), and returns the logits of `block.logitRows`: a view f32 [R, V] valid until the next
+   * call.
+   */
+  run(cache: KVCache, ws: Workspace, block: Block): Float32Array {
+    const { cfg, weights: w, exec } = this;
+    const k = this.core.exports;
+    const T = block.tokens.length;
+    const C = cache.length;
+    const nKeys = C + T;
+    const D = cfg.dModel;
+    const kvDim = cfg.nKvHeads * cfg.headDim;
+    const R = block.logitRows.length;
+    this.check(block, T, nKeys, R, ws);
+    cache.reserve(T);
+
+    this.arena.i32(ws.ids, T).set(block.tokens);
+    this.arena.i32(ws.pos, T).set(block.positions);
+    this.arena.u8(ws.mask, T * nKeys).set(block.mask);
+
+    k.embed(w.tokenEmbd.type, w.tokenEmbd.ptr, ws.ids, T, D, ws.x);
+    k.ropeTable(ws.pos, T, cfg.headDim, cfg.ropeBase, ws.cos, ws.sin);
+    const scale = Math.fround(1 / Math.sqrt(cfg.headDim));
+
+    for (let l = 0; l < cfg.nLayers; l++) {
+      const L = w.layers[l];
+      // Attention: q [T, D]; this block's k, v [T, kvDim] go straight into the cache at rows C..C+T-1.
+      const kRows = cache.rowPtr(cache.k[l], C);
+      const vRows = cache.rowPtr(cache.v[l], C);
+      k.rmsnorm(ws.x, L.attnNorm, ws.xn, T, D, cfg.rmsEps);
+      exec.matmul(L.wq, ws.xn, ws.q, T);
+      exec.matmul(L.wk, ws.xn, kRows, T);
+      exec.matmul(L.wv, ws.xn, vRows, T);
+      k.ropeApply(ws.q, ws.cos, ws.sin, T, cfg.nHeads, cfg.headDim, D);
+      k.ropeApply(kRows, ws.cos, ws.sin, T, cfg.nKvHeads, cfg.headDim, kvDim);
+      exec.attention({
+        q: ws.q, k: cache.k[l], v: cache.v[l], mask: ws.mask, out: ws.attn,
+        T, nKeys, nHeads: cfg.nHeads, nKvHeads: cfg.nKvHeads, headDim: cfg.headDim, scale,
+        scores: ws.scores, scoresStride: ws.maxKeys,
+      });
+      exec.matmul(L.wo, ws.attn, ws.tmp, T);
+      k.add(ws.x, ws.tmp, T * D);
+      // SwiGLU MLP: gate, up [T, F]; down [T, D].
+      k.rmsnorm(ws.x, L.ffnNorm, ws.xn, T, D, cfg.rmsEps);
+      exec.matmul(L.wGate, ws.xn, ws.gate, T);
+      exec.matmul(L.wUp, ws.xn, ws.up, T);
+      k.swiglu(ws.gate, ws.up, ws.gate, T * cfg.dFF);
+      exec.matmul(L.wDown, ws.gate, ws.tmp, T);
+      k.add(ws.x, ws.tmp, T * D);
+    }
+
+    this.passes++;
+    if (R === 0) return new Float32Array(0);
+    // Output head only for the rows whose logits are wanted: gather them, normalise, project.
+    const x = this.arena.f32(ws.x, T * D);
+    const sel = this.arena.f32(ws.tmp, R * D);
+    for (let r = 0; r < R; r++) {
+      const t = block.logitRows[r];
+      sel.set(x.subarray(t * D, (t + 1) * D), r * D);
+    }
+    k.rmsnorm(ws.tmp, w.outputNorm, ws.xn, R, D, cfg.rmsEps);
+    exec.matmul(w.output, ws.xn, ws.logits, R);
+    return this.arena.f32(ws.logits, R * cfg.vocabSize);
+  }
+
+  private check(block: Block, T: number, nKeys: number, R: number, ws: Workspace): void {
+    if (T === 0) fail("E_ARGS", "empty block");
+    if (T > ws.maxT) fail("E_CONTEXT", `block of ${T} tokens exceeds the workspace's ${ws.maxT}`);
+    if (R > ws.maxLogitRows) fail("E_CONTEXT", `logits for ${R} rows exceed the workspace's ${ws.maxLogitRows}`);
+    if (nKeys > ws.maxKeys) fail("E_CONTEXT", `${nKeys} keys exceed the workspace's ${ws.maxKeys}`);
+    if (block.positions.length !== T || block.mask.length !== T * nKeys) fail("E_ARGS", "block: positions or mask of the wrong size");
+    for (const id of block.tokens) {
+      if (!(id >= 0 && id < this.cfg.vocabSize)) fail("E_ARGS", `token id ${id} outside the vocabulary [0, ${this.cfg.vocabSize})`);
+    }
+    for (let r = 0; r < R; r++) {
+      const t = block.logitRows[r];
+      if (!(t >= 0 && t < T) || (r > 0 && t <= block.logitRows[r - 1])) fail("E_ARGS", "block: logitRows must be increasing rows of the block");
+    }
+  }
+}

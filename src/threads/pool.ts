@@ -1,0 +1,160 @@
+/**
+ * A pool of worker threads that run allocation-free kernels on the one shared WebAssembly memory.
+ *
+ * Work is split by output rows (matmul) or by heads (attention): each element is still computed by one
+ * thread with the fixed order of operations of spec/kernels.md, so every thread count gives
+ * bit-identical results. The calling thread takes part 0 itself.
+ *
+ * Protocol over a small shared Int32Array `ctrl` (not the WebAssembly memory):
+ *   ctrl[GEN]   job counter; workers wait for it to change
+ *   ctrl[DONE]  workers that finished the current job
+ *   ctrl[OP..]  the job: op code and arguments
+ *   ctrl[PARTS + 2i], ctrl[PARTS + 2i + 1]  thread i's [from, to)
+ * Waiting spins for a bounded number of checks, then sleeps in Atomics.wait: never an unbounded spin
+ * (on 2 vCPUs a spinning thread can starve the one it waits for).
+ */
+import type { KernelExports } from "../wasm/kernels.js";
+import type { Matrix } from "../model/weights.js";
+import type { AttentionArgs, Executor } from "./executor.js";
+
+export const CTRL = { GEN: 0, DONE: 1, OP: 2, ARGS: 3, SCALE: 15, PARTS: 16 } as const;
+export const OP = { EXIT: 0, MATMUL: 1, ATTENTION: 2 } as const;
+export const SPIN_CHECKS = 20000;
+const MAX_THREADS = 64;
+/** Below this many multiply-adds a matmul is not worth a round trip to the workers. */
+const MIN_PARALLEL_WORK = 1 << 16;
+
+/** What a worker needs; structured-cloneable (a WebAssembly.Module and shared buffers). */
+export interface WorkerData {
+  module: WebAssembly.Module;
+  memory: WebAssembly.Memory;
+  ctrl: SharedArrayBuffer;
+  index: number; // 1..threads-1
+  spinChecks: number;
+}
+
+export interface SpawnedWorker {
+  terminate(): void;
+}
+
+export function ctrlBuffer(): SharedArrayBuffer {
+  return new SharedArrayBuffer((CTRL.PARTS + 2 * MAX_THREADS) * 4);
+}
+
+export class PoolExecutor implements Executor {
+  readonly counters = { matmulRows: 0, multiRowCalls: 0, parallelCalls: 0 };
+  private readonly c: Int32Array;
+  private readonly f: Float32Array;
+  private readonly workers: SpawnedWorker[] = [];
+
+  constructor(
+    private readonly kernels: KernelExports,
+    module: WebAssembly.Module,
+    memory: WebAssembly.Memory,
+    readonly threads: number,
+    spawn: (data: WorkerData) => SpawnedWorker,
+  ) {
+    if (threads < 2 || threads > MAX_THREADS) throw new RangeError(`threads must be in [2, ${MAX_THREADS}]`);
+    const ctrl = ctrlBuffer();
+    this.c = new Int32Array(ctrl);
+    this.f = new Float32Array(ctrl);
+    for (let i = 1; i < threads; i++) this.workers.push(spawn({ module, memory, ctrl, index: i, spinChecks: SPIN_CHECKS }));
+  }
+
+  matmul(m: Matrix, x: number, y: number, T: number): void {
+    this.counters.matmulRows += T;
+    if (T > 1) this.counters.multiRowCalls++;
+    if (T * m.K * m.N < MIN_PARALLEL_WORK || m.N < 4 * this.threads) {
+      this.kernels.matmul(m.type, x, m.ptr, y, T, m.K, m.N, 0, m.N);
+      return;
+    }
+    // Parts are multiples of 4 output rows, so that every part uses the kernel's full-width tiles.
+    this.split(m.N, 4);
+    this.post(OP.MATMUL, [m.type, x, m.ptr, y, T, m.K, m.N]);
+    const [n0, n1] = this.part(0);
+    this.kernels.matmul(m.type, x, m.ptr, y, T, m.K, m.N, n0, n1);
+    this.join();
+  }
+
+  attention(a: AttentionArgs): void {
+    this.split(a.nHeads, 1);
+    this.f[CTRL.SCALE] = a.scale;
+    this.post(OP.ATTENTION, [a.q, a.k, a.v, a.mask, a.out, a.scores, a.T, a.nKeys, a.nHeads, a.nKvHeads, a.headDim, a.scoresStride]);
+    const [h0, h1] = this.part(0);
+    this.kernels.attention(a.q, a.k, a.v, a.mask, a.out, a.scores, a.T, a.nKeys, a.nHeads, a.nKvHeads, a.headDim, h0, h1, a.scale);
+    this.join();
+  }
+
+  close(): void {
+    if (this.workers.length === 0) return;
+    this.post(OP.EXIT, []);
+    for (const w of this.workers) w.terminate();
+    this.workers.length = 0;
+  }
+
+  /** Thread i gets [from, to): contiguous, in units of `unit`, as even as possible. */
+  private split(n: number, unit: number): void {
+    const units = Math.ceil(n / unit);
+    for (let i = 0; i < this.threads; i++) {
+      this.c[CTRL.PARTS + 2 * i] = Math.min(n, Math.floor((units * i) / this.threads) * unit);
+      this.c[CTRL.PARTS + 2 * i + 1] = Math.min(n, Math.floor((units * (i + 1)) / this.threads) * unit);
+    }
+  }
+
+  private part(i: number): [number, number] {
+    return [this.c[CTRL.PARTS + 2 * i], this.c[CTRL.PARTS + 2 * i + 1]];
+  }
+
+  private post(op: number, args: number[]): void {
+    this.counters.parallelCalls++;
+    this.c[CTRL.OP] = op;
+    for (let i = 0; i < args.length; i++) this.c[CTRL.ARGS + i] = args[i];
+    Atomics.store(this.c, CTRL.DONE, 0);
+    Atomics.add(this.c, CTRL.GEN, 1); // publishes the job (Atomics order the plain writes above)
+    Atomics.notify(this.c, CTRL.GEN);
+  }
+
+  private join(): void {
+    const want = this.threads - 1;
+    for (let spins = 0; Atomics.load(this.c, CTRL.DONE) < want; spins++) {
+      if (spins >= SPIN_CHECKS) {
+        const done = Atomics.load(this.c, CTRL.DONE);
+        if (done < want) Atomics.wait(this.c, CTRL.DONE, done, 1000);
+      }
+    }
+  }
+}
+
+/**
+ * The body of every worker. Self-contained (no imports, no closures): the host serialises it with
+ * Function.prototype.toString, so the same source runs from TypeScript under a test runner and from
+ * compiled JavaScript.
+ */
+export function workerMain(data: WorkerData): void {
+  const GEN = 0, DONE = 1, OP_ = 2, ARGS = 3, SCALE = 15, PARTS = 16;
+  const instance = new WebAssembly.Instance(data.module, { env: { memory: data.memory } });
+  const k = instance.exports as unknown as KernelExports;
+  const c = new Int32Array(data.ctrl);
+  const f = new Float32Array(data.ctrl);
+  const me = data.index;
+  let seen = 0;
+  for (;;) {
+    for (let spins = 0; Atomics.load(c, GEN) === seen; spins++) {
+      if (spins >= data.spinChecks) Atomics.wait(c, GEN, seen);
+    }
+    seen = Atomics.load(c, GEN);
+    const op = c[OP_];
+    if (op === 0) return;
+    const from = c[PARTS + 2 * me];
+    const to = c[PARTS + 2 * me + 1];
+    const a = (i: number) => c[ARGS + i];
+    if (from < to) {
+      if (op === 1) k.matmul(a(0), a(1), a(2), a(3), a(4), a(5), a(6), from, to);
+      else if (op === 2) {
+        k.attention(a(0), a(1), a(2), a(3), a(4), a(5) + me * a(11) * 4, a(6), a(7), a(8), a(9), a(10), from, to, f[SCALE]);
+      }
+    }
+    Atomics.add(c, DONE, 1);
+    Atomics.notify(c, DONE);
+  }
+}
