@@ -1,12 +1,21 @@
-export function heapBase(): usize { return __heap_base; }
-export function relaxed(): bool { return ASC_FEATURE_RELAXED_SIMD; }
-export function dot4(x: usize, w: usize, k: i32): f32 {
-  let acc = f32x4.splat(0);
-  for (let i = 0; i < k; i += 4) {
-    const a = v128.load(x + (<usize>i << 2));
-    const b = v128.load(w + (<usize>i << 2));
-    if (ASC_FEATURE_RELAXED_SIMD) acc = f32x4.relaxed_madd(a, b, acc);
-    else acc = f32x4.add(acc, f32x4.mul(a, b));
-  }
-  return (f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1)) + (f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3));
+// The WebAssembly tensor core: the exports of build/space-{plain,relaxed}.wasm (spec/kernels.md).
+// Raw byte offsets into the imported shared memory; nothing here allocates or keeps mutable state, so
+// worker threads can run the same module on the same memory.
+
+/** First byte the TypeScript arena may use (everything below is this module's constant data). */
+export function heapBase(): usize {
+  return __heap_base;
 }
+
+/** Whether this is the relaxed-simd build (fused multiply-add in dot products). */
+export function isRelaxed(): bool {
+  return ASC_FEATURE_RELAXED_SIMD;
+}
+
+export { matmul } from "./matmul";
+export { dequantRows } from "./quant";
+export { embed } from "./embed";
+export { rmsnorm } from "./norm";
+export { ropeTable, ropeApply } from "./rope";
+export { swiglu, add, softmax } from "./activation";
+export { attention } from "./attention";

@@ -84,7 +84,7 @@ export async function generate(
   const stream = new StreamDecoder(tokenizer);
   const stops = new StopMatcher(opts.stop ?? []);
   let text = "";
-  let pending = Int32Array.from(prompt);
+  let pending: Int32Array = Int32Array.from(prompt);
   let stopReason: StopReason | null = opts.maxTokens === 0 ? "max_tokens" : null;
   const histogram: number[] = [];
   let steps = 0;

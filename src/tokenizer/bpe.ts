@@ -6,7 +6,7 @@
  * n bytes costs O(n log n); stale heap entries are recognised on pop by re-checking the pair's rank (a rank
  * names exactly one pair). Results are cached per word.
  */
-import { SpaceError } from "../errors.js";
+const UTF8 = new TextEncoder();
 
 /** Open-addressing hash map from a pair of token ids to a merge rank. */
 export class PairRanks {
@@ -74,16 +74,15 @@ export class BytePairEncoder {
   private readonly mergedByRank: Int32Array;
   private readonly cache = new Map<string, number[]>();
   private buf = new Int32Array(64);
+  private bytes = new Uint8Array(64);
 
   /**
    * @param byteToId token id of each byte's one-character byte-level token, or -1 when the vocabulary lacks it
    * @param merges in rank order
-   * @param unknownId used for a byte with no token; when null such a byte is an E_TOKENIZER error
    */
   constructor(
     private readonly byteToId: Int32Array,
     merges: readonly Merge[],
-    private readonly unknownId: number | null,
   ) {
     this.ranks = new PairRanks(merges.length);
     this.mergedByRank = new Int32Array(merges.length);
@@ -101,37 +100,27 @@ export class BytePairEncoder {
     }
     const n = this.loadBytes(word);
     const ids = this.merge(n);
-    for (let i = 0; i < ids.length; i++) if (ids[i]! < 0) ids[i] = this.missingByte(word);
     if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
     this.cache.set(word, ids);
     for (const id of ids) out.push(id);
   }
 
-  /** Writes the byte token ids of `word`'s UTF-8 into this.buf; returns how many. */
+  /**
+   * Writes the byte token ids of `word`'s UTF-8 into this.buf; returns how many. A byte without a token is left
+   * out before merging, as HF `tokenizers` does (its BPE skips characters missing from the vocabulary when it
+   * has no unk token; llama.cpp drops them too). SmolLM2, for one, has no token for bytes 0x04, 0x06, 0x13,
+   * 0x14, 0x16, 0x1D, 0xF1 and 0xF2 (and the never-valid 0xC0, 0xC1, 0xF5..0xFF).
+   */
   private loadBytes(word: string): number {
     if (this.buf.length < word.length * 3) this.buf = new Int32Array(word.length * 3 + 16);
+    if (this.bytes.length < word.length * 3) this.bytes = new Uint8Array(word.length * 3 + 16);
+    const { written } = UTF8.encodeInto(word, this.bytes);
     const buf = this.buf;
     const b2i = this.byteToId;
     let n = 0;
-    for (let i = 0; i < word.length; i++) {
-      let c = word.charCodeAt(i);
-      if (c < 0x80) {
-        buf[n++] = b2i[c]!;
-      } else if (c < 0x800) {
-        buf[n++] = b2i[0xc0 | (c >> 6)]!;
-        buf[n++] = b2i[0x80 | (c & 0x3f)]!;
-      } else if (c >= 0xd800 && c <= 0xdbff && i + 1 < word.length) {
-        const d = word.charCodeAt(++i); // well-formed input: d is a low surrogate
-        c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00);
-        buf[n++] = b2i[0xf0 | (c >> 18)]!;
-        buf[n++] = b2i[0x80 | ((c >> 12) & 0x3f)]!;
-        buf[n++] = b2i[0x80 | ((c >> 6) & 0x3f)]!;
-        buf[n++] = b2i[0x80 | (c & 0x3f)]!;
-      } else {
-        buf[n++] = b2i[0xe0 | (c >> 12)]!;
-        buf[n++] = b2i[0x80 | ((c >> 6) & 0x3f)]!;
-        buf[n++] = b2i[0x80 | (c & 0x3f)]!;
-      }
+    for (let i = 0; i < written!; i++) {
+      const id = b2i[this.bytes[i]!]!;
+      if (id >= 0) buf[n++] = id;
     }
     return n;
   }
@@ -181,14 +170,6 @@ export class BytePairEncoder {
       return out;
     }
     return n === 1 ? [ids[0]!] : [];
-  }
-
-  private missingByte(word: string): number {
-    if (this.unknownId !== null) return this.unknownId;
-    throw new SpaceError(
-      "E_TOKENIZER",
-      `tokenizer.ggml.tokens lacks a byte-level token for a byte of ${JSON.stringify(word)} and there is no unknown_token_id`,
-    );
   }
 }
 

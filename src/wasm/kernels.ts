@@ -1,0 +1,102 @@
+/**
+ * The TypeScript view of the WebAssembly core (build/space-{plain,relaxed}.wasm, built from assembly/):
+ * the typed exports and the byte geometry of the weight formats. Contract: spec/kernels.md.
+ *
+ * Pointers are byte offsets into the core's shared memory. They are passed as JS numbers; the module takes
+ * them as wasm i32, which wraps offsets >= 2^31 to the same 32 bits, so the whole 4 GiB is addressable.
+ */
+import { fail } from "../errors.js";
+
+/** GGML type ids of the formats the core computes with. */
+export const GGML = { F32: 0, F16: 1, Q4_0: 2, Q4_1: 3, Q8_0: 8, Q4_K: 12, Q6_K: 14, BF16: 30 } as const;
+
+export type KernelType = (typeof GGML)[keyof typeof GGML];
+
+const GEOMETRY: ReadonlyMap<number, { name: string; block: number; bytes: number }> = new Map([
+  [GGML.F32, { name: "F32", block: 1, bytes: 4 }],
+  [GGML.F16, { name: "F16", block: 1, bytes: 2 }],
+  [GGML.BF16, { name: "BF16", block: 1, bytes: 2 }],
+  [GGML.Q8_0, { name: "Q8_0", block: 32, bytes: 34 }],
+  [GGML.Q4_0, { name: "Q4_0", block: 32, bytes: 18 }],
+  [GGML.Q4_1, { name: "Q4_1", block: 32, bytes: 20 }],
+  [GGML.Q4_K, { name: "Q4_K", block: 256, bytes: 144 }],
+  [GGML.Q6_K, { name: "Q6_K", block: 256, bytes: 210 }],
+]);
+
+function geometry(type: number): { name: string; block: number; bytes: number } {
+  const g = GEOMETRY.get(type);
+  if (!g) fail("E_UNSUPPORTED", `GGML tensor type ${type} is not supported by the WebAssembly core`);
+  return g;
+}
+
+/** Whether the core implements this type. */
+export function isKernelType(type: number): type is KernelType {
+  return GEOMETRY.has(type);
+}
+
+/** The format's name ("Q4_1"). */
+export function typeName(type: number): string {
+  return geometry(type).name;
+}
+
+/** Elements per block (1 for F32/F16/BF16, 32 for Q8_0/Q4_0/Q4_1, 256 for Q4_K/Q6_K). */
+export function blockSize(type: number): number {
+  return geometry(type).block;
+}
+
+/** Bytes per block. */
+export function typeSize(type: number): number {
+  return geometry(type).bytes;
+}
+
+/** Bytes of one row of K elements; K must be a whole number of blocks. */
+export function rowBytes(type: number, K: number): number {
+  const g = geometry(type);
+  if (!Number.isInteger(K) || K < 0 || K % g.block !== 0) {
+    fail("E_MODEL", `a row of ${K} elements is not a whole number of ${g.name} blocks of ${g.block}`);
+  }
+  return (K / g.block) * g.bytes;
+}
+
+/**
+ * The exports of the core. Every pointer is a byte offset (f32 arrays 16-byte aligned); shapes are
+ * row-major. K and D are multiples of 4 (and of the format's block for quantised W); callers check.
+ */
+export interface KernelExports {
+  /** First byte above the module's constant data: where the arena starts. */
+  heapBase(): number;
+  /** 1 for the relaxed-simd build (fused multiply-add in dot products), 0 for the plain one. */
+  isRelaxed(): number;
+  /** y[t*N + n] = dot(x[t, :], W[n, :]) for t < T, n in [n0, n1). x: f32 [T, K]; W: type [N, K]; y: f32 [T, N]. */
+  matmul(type: number, x: number, w: number, y: number, T: number, K: number, N: number, n0: number, n1: number): void;
+  /** Rows [r0, r1) of W: type [N, K] to f32 out[(r - r0) * K + k]. */
+  dequantRows(type: number, w: number, out: number, K: number, r0: number, r1: number): void;
+  /** out[t, :] = dequantised row ids[t] of table: type [V, D]. ids: i32 [T]; out: f32 [T, D]. */
+  embed(type: number, table: number, ids: number, T: number, D: number, out: number): void;
+  /** y = (x * (1 / sqrt(dot(x, x) / D + eps))) * w per row. x, y: f32 [T, D] (may alias); w: f32 [D]. */
+  rmsnorm(x: number, w: number, y: number, T: number, D: number, eps: number): void;
+  /** cos, sin: f32 [T, headDim / 2] for positions pos: i32 [T] and rope base (theta). */
+  ropeTable(pos: number, T: number, headDim: number, base: number, cos: number, sin: number): void;
+  /** Rotate-half RoPE in place on heads [0, nHeads) of rows of x (rowStride in f32 elements). */
+  ropeApply(x: number, cos: number, sin: number, T: number, nHeads: number, headDim: number, rowStride: number): void;
+  /** out = (g / (1 + expf(-g))) * u over f32 [n]. */
+  swiglu(gate: number, up: number, out: number, n: number): void;
+  /** x += y over f32 [n]. */
+  add(x: number, y: number, n: number): void;
+  /** In-place softmax of f32 [n]. */
+  softmax(x: number, n: number): void;
+  /**
+   * Masked grouped-query attention for heads [h0, h1). q, out: f32 [T, nHeads * headDim]; k, v: f32
+   * [nKeys, nKvHeads * headDim]; mask: u8 [T, nKeys] (1 = visible); scores: f32 [nKeys] scratch.
+   */
+  attention(
+    q: number, k: number, v: number, mask: number, out: number, scores: number,
+    T: number, nKeys: number, nHeads: number, nKvHeads: number, headDim: number, h0: number, h1: number, scale: number,
+  ): void;
+}
+
+/** Names of every export, for checking a module before trusting it. */
+export const KERNEL_EXPORTS: readonly (keyof KernelExports)[] = [
+  "heapBase", "isRelaxed", "matmul", "dequantRows", "embed", "rmsnorm", "ropeTable", "ropeApply",
+  "swiglu", "add", "softmax", "attention",
+];
