@@ -9,6 +9,8 @@
  *   ctrl[GEN]   job counter; workers wait for it to change
  *   ctrl[DONE]  workers that finished the current job
  *   ctrl[OP..]  the job: op code and arguments
+ *   ctrl[READY] workers that have started; ctrl[FAILED] set by a worker that threw (the calling thread
+ *               blocks in Atomics.wait and could never hear of it through an event)
  *   ctrl[PARTS + 2i], ctrl[PARTS + 2i + 1]  thread i's [from, to)
  * Waiting spins for a bounded number of checks, then sleeps in Atomics.wait: never an unbounded spin
  * (on 2 vCPUs a spinning thread can starve the one it waits for).
@@ -16,13 +18,16 @@
 import type { KernelExports } from "../wasm/kernels.js";
 import type { Matrix } from "../model/weights.js";
 import type { AttentionArgs, Executor } from "./executor.js";
+import { fail } from "../errors.js";
 
-export const CTRL = { GEN: 0, DONE: 1, OP: 2, ARGS: 3, SCALE: 15, PARTS: 16 } as const;
+export const CTRL = { GEN: 0, DONE: 1, OP: 2, FAILED: 3, READY: 4, SCALE: 5, ARGS: 8, PARTS: 24 } as const;
 export const OP = { EXIT: 0, MATMUL: 1, ATTENTION: 2 } as const;
 export const SPIN_CHECKS = 20000;
 const MAX_THREADS = 64;
 /** Below this many multiply-adds a matmul is not worth a round trip to the workers. */
 const MIN_PARALLEL_WORK = 1 << 16;
+/** How long the pool waits for its workers to start. */
+const START_TIMEOUT_MS = 30_000;
 
 /** What a worker needs; structured-cloneable (a WebAssembly.Module and shared buffers). */
 export interface WorkerData {
@@ -59,6 +64,22 @@ export class PoolExecutor implements Executor {
     this.c = new Int32Array(ctrl);
     this.f = new Float32Array(ctrl);
     for (let i = 1; i < threads; i++) this.workers.push(spawn({ module, memory, ctrl, index: i, spinChecks: SPIN_CHECKS }));
+    const deadline = Date.now() + START_TIMEOUT_MS;
+    for (let ready = 0; (ready = Atomics.load(this.c, CTRL.READY)) < threads - 1; ) {
+      this.checkFailed();
+      if (Date.now() > deadline) {
+        this.close();
+        fail("E_WASM", `only ${ready} of ${threads - 1} worker threads started within ${START_TIMEOUT_MS / 1000} s`);
+      }
+      Atomics.wait(this.c, CTRL.READY, ready, 50);
+    }
+  }
+
+  private checkFailed(): void {
+    if (Atomics.load(this.c, CTRL.FAILED) !== 0) {
+      this.close();
+      fail("E_WASM", "a worker thread failed (see its error above)");
+    }
   }
 
   matmul(m: Matrix, x: number, y: number, T: number): void {
@@ -87,7 +108,9 @@ export class PoolExecutor implements Executor {
 
   close(): void {
     if (this.workers.length === 0) return;
-    this.post(OP.EXIT, []);
+    this.c[CTRL.OP] = OP.EXIT;
+    Atomics.add(this.c, CTRL.GEN, 1);
+    Atomics.notify(this.c, CTRL.GEN);
     for (const w of this.workers) w.terminate();
     this.workers.length = 0;
   }
@@ -118,6 +141,7 @@ export class PoolExecutor implements Executor {
     const want = this.threads - 1;
     for (let spins = 0; Atomics.load(this.c, CTRL.DONE) < want; spins++) {
       if (spins >= SPIN_CHECKS) {
+        this.checkFailed();
         const done = Atomics.load(this.c, CTRL.DONE);
         if (done < want) Atomics.wait(this.c, CTRL.DONE, done, 1000);
       }
@@ -131,13 +155,15 @@ export class PoolExecutor implements Executor {
  * compiled JavaScript.
  */
 export function workerMain(data: WorkerData): void {
-  const GEN = 0, DONE = 1, OP_ = 2, ARGS = 3, SCALE = 15, PARTS = 16;
+  const GEN = 0, DONE = 1, OP_ = 2, READY = 4, SCALE = 5, ARGS = 8, PARTS = 24;
   const instance = new WebAssembly.Instance(data.module, { env: { memory: data.memory } });
   const k = instance.exports as unknown as KernelExports;
   const c = new Int32Array(data.ctrl);
   const f = new Float32Array(data.ctrl);
   const me = data.index;
-  let seen = 0;
+  let seen = Atomics.load(c, GEN);
+  Atomics.add(c, READY, 1);
+  Atomics.notify(c, READY);
   for (;;) {
     for (let spins = 0; Atomics.load(c, GEN) === seen; spins++) {
       if (spins >= data.spinChecks) Atomics.wait(c, GEN, seen);
@@ -147,14 +173,33 @@ export function workerMain(data: WorkerData): void {
     if (op === 0) return;
     const from = c[PARTS + 2 * me];
     const to = c[PARTS + 2 * me + 1];
-    const a = (i: number) => c[ARGS + i];
+    const A = ARGS;
     if (from < to) {
-      if (op === 1) k.matmul(a(0), a(1), a(2), a(3), a(4), a(5), a(6), from, to);
+      if (op === 1) k.matmul(c[A], c[A + 1], c[A + 2], c[A + 3], c[A + 4], c[A + 5], c[A + 6], from, to);
       else if (op === 2) {
-        k.attention(a(0), a(1), a(2), a(3), a(4), a(5) + me * a(11) * 4, a(6), a(7), a(8), a(9), a(10), from, to, f[SCALE]);
+        const scores = c[A + 5] + me * c[A + 11] * 4; // this thread's slice of the scratch
+        k.attention(c[A], c[A + 1], c[A + 2], c[A + 3], c[A + 4], scores, c[A + 6], c[A + 7], c[A + 8], c[A + 9], c[A + 10], from, to, f[SCALE]);
       }
     }
     Atomics.add(c, DONE, 1);
     Atomics.notify(c, DONE);
   }
+}
+
+/**
+ * The JavaScript a worker evaluates: workerMain's source, guarded so that a failure is reported through
+ * ctrl[FAILED] (the calling thread may be blocked in Atomics.wait and cannot receive events).
+ * `dataExpression` is how the host hands over WorkerData (Node: the worker_threads workerData).
+ */
+export function workerSource(dataExpression: string): string {
+  // __name: some TypeScript transpilers wrap inner functions in it when keeping names.
+  return `"use strict";
+var __name = (f) => f;
+var data = ${dataExpression};
+try { (${workerMain.toString()})(data); }
+catch (e) {
+  var c = new Int32Array(data.ctrl);
+  Atomics.store(c, ${CTRL.FAILED}, 1); Atomics.notify(c, ${CTRL.DONE}); Atomics.notify(c, ${CTRL.READY});
+  throw e;
+}`;
 }
