@@ -75,7 +75,7 @@ export async function generate(
   const now = opts.now ?? (() => performance.now());
   if (prompt.length === 0) fail("E_ARGS", "the prompt is empty");
   if (!(Number.isInteger(opts.maxTokens) && opts.maxTokens >= 0)) fail("E_ARGS", `max tokens must be a non-negative integer, got ${opts.maxTokens}`);
-  if (prompt.length >= ctx.contextTokens) {
+  if (prompt.length > ctx.contextTokens) {
     fail("E_CONTEXT", `the prompt has ${prompt.length} tokens; the context holds ${ctx.contextTokens} (prompt + generated)`);
   }
 

@@ -1,0 +1,116 @@
+/** The generate loop on tiny random models: stopping, streaming, sampling reproducibility, abort. */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Engine } from "../src/engine.js";
+import { generate, type GenerateOptions } from "../src/decode/generate.js";
+import { ArProposer } from "../src/decode/proposer.js";
+import { tinyEngine } from "./helpers/engine.js";
+
+let engine: Engine;
+beforeAll(async () => {
+  engine = await tinyEngine({ seed: 21 });
+});
+afterAll(() => engine.close());
+
+const PROMPT = [40, 41, 42, 43];
+// A random model hits end-of-generation early; most cases here want long outputs.
+const SPECIALS = new Set([0, 1, 2]);
+
+async function run(opts: Partial<GenerateOptions> & { maxTokens: number }, prompt = PROMPT) {
+  const ctx = engine.newContext(prompt.length + opts.maxTokens, 0);
+  try {
+    return await generate(ctx, prompt, new ArProposer(), { banned: SPECIALS, ...opts });
+  } finally {
+    ctx.dispose();
+  }
+}
+
+describe("generate (AR)", () => {
+  it("greedy is deterministic and tau is exactly 1", async () => {
+    const a = await run({ maxTokens: 20 });
+    const b = await run({ maxTokens: 20 });
+    expect(a.tokens).toEqual(b.tokens);
+    expect(a.stats.forward_passes).toBe(a.tokens.length);
+    expect(a.stats.tokens_per_forward).toBe(1);
+  });
+
+  it("streamed text equals the final text and the decoded tokens", async () => {
+    let streamed = "";
+    const r = await run({ maxTokens: 30, onText: (t) => (streamed += t) });
+    expect(streamed).toBe(r.text);
+    expect(r.text).toBe(engine.tokenizer.decode(r.tokens.filter((t) => !engine.tokenizer.eogTokens.has(t))));
+  });
+
+  it("a seed reproduces a sampled output; another seed changes it", async () => {
+    const sampling = { temperature: 1, topK: 0, topP: 1 };
+    const a = await run({ maxTokens: 24, sampling, seed: 5 });
+    const b = await run({ maxTokens: 24, sampling, seed: 5 });
+    const c = await run({ maxTokens: 24, sampling, seed: 6 });
+    expect(a.tokens).toEqual(b.tokens);
+    expect(a.tokens).not.toEqual(c.tokens);
+  });
+
+  it("stops at a stop string, before it, and reports why", async () => {
+    const full = await run({ maxTokens: 30 });
+    const stop = full.text.slice(5, 8);
+    const r = await run({ maxTokens: 30, stop: [stop] });
+    expect(r.stopReason).toBe("stop");
+    expect(r.text).toBe(full.text.slice(0, full.text.indexOf(stop)));
+  });
+
+  it("honours max tokens, including 0", async () => {
+    expect((await run({ maxTokens: 7 })).tokens).toHaveLength(7);
+    const none = await run({ maxTokens: 0 });
+    expect(none.tokens).toEqual([]);
+    expect(none.stopReason).toBe("max_tokens");
+  });
+
+  it("an AbortSignal ends generation between steps", async () => {
+    const controller = new AbortController();
+    let steps = 0;
+    const r = await run({
+      maxTokens: 50,
+      yieldEvery: () => {
+        if (++steps === 3) controller.abort();
+      },
+      signal: controller.signal,
+    });
+    expect(r.stopReason).toBe("abort");
+    expect(r.tokens).toHaveLength(3);
+  });
+
+  it("banned ids are never emitted", async () => {
+    const free = await run({ maxTokens: 10 });
+    const banned = new Set([...SPECIALS, free.tokens[0]]);
+    const r = await run({ maxTokens: 10, banned });
+    expect(r.tokens).not.toContain(free.tokens[0]);
+  });
+
+  it("a long prompt is prefilled in chunks with the same result as the tokens one by one", async () => {
+    const long = Array.from({ length: 150 }, (_, i) => 3 + ((i * 7) % 250));
+    const r = await run({ maxTokens: 5 }, long);
+    expect(r.stats.prefill_passes).toBe(2); // 64 + 64 in chunks, the last 22 with the first step
+    // Reference: feed the prompt as AR would, token by token, through the cache.
+    const ctx = engine.newContext(long.length + 5, 0);
+    const { chainBlock, range } = await import("../src/decode/block.js");
+    const { argmax } = await import("../src/decode/sampling.js");
+    let last = new Float32Array(0);
+    for (const t of long) {
+      last = ctx.forward.run(ctx.cache, ctx.ws, chainBlock(ctx.cache.length, [t], [0])).slice();
+      ctx.cache.commit(range(0, 1));
+    }
+    expect(argmax(last)).toBe(r.tokens[0]);
+    ctx.dispose();
+  });
+
+  it("a prompt that does not fit the context is an E_CONTEXT error", async () => {
+    const ctx = engine.newContext(8, 0);
+    await expect(generate(ctx, Array.from({ length: 9 }, () => 5), new ArProposer(), { maxTokens: 1 })).rejects.toMatchObject({ code: "E_CONTEXT" });
+    ctx.dispose();
+  });
+});
+
+it("end-of-generation ends the output (the token is reported, its text is not)", async () => {
+  const r = await run({ maxTokens: 30, banned: new Set() });
+  expect(r.stopReason).toBe("eos");
+  expect(engine.tokenizer.eogTokens.has(r.tokens[r.tokens.length - 1])).toBe(true);
+});
