@@ -28,7 +28,7 @@ export interface CostOptions {
   readonly widths?: readonly number[];
   readonly warmup: number; // rounds over every width, not timed
   readonly repeats: number; // timed rounds
-  readonly onPass?: () => void; // progress
+  readonly onPass?: (T: number) => void; // progress
 }
 
 /** `tokens`: at least prefix + max(widths) ids (values do not matter for the cost). */
@@ -54,7 +54,7 @@ export function costCurve(engine: Engine, tokens: readonly number[], opts: CostO
         forward.run(cache, ws, block); // writes rows C..C+T-1, never committed
         const ms = performance.now() - t0;
         if (round >= opts.warmup) runs.get(T)!.push(ms);
-        opts.onPass?.();
+        opts.onPass?.(T);
       }
     }
     const base = runs.has(1) ? median(runs.get(1)!) : NaN;
