@@ -19,3 +19,12 @@ export { rmsnorm } from "./norm";
 export { ropeTable, ropeApply } from "./rope";
 export { swiglu, add, softmax } from "./activation";
 export { attention } from "./attention";
+
+// Backward kernels and the optimizer (training, spec/training.md).
+export { matmulBackX, matmulBackW } from "./grad/matmul";
+export { rmsnormBack } from "./grad/norm";
+export { ropeApplyBack } from "./grad/rope";
+export { attentionBack } from "./grad/attention";
+export { swigluBack, embedBack } from "./grad/activation";
+export { crossEntropy } from "./grad/loss";
+export { adamw, sumSquares } from "./grad/optim";

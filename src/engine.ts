@@ -54,9 +54,17 @@ export class Engine {
    * buffers a block needs: blocks hold up to PREFILL_CHUNK pending tokens plus `extraRows` proposer rows
    * (candidates, mask groups), and need logits for at most extraRows + 1 rows. Call `dispose()` on the
    * result to give the memory back.
+   *
+   * `layers` (default: all) runs only the first `layers` transformer layers, then the output norm and
+   * head: the layer-skipping self-draft of speculative decoding. Its KV cache holds just those layers.
    */
-  newContext(contextTokens: number, extraRows: number): DecodingContext & { dispose(): void } {
-    const cfg = this.config;
+  newContext(contextTokens: number, extraRows: number, opts: { layers?: number } = {}): DecodingContext & { dispose(): void } {
+    const layers = opts.layers ?? this.config.nLayers;
+    if (!(Number.isInteger(layers) && layers >= 1 && layers <= this.config.nLayers)) {
+      fail("E_ARGS", `draft layers must be an integer in [1, ${this.config.nLayers}] (the model's layers), got ${layers}`);
+    }
+    const cfg: ModelConfig = layers === this.config.nLayers ? this.config : { ...this.config, nLayers: layers };
+    const weights: ModelWeights = layers === this.config.nLayers ? this.weights : { ...this.weights, layers: this.weights.layers.slice(0, layers) };
     if (!(Number.isInteger(contextTokens) && contextTokens > 0)) fail("E_ARGS", `context size must be a positive integer, got ${contextTokens}`);
     if (contextTokens > cfg.contextLength) {
       fail("E_CONTEXT", `${contextTokens} tokens exceed the model's context of ${cfg.contextLength}`);
@@ -66,7 +74,7 @@ export class Engine {
     const maxT = PREFILL_CHUNK + extraRows;
     const cache = new KVCache(this.arena, this.core.memory, cfg.nLayers, cfg.nKvHeads * cfg.headDim, capacity);
     const ws = new Workspace(this.arena, cfg, { maxT, maxKeys: capacity, maxLogitRows: extraRows + 1, threads: this.executor.threads });
-    const forward = new Forward(this.core, this.arena, cfg, this.weights, this.executor);
+    const forward = new Forward(this.core, this.arena, cfg, weights, this.executor);
     return { forward, cache, ws, tokenizer: this.tokenizer, contextTokens, dispose: () => this.arena.reset(mark) };
   }
 

@@ -59,6 +59,6 @@ function convert(name: string, value: string, spec: OptionSpec, previous: Parsed
 
 export function usage(specs: Record<string, OptionSpec>): string {
   return Object.entries(specs)
-    .map(([name, s]) => `  --${name}${s.kind === "flag" ? "" : ` <${s.choices?.join("|") ?? s.kind}>`}`.padEnd(34) + s.help)
+    .map(([name, s]) => `  --${name}${s.kind === "flag" ? "" : ` <${s.choices?.join("|") ?? s.kind}>`}`.padEnd(33) + " " + s.help)
     .join("\n");
 }

@@ -2,18 +2,25 @@
  * The `space` command line: generate, info, demo.
  * Errors: one line on stderr and a non-zero exit; with --json also {"error": {"message", "code"}} on stdout.
  */
-import { readFileSync } from "node:fs";
+import { closeSync, openSync, readFileSync, writeSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { SpaceError, fail } from "../errors.js";
 import { parseArgs, usage, type OptionSpec, type Parsed } from "./args.js";
 import { loadEngine, SMOLLM2_PATH, type SimdChoice } from "../node/engine.js";
 import { relaxedSimdAvailable } from "../node/wasm.js";
 import type { Engine } from "../engine.js";
-import { generate, type GenerateResult } from "../decode/generate.js";
-import { ArProposer } from "../decode/proposer.js";
+import { generate, type DecodingContext, type GenerateResult } from "../decode/generate.js";
+import { ArProposer, type Proposer } from "../decode/proposer.js";
+import { SpaceProposer, LAYOUTS, MAX_K } from "../decode/space.js";
+import { LookupProposer } from "../decode/lookup.js";
+import { SpecProposer } from "../decode/spec.js";
+import type { TraceStep } from "../decode/trace.js";
 import { checkSampling, type SamplingParams } from "../decode/sampling.js";
 import { encodeChat } from "../tokenizer/chat.js";
 import { decodeUtf8Strict } from "../tokenizer/utf8.js";
+
+/** Candidates per step unless --k says otherwise (the paper's k for SPACE). */
+const DEFAULT_K = 5;
 
 const LOAD_OPTIONS: Record<string, OptionSpec> = {
   model: { kind: "string", help: "GGUF model file (default: SmolLM2-135M-Instruct from `npm run fetch-models`)" },
@@ -37,6 +44,13 @@ const GENERATE_OPTIONS: Record<string, OptionSpec> = {
   seed: { kind: "int", min: 0, max: 0xffffffff, help: "random seed for sampling (default 0)" },
   stop: { kind: "list", help: "stop string (repeatable)" },
   ctx: { kind: "int", min: 1, max: 1 << 20, help: "context size: prompt + generated tokens (default: prompt + max tokens)" },
+  decoder: { kind: "string", choices: ["ar", "space", "spec", "lookup"], help: "ar (default), space, spec (draft model) or lookup (prompt lookup)" },
+  k: { kind: "int", min: 1, max: 64, help: `candidates per step (default ${DEFAULT_K}; space: at most ${MAX_K})` },
+  "mask-token": { kind: "int", min: 0, max: 0x7fffffff, help: "the mask token id (space; e.g. 16, <empty_output>, for SmolLM2); never emitted, by any decoder" },
+  layout: { kind: "string", choices: Object.keys(LAYOUTS), help: "space: mask groups after every candidate (full, the paper's) or lean" },
+  "draft-model": { kind: "string", help: "spec: a draft GGUF with the same tokenizer" },
+  "draft-layers": { kind: "int", min: 1, max: 1 << 16, help: "spec: draft = the model's first N layers + its output head" },
+  trace: { kind: "string", help: "write one JSON line per step to FILE (spec/trace.md)" },
 };
 
 const COMMANDS = ["generate", "info", "demo", "help"] as const;
@@ -121,6 +135,7 @@ async function runGenerate(o: Parsed): Promise<number> {
   checkSampling(sampling);
   if (o.system !== undefined && !o.chat) fail("E_ARGS", "--system needs --chat");
   const maxTokens = (o["max-tokens"] as number | undefined) ?? 128;
+  const decoder = checkDecoderOptions(o);
   const engine = await openEngine(o);
   try {
     const parseSpecial = Boolean(o["parse-special"]);
@@ -132,27 +147,121 @@ async function runGenerate(o: Parsed): Promise<number> {
         })
       : tok.encode(text, { parseSpecial, addBos: tok.addBos });
     const contextTokens = (o.ctx as number | undefined) ?? Math.min(engine.config.contextLength, prompt.length + maxTokens);
-    const proposer = new ArProposer();
+    const { proposer, banned, cleanup } = await makeDecoder(o, decoder, engine, contextTokens);
     const ctx = engine.newContext(contextTokens, proposer.maxExtraRows);
-    const result = await generate(ctx, prompt, proposer, {
-      maxTokens,
-      sampling,
-      seed: (o.seed as number | undefined) ?? 0,
-      stop: (o.stop as string[] | undefined) ?? [],
-      onText: o.json ? undefined : (t) => process.stdout.write(t),
-      yieldEvery: () => new Promise<void>((r) => setImmediate(r)),
-    });
-    if (o.json) printJson(result, prompt);
-    else process.stdout.write("\n");
-    ctx.dispose();
+    const trace = o.trace !== undefined ? openTrace(o.trace as string) : null;
+    try {
+      const result = await generate(ctx, prompt, proposer, {
+        maxTokens,
+        sampling,
+        seed: (o.seed as number | undefined) ?? 0,
+        stop: (o.stop as string[] | undefined) ?? [],
+        banned,
+        onText: o.json ? undefined : (t) => process.stdout.write(t),
+        onStep: trace?.write,
+        yieldEvery: () => new Promise<void>((r) => setImmediate(r)),
+      });
+      if (o.json) printJson(result, prompt, proposer.name);
+      else process.stdout.write("\n");
+    } finally {
+      trace?.close();
+      ctx.dispose();
+      cleanup();
+    }
     return 0;
   } finally {
     engine.close();
   }
 }
 
-function printJson(r: GenerateResult, prompt: number[]): void {
-  process.stdout.write(JSON.stringify({ text: r.text, tokens: r.tokens, prompt_tokens: prompt, stop_reason: r.stopReason, stats: r.stats }) + "\n");
+type Decoder = "ar" | "space" | "spec" | "lookup";
+
+/** Checks the decoder options against each other before anything is loaded. */
+function checkDecoderOptions(o: Parsed): Decoder {
+  const decoder = ((o.decoder as string | undefined) ?? "ar") as Decoder;
+  const only = (name: string, allowed: readonly Decoder[]) => {
+    if (o[name] !== undefined && !allowed.includes(decoder)) fail("E_ARGS", `--${name} applies to --decoder ${allowed.join("|")}, not ${decoder}`);
+  };
+  only("k", ["space", "spec", "lookup"]);
+  only("layout", ["space"]);
+  only("draft-model", ["spec"]);
+  only("draft-layers", ["spec"]);
+  if (decoder === "space") {
+    if (o["mask-token"] === undefined) fail("E_ARGS", "--decoder space needs --mask-token ID (the token id of the mask [M])");
+    const k = (o.k as number | undefined) ?? DEFAULT_K;
+    if (k > MAX_K) fail("E_ARGS", `--k must be at most ${MAX_K} for --decoder space (a block of 1 + k(k+2) rows), got ${k}`);
+  }
+  if (decoder === "spec") {
+    const model = o["draft-model"] !== undefined;
+    const layers = o["draft-layers"] !== undefined;
+    if (model && layers) fail("E_ARGS", "give --draft-model or --draft-layers, not both");
+    if (!model && !layers) fail("E_ARGS", "--decoder spec needs a draft: --draft-model PATH or --draft-layers N");
+  }
+  return decoder;
+}
+
+/** The proposer for --decoder, the ids it must never emit, and what to free after the run. */
+async function makeDecoder(
+  o: Parsed,
+  decoder: Decoder,
+  engine: Engine,
+  contextTokens: number,
+): Promise<{ proposer: Proposer; banned: Set<number>; cleanup: () => void }> {
+  const V = engine.config.vocabSize;
+  const k = (o.k as number | undefined) ?? DEFAULT_K;
+  const maskToken = o["mask-token"] as number | undefined;
+  const banned = new Set<number>();
+  if (maskToken !== undefined) {
+    if (maskToken >= V) fail("E_ARGS", `--mask-token ${maskToken} is outside the vocabulary [0, ${V})`);
+    if (engine.tokenizer.eogTokens.has(maskToken)) fail("E_ARGS", `--mask-token ${maskToken} is an end-of-generation token; choose an id the model never needs to emit`);
+    banned.add(maskToken); // the mask is never emitted, by any decoder (so all of them stay comparable)
+  }
+  switch (decoder) {
+    case "ar":
+      return { proposer: new ArProposer(), banned, cleanup: () => {} };
+    case "lookup":
+      return { proposer: new LookupProposer({ k }), banned, cleanup: () => {} };
+    case "space": {
+      const layout = LAYOUTS[(o.layout as string | undefined) ?? "full"];
+      return { proposer: new SpaceProposer({ k, mask: { token: maskToken! }, layout, vocabSize: V }), banned, cleanup: () => {} };
+    }
+    case "spec": {
+      let draft: DecodingContext & { dispose(): void };
+      let draftEngine: Engine | null = null;
+      if (o["draft-layers"] !== undefined) {
+        const layers = o["draft-layers"] as number;
+        if (layers > engine.config.nLayers) fail("E_ARGS", `--draft-layers ${layers} exceeds the model's ${engine.config.nLayers} layers`);
+        draft = engine.newContext(contextTokens, k, { layers });
+      } else {
+        draftEngine = await openEngine({ ...o, model: o["draft-model"] });
+        draft = draftEngine.newContext(contextTokens, k);
+      }
+      const proposer = new SpecProposer({ k, draft, vocabSize: V, stopAt: engine.tokenizer.eogTokens });
+      return {
+        proposer,
+        banned,
+        cleanup: () => {
+          draft.dispose();
+          draftEngine?.close();
+        },
+      };
+    }
+  }
+}
+
+/** --trace FILE: one JSON line per step, written as the steps run. */
+function openTrace(path: string): { write: (s: TraceStep) => void; close: () => void } {
+  let fd: number;
+  try {
+    fd = openSync(path, "w");
+  } catch (e) {
+    fail("E_IO", `${path}: ${(e as Error).message}`);
+  }
+  return { write: (s) => writeSync(fd, JSON.stringify(s) + "\n"), close: () => closeSync(fd) };
+}
+
+function printJson(r: GenerateResult, prompt: number[], decoder: string): void {
+  process.stdout.write(JSON.stringify({ text: r.text, tokens: r.tokens, prompt_tokens: prompt, stop_reason: r.stopReason, decoder, stats: r.stats }) + "\n");
 }
 
 async function runInfo(o: Parsed): Promise<number> {

@@ -7,6 +7,9 @@
  *   4. cache.commit(plan.keepRows(n))                      keep prefix + accepted rows
  *   5. proposer.observe(...)                               next candidates
  *   6. emit tokens; stop on end-of-generation, stop string, max tokens, abort or full context.
+ * Greedy decoding verifies with verifyGreedy; sampling with verifySampled (speculative sampling), which
+ * is plain AR sampling when there are no candidates. Either way the output is distributed exactly as AR
+ * decoding's, whatever the proposer.
  */
 import { fail } from "../errors.js";
 import { PREFILL_CHUNK, type Forward, type Workspace } from "../model/forward.js";
@@ -15,10 +18,11 @@ import type { KVCache } from "../model/kvcache.js";
 import type { Tokenizer } from "../tokenizer/tokenizer.js";
 import { StreamDecoder } from "../tokenizer/stream.js";
 import type { Proposer } from "./proposer.js";
-import { argmax, distribution, sample, GREEDY, type Banned, type SamplingParams } from "./sampling.js";
+import { argmax, distribution, GREEDY, type Banned, type SamplingParams } from "./sampling.js";
 import { Rng } from "./rng.js";
-import { verifyGreedy, type Verdict } from "./verify.js";
+import { verifyGreedy, verifySampled, type Verdict } from "./verify.js";
 import { StopMatcher } from "./stop.js";
+import { traceStep, type TraceStep } from "./trace.js";
 
 export interface GenerateOptions {
   readonly maxTokens: number;
@@ -33,6 +37,13 @@ export interface GenerateOptions {
   readonly yieldEvery?: () => Promise<void> | void;
   /** Clock in milliseconds (performance.now by default); injectable so tests can be deterministic. */
   readonly now?: () => number;
+  /** Receives one trace record per step (spec/trace.md). */
+  readonly onStep?: (step: TraceStep) => void;
+  /**
+   * Test seam: the sampling verifier (default verifySampled). Only tests replace it, with a deliberately
+   * flawed rule, to show that the statistical test of losslessness catches it.
+   */
+  readonly verifySampled?: typeof verifySampled;
 }
 
 export type StopReason = "eos" | "max_tokens" | "stop" | "abort" | "context";
@@ -71,6 +82,8 @@ export async function generate(
 ): Promise<GenerateResult> {
   const { forward, cache, ws, tokenizer } = ctx;
   const params = opts.sampling ?? GREEDY;
+  const isEog = (id: number) => tokenizer.eogTokens.has(id);
+  const verifySampledRule = opts.verifySampled ?? verifySampled;
   const rng = new Rng(opts.seed ?? 0);
   const now = opts.now ?? (() => performance.now());
   if (prompt.length === 0) fail("E_ARGS", "the prompt is empty");
@@ -92,6 +105,7 @@ export async function generate(
   let prefillMs = 0;
   let decodeMs = 0;
   let afterFirst = 0;
+  proposer.reset();
 
   while (stopReason === null) {
     if (opts.signal?.aborted) {
@@ -106,18 +120,22 @@ export async function generate(
       stopReason = "context";
       break;
     }
-    const plan = proposer.plan({ pending, cached: cache.length, history });
+    const cached = cache.length;
+    const step = { pending, cached, history, sampling: params, rng, banned: opts.banned };
+    const plan = proposer.plan(step);
     const logits = forward.run(cache, ws, plan.block);
     const V = forward.cfg.vocabSize;
+    // Logits after prefix + c_1..c_i: f32 [V].
     const row = (i: number) => logits.subarray(plan.verifyRows[i] * V, (plan.verifyRows[i] + 1) * V);
     const verdict: Verdict =
       params.temperature === 0
-        ? verifyGreedy(plan.candidates, (i) => argmax(row(i), opts.banned), (id) => tokenizer.eogTokens.has(id))
-        : sampleAr(plan.candidates.length, row, params, rng, opts.banned, (id) => tokenizer.eogTokens.has(id));
+        ? verifyGreedy(plan.candidates, (i) => argmax(row(i), opts.banned), isEog)
+        : verifySampledRule(plan.candidates, (i) => distribution(row(i), params, opts.banned), (i) => plan.draft?.[i - 1] ?? null, rng, isEog);
     cache.commit(plan.keepRows(verdict.accepted));
-    proposer.observe(plan, logits, verdict.accepted, verdict.emitted);
+    const next = proposer.observe(plan, logits, verdict, step);
     histogram[verdict.accepted] = (histogram[verdict.accepted] ?? 0) + 1;
     steps++;
+    opts.onStep?.(traceStep(proposer.name, steps, cached, plan, verdict, next, now() - t0));
 
     for (const id of verdict.emitted) {
       tokens.push(id);
@@ -135,6 +153,12 @@ export async function generate(
       }
       if (tokens.length >= opts.maxTokens) {
         stopReason = "max_tokens";
+        break;
+      }
+      // AR stops once the next step's pending token no longer fits; a step that emits several tokens
+      // stops at the same token, so every decoder gives AR's output here too.
+      if (prompt.length + tokens.length > ctx.contextTokens) {
+        stopReason = "context";
         break;
       }
     }
@@ -182,18 +206,4 @@ function prefillAllButLast(forward: Forward, cache: KVCache, ws: Workspace, pend
     pending = pending.subarray(PREFILL_CHUNK);
   }
   return pending;
-}
-
-/** AR sampling (k = 0): the emitted token is drawn from p_0. Speculative sampling arrives with issue 3. */
-function sampleAr(
-  k: number,
-  row: (i: number) => Float32Array,
-  params: SamplingParams,
-  rng: Rng,
-  banned: Banned | undefined,
-  isEog: (id: number) => boolean,
-): Verdict {
-  if (k !== 0) fail("E_ARGS", "sampling with candidates needs speculative sampling, which this decoder does not implement");
-  const id = sample(distribution(row(0), params, banned), rng);
-  return { accepted: 0, emitted: [id], ended: isEog(id) };
 }

@@ -35,6 +35,17 @@ export class Rng {
   next(): number {
     return (this.nextU32() >>> 8) / 16777216;
   }
+
+  /** The four state words, to save a run's position (training checkpoints). */
+  getState(): Uint32Array {
+    return this.s.slice();
+  }
+
+  /** Continues from a state returned by getState(). */
+  setState(state: ArrayLike<number>): void {
+    if (state.length !== 4) throw new RangeError(`Rng.setState: expected 4 state words, got ${state.length}`);
+    for (let i = 0; i < 4; i++) this.s[i] = state[i] >>> 0;
+  }
 }
 
 function rotl(x: number, k: number): number {

@@ -76,7 +76,7 @@ export function distribution(logits: Float32Array, p: SamplingParams, banned?: B
 }
 
 /** Draws one id from `d` with one uniform number from `rng` (inverse CDF in the listed order). */
-export function sample(d: Distribution, rng: Rng): number {
+export function sample(d: Distribution, rng: Pick<Rng, "next">): number {
   const u = rng.next();
   let cdf = 0;
   for (let i = 0; i < d.ids.length; i++) {

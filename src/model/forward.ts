@@ -24,6 +24,11 @@ export interface Block {
   readonly mask: Uint8Array; // [T, cache.length + T], 1 = row t may attend to key j
   /** Rows whose logits are needed (ascending); the output head only runs for these. */
   readonly logitRows: Int32Array; // [R]
+  /**
+   * Optional input vectors that replace the token embedding of some rows (a mask embedding supplied by an
+   * adapter instead of a vocabulary row): row rows[i] starts from vectors[i*D .. (i+1)*D).
+   */
+  readonly embeddings?: { readonly rows: Int32Array; readonly vectors: Float32Array }; // [E], f32 [E, D]
 }
 
 /**
@@ -120,6 +125,11 @@ export class Forward {
     this.arena.u8(ws.mask, T * nKeys).set(block.mask);
 
     k.embed(w.tokenEmbd.type, w.tokenEmbd.ptr, ws.ids, T, D, ws.x);
+    if (block.embeddings) {
+      const { rows, vectors } = block.embeddings;
+      const x = this.arena.f32(ws.x, T * D);
+      for (let i = 0; i < rows.length; i++) x.set(vectors.subarray(i * D, (i + 1) * D), rows[i] * D);
+    }
     k.ropeTable(ws.pos, T, cfg.headDim, cfg.ropeBase, ws.cos, ws.sin);
     const scale = Math.fround(1 / Math.sqrt(cfg.headDim));
 
@@ -176,6 +186,11 @@ export class Forward {
     for (let r = 0; r < R; r++) {
       const t = block.logitRows[r];
       if (!(t >= 0 && t < T) || (r > 0 && t <= block.logitRows[r - 1])) fail("E_ARGS", "block: logitRows must be increasing rows of the block");
+    }
+    const e = block.embeddings;
+    if (e) {
+      if (e.vectors.length !== e.rows.length * this.cfg.dModel) fail("E_ARGS", `block: ${e.rows.length} embedding rows need ${e.rows.length * this.cfg.dModel} values, got ${e.vectors.length}`);
+      for (const t of e.rows) if (!(t >= 0 && t < T)) fail("E_ARGS", `block: embedding row ${t} outside the block's ${T} rows`);
     }
   }
 }

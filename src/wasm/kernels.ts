@@ -93,10 +93,52 @@ export interface KernelExports {
     q: number, k: number, v: number, mask: number, out: number, scores: number,
     T: number, nKeys: number, nHeads: number, nKvHeads: number, headDim: number, h0: number, h1: number, scale: number,
   ): void;
+
+  // --- Backward kernels and the optimizer (training; spec/training.md). Reductions in a fixed order, so
+  // gradients are batch-invariant like the forward; "+=" means the kernel adds into what is stored.
+
+  /**
+   * dx[t, k] (+)= sum over n in increasing n of dy[t, n] * W[n, k], for t < T, k in [k0, k1) (multiples of
+   * 4; of 16 for quantised W). dy: f32 [T, N]; W: type [N, K]; dx: f32 [T, K]. accumulate: 1 adds to dx.
+   */
+  matmulBackX(type: number, dy: number, w: number, dx: number, T: number, K: number, N: number, k0: number, k1: number, accumulate: number): void;
+  /** dw[n, k] += dy[t, n] * x[t, k] for t = 0 .. T-1 in order, n in [n0, n1). dy: f32 [T, N]; x: f32 [T, K]; dw: f32 [N, K]. */
+  matmulBackW(dy: number, x: number, dw: number, T: number, K: number, N: number, n0: number, n1: number): void;
+  /** rmsnorm backward: dx += dL/dx (x: the norm's input), dw += dL/dw (dw = 0: skipped). f32 [T, D], w / dw: [D]. */
+  rmsnormBack(x: number, w: number, dy: number, dx: number, dw: number, T: number, D: number, eps: number): void;
+  /** ropeApply backward (the transposed rotation), in place on the gradient; same arguments as ropeApply. */
+  ropeApplyBack(x: number, cos: number, sin: number, T: number, nHeads: number, headDim: number, rowStride: number): void;
+  /**
+   * attention backward for the query heads of kv heads [g0, g1): dq written, dk / dv += (zero them first).
+   * Shapes as `attention`; dout / dq like q, dk / dv like k; scratch: f32 [2 * nKeys].
+   */
+  attentionBack(
+    q: number, k: number, v: number, mask: number, dout: number, dq: number, dk: number, dv: number, scratch: number,
+    T: number, nKeys: number, nHeads: number, nKvHeads: number, headDim: number, g0: number, g1: number, scale: number,
+  ): void;
+  /** swiglu backward over f32 [n]: dgate, dup from gate, up and dout (dgate may alias gate, dup up). */
+  swigluBack(gate: number, up: number, dout: number, dgate: number, dup: number, n: number): void;
+  /** dtable[ids[t], :] += dx[t, :] for t in order. ids: i32 [T]; dx: f32 [T, D]; dtable: f32 [V, D]. */
+  embedBack(ids: number, dx: number, dtable: number, T: number, D: number): void;
+  /**
+   * Softmax cross-entropy per row: losses[t] = w_t * (logsumexp - z_y), dlogits = (softmax - onehot(y)) *
+   * w_t * scale; label -1 or weight 0: zeros. logits / dlogits f32 [T, V] (may alias); labels i32 [T];
+   * weights, losses f32 [T].
+   */
+  crossEntropy(logits: number, labels: number, weights: number, dlogits: number, losses: number, T: number, V: number, scale: number): void;
+  /** One AdamW update of f32 [n] (see spec/training.md for the formula and the meaning of each scalar). */
+  adamw(
+    p: number, g: number, m: number, v: number, n: number,
+    beta1: number, omb1: number, beta2: number, omb2: number, eps: number, decay: number, stepSize: number, sqrtBc2: number, clip: number,
+  ): void;
+  /** Sum of squares of f32 [n], accumulated in f64 (four lanes, fixed order). */
+  sumSquares(x: number, n: number): number;
 }
 
 /** Names of every export, for checking a module before trusting it. */
 export const KERNEL_EXPORTS: readonly (keyof KernelExports)[] = [
   "heapBase", "isRelaxed", "matmul", "dequantRows", "embed", "rmsnorm", "ropeTable", "ropeApply",
   "swiglu", "add", "softmax", "attention",
+  "matmulBackX", "matmulBackW", "rmsnormBack", "ropeApplyBack", "attentionBack", "swigluBack", "embedBack",
+  "crossEntropy", "adamw", "sumSquares",
 ];

@@ -19,6 +19,7 @@ export interface TinySpec {
   readonly embedType?: number; // GGML type of token_embd (default matrixType)
   readonly tied?: boolean; // default true (no output.weight)
   readonly weightScale?: number; // std of weights times sqrt(K); default 1.5 (peaky logits)
+  readonly eos?: number; // tokenizer.ggml.eos_token_id (default TINY_EOS); the weights do not depend on it
 }
 
 export const SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"];
@@ -79,7 +80,7 @@ export function tinyModelBytes(spec: TinySpec): Uint8Array {
   meta.set("tokenizer.ggml.token_type", { type: MetaType.ARRAY, itemType: MetaType.INT32, value: vocab.types });
   meta.set("tokenizer.ggml.merges", { type: MetaType.ARRAY, itemType: MetaType.STRING, value: vocab.merges });
   meta.set("tokenizer.ggml.bos_token_id", u32(1));
-  meta.set("tokenizer.ggml.eos_token_id", u32(TINY_EOS));
+  meta.set("tokenizer.ggml.eos_token_id", u32(spec.eos ?? TINY_EOS));
   meta.set("tokenizer.ggml.add_bos_token", { type: MetaType.BOOL, value: false });
 
   const tensors: { name: string; type: number; dims: number[]; data: Uint8Array }[] = [];

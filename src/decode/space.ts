@@ -1,0 +1,235 @@
+/**
+ * SPACE auto-correct decoding (Yi et al., arXiv 2402.11809); the specification, in the paper's
+ * notation and with a worked example, is spec/space.md. One step, after the verified prefix whose last
+ * token (the previous step's bonus token; the prompt at the first step) is still pending:
+ *
+ *     [bonus]  [M]*k  c_1 [M]*k  c_2 [M]*k  ...  c_k [M]*k          (1 + k(k+2) rows)
+ *
+ *  - Attention: causal, then every mask group is hidden from every later row. So c_i sees exactly the
+ *    prefix + c_1..c_{i-1} (its logits are the AR logits), and the mask group after c_j sees the prefix +
+ *    c_1..c_j + its own earlier masks, exactly as in SAR-SFT training.
+ *  - Positions: position of a row = (number of keys it sees) - 1.
+ *  - Verify: the shared verifier (verify.ts) accepts c_1..c_n and emits the corrected/bonus token g_n.
+ *  - Next candidates: the mask group after the last accepted token (after the bonus if n = 0). Mask j of
+ *    that group was trained to predict the token j + 1 places on, i.e. j places after the new bonus
+ *    token, so the group's argmax (or samples, drawn from q) continue right after it.
+ *  - KV cache: keep the pending rows and c_1..c_n only; mask rows and rejected candidates are dropped
+ *    (no kept row ever saw them, so the kept KV is exactly AR's).
+ *  - First step: no candidates yet (the paper's k initial masks are always rejected, so this is the
+ *    same step without them): [prompt] [M]*k, which prefills and yields the first candidates.
+ *
+ * The layout (which candidates get a mask group) is a parameter: the paper's full layout, or leaner
+ * ones for a CPU, where every row costs. Any layout is lossless: only the candidates change.
+ */
+import { fail } from "../errors.js";
+import type { Block } from "../model/forward.js";
+import { range } from "./block.js";
+import type { Proposer, StepContext, StepPlan } from "./proposer.js";
+import { argmax, distribution, sample, type Distribution } from "./sampling.js";
+import type { Verdict } from "./verify.js";
+
+/** The mask [M]: a vocabulary token, or (issue "SAR-SFT") vectors an adapter supplies. */
+export interface SpaceMask {
+  /**
+   * Token id of every mask row; the caller bans it from the output (GenerateOptions.banned). With
+   * `embeddings` the id only labels the rows (traces).
+   */
+  readonly token: number;
+  /**
+   * Input vectors replacing the token's embedding row, each f32 [D]: one for every mask, or k (mask j of
+   * every group uses vector j).
+   */
+  readonly embeddings?: readonly Float32Array[];
+}
+
+/** Which candidates a mask group follows. j = 0 is the pending bonus token; m = candidates in the block. */
+export interface SpaceLayout {
+  readonly name: string;
+  groupAfter(j: number, m: number): boolean;
+}
+
+/** The paper's layout: a mask group after the bonus token and after every candidate. */
+export const FULL_LAYOUT: SpaceLayout = { name: "full", groupAfter: () => true };
+
+/**
+ * Groups only after the bonus token and after the last candidate: 1 + 3k rows instead of 1 + k(k+2).
+ * The next step has candidates only when none or all of this step's were accepted.
+ */
+export const LEAN_LAYOUT: SpaceLayout = { name: "lean", groupAfter: (j, m) => j === 0 || j === m };
+
+export const LAYOUTS: Readonly<Record<string, SpaceLayout>> = { full: FULL_LAYOUT, lean: LEAN_LAYOUT };
+
+/** A SPACE step's plan: the StepPlan plus where each mask group's logits are. */
+export interface SpacePlan extends StepPlan {
+  /** groups[j]: indices into block.logitRows of the k masks after c_j (j = 0..m), or null if none there. */
+  readonly groups: readonly (Int32Array | null)[];
+}
+
+/**
+ * Builds one SPACE block: `pending` tokens (after `C` committed rows), then the layout's candidates and
+ * mask groups. Pure; spec/space.md's worked example is its test.
+ *
+ * Shapes: T = pending.length + m + k * (number of groups); mask [T, C + T]; logitRows = the last pending
+ * row, every candidate row and every mask row (which is every row after the pending ones).
+ */
+export function spaceBlock(
+  C: number,
+  pending: ArrayLike<number>,
+  candidates: ArrayLike<number>,
+  k: number,
+  mask: SpaceMask,
+  layout: SpaceLayout = FULL_LAYOUT,
+): Omit<SpacePlan, "candidates"> {
+  const P = pending.length;
+  const m = candidates.length;
+  // Rows in order; group[t] = index of the mask group row t belongs to, -1 for token rows.
+  const tokens: number[] = Array.from(pending);
+  const group: number[] = tokens.map(() => -1);
+  const candidateRows: number[] = [];
+  const groupRows: (number[] | null)[] = [];
+  for (let j = 0; j <= m; j++) {
+    if (j > 0) {
+      candidateRows.push(tokens.length);
+      tokens.push(candidates[j - 1]);
+      group.push(-1);
+    }
+    if (!layout.groupAfter(j, m)) {
+      groupRows.push(null);
+      continue;
+    }
+    const rows: number[] = [];
+    for (let i = 0; i < k; i++) {
+      rows.push(tokens.length);
+      tokens.push(mask.token);
+      group.push(j);
+    }
+    groupRows.push(rows);
+  }
+  const T = tokens.length;
+  const nKeys = C + T;
+
+  // Attention: causal, then hide every mask group from every later row (rows of the same group still
+  // see their earlier masks). Positions: visible keys - 1.
+  const attend = new Uint8Array(T * nKeys);
+  const positions = new Int32Array(T);
+  for (let t = 0; t < T; t++) {
+    attend.fill(1, t * nKeys, t * nKeys + C);
+    let seen = C;
+    for (let s = 0; s <= t; s++) {
+      if (group[s] >= 0 && group[s] !== group[t]) continue;
+      attend[t * nKeys + C + s] = 1;
+      seen++;
+    }
+    positions[t] = seen - 1;
+  }
+
+  // Logits: row P-1 gives g_0, candidate row i gives g_i; mask rows give the next candidates.
+  const logitRows = range(P - 1, T);
+  const at = (row: number) => row - (P - 1);
+  const maskRows = Int32Array.from(groupRows.flatMap((rows) => rows ?? []));
+  const block: Block = {
+    tokens: Int32Array.from(tokens),
+    positions,
+    mask: attend,
+    logitRows,
+    ...(mask.embeddings ? { embeddings: maskEmbeddings(mask.embeddings, maskRows, k) } : {}),
+  };
+  return {
+    block,
+    verifyRows: Int32Array.from([P - 1, ...candidateRows], at),
+    maskRows,
+    groups: groupRows.map((rows) => (rows ? Int32Array.from(rows, at) : null)),
+    keepRows: (n: number) => Int32Array.from([...range(0, P), ...candidateRows.slice(0, n)]),
+  };
+}
+
+/** Input vector of each mask row: mask j of every group (groups are k consecutive rows) uses vector j. */
+function maskEmbeddings(embeddings: readonly Float32Array[], maskRows: Int32Array, k: number): { rows: Int32Array; vectors: Float32Array } {
+  if (embeddings.length !== 1 && embeddings.length !== k) fail("E_ARGS", `a mask needs 1 or k = ${k} embedding vectors, got ${embeddings.length}`);
+  const D = embeddings[0].length;
+  const vectors = new Float32Array(maskRows.length * D);
+  for (let r = 0; r < maskRows.length; r++) vectors.set(embeddings[embeddings.length === 1 ? 0 : r % k], r * D);
+  return { rows: maskRows, vectors };
+}
+
+export interface SpaceOptions {
+  readonly k: number; // masks per group = candidates per step
+  readonly mask: SpaceMask;
+  readonly layout?: SpaceLayout; // default FULL_LAYOUT
+  readonly vocabSize: number;
+  /**
+   * Test seam: replaces the candidates the mask group proposed (c, from the previous step) just before
+   * a step, so tests can drive every acceptance length through the real block. Injected candidates are
+   * verified as a deterministic draft (point masses).
+   */
+  readonly inject?: (ctx: StepContext, proposed: Int32Array) => ArrayLike<number>;
+}
+
+export class SpaceProposer implements Proposer<SpacePlan> {
+  readonly name = "space";
+  readonly maxExtraRows: number;
+  readonly k: number;
+  readonly mask: SpaceMask;
+  readonly layout: SpaceLayout;
+  private candidates = new Int32Array(0); // c for the next step; none before the first step
+  private q: Distribution[] | undefined; // the distributions c was sampled from (sampling only)
+
+  constructor(private readonly opts: SpaceOptions) {
+    const { k, mask, vocabSize } = opts;
+    if (!(Number.isInteger(k) && k >= 1 && k <= MAX_K)) fail("E_ARGS", `SPACE k must be an integer in [1, ${MAX_K}], got ${k}`);
+    if (!(Number.isInteger(mask.token) && mask.token >= 0 && mask.token < vocabSize)) {
+      fail("E_ARGS", `mask token ${mask.token} is outside the vocabulary [0, ${vocabSize})`);
+    }
+    this.k = k;
+    this.mask = mask;
+    this.layout = opts.layout ?? FULL_LAYOUT;
+    this.maxExtraRows = maxExtraRows(k, this.layout);
+  }
+
+  reset(): void {
+    this.candidates = new Int32Array(0);
+    this.q = undefined;
+  }
+
+  plan(ctx: StepContext): SpacePlan {
+    const injected = this.opts.inject ? Int32Array.from(this.opts.inject(ctx, this.candidates)) : null;
+    const c = injected ?? this.candidates;
+    if (c.length > this.k) fail("E_ARGS", `${c.length} candidates exceed k = ${this.k}`);
+    const step = spaceBlock(ctx.cached, ctx.pending, c, this.k, this.mask, this.layout);
+    return { ...step, candidates: c, ...(injected === null && this.q ? { draft: this.q } : {}) };
+  }
+
+  /** Next candidates: from the mask group that follows the last accepted token. */
+  observe(plan: SpacePlan, logits: Float32Array, verdict: Verdict, ctx: StepContext): Int32Array {
+    const group = verdict.ended ? null : plan.groups[verdict.accepted];
+    const V = logits.length / plan.block.logitRows.length;
+    const row = (r: number) => logits.subarray(r * V, (r + 1) * V);
+    if (!group) {
+      // Lean layouts have no group here (or generation ended): the next step proposes nothing.
+      this.candidates = new Int32Array(0);
+      this.q = undefined;
+    } else if (ctx.sampling.temperature === 0) {
+      this.candidates = Int32Array.from(group, (r) => argmax(row(r), ctx.banned));
+      this.q = undefined;
+    } else {
+      // Sampled candidates: c_j ~ q_j, with the same temperature/top-k/top-p as the target's p.
+      this.q = Array.from(group, (r) => distribution(row(r), ctx.sampling, ctx.banned));
+      this.candidates = Int32Array.from(this.q, (q) => sample(q, ctx.rng));
+    }
+    return this.candidates;
+  }
+}
+
+/** The largest k the CLI accepts: a full-layout block of 1 + k(k+2) = 289 rows. */
+export const MAX_K = 16;
+
+/** Most rows a step adds after the pending tokens, over every candidate count m = 0..k. */
+export function maxExtraRows(k: number, layout: SpaceLayout): number {
+  let most = 0;
+  for (let m = 0; m <= k; m++) {
+    let groups = 0;
+    for (let j = 0; j <= m; j++) if (layout.groupAfter(j, m)) groups++;
+    most = Math.max(most, m + k * groups);
+  }
+  return most;
+}

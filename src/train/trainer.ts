@@ -1,0 +1,195 @@
+/**
+ * The trainer: gradient accumulation over a batch of samples, global-norm clipping, AdamW on a cosine
+ * schedule, and the state a checkpoint needs. Later parts (the SAR data builder, adapters, `space train`)
+ * drive it with `step(batch)`; each sample is one block with its own attention mask and positions
+ * (sample.ts), so SAR mask groups are just samples.
+ *
+ * Loss: the token-level mean over the whole batch, sum_t w_t CE_t / sum_t w_t over every labelled row of
+ * every sample (unit weights by default, as the paper's code). Gradients are accumulated sample by sample
+ * (each sample is a micro-batch of one block), already scaled by 1 / sum_t w_t, so the accumulation is
+ * exact whatever the number of samples.
+ *
+ * Example:
+ *   const trainer = Trainer.fromEngine(engine, { maxT: 64, lr: 1e-3, warmupSteps: 10, totalSteps: 200 });
+ *   for (let s = trainer.steps; s < 200; s++) trainer.step(batchFor(s, trainer.rng));
+ */
+import { fail } from "../errors.js";
+import { Rng } from "../decode/rng.js";
+import type { Engine } from "../engine.js";
+import type { Arena } from "../wasm/arena.js";
+import type { WasmCore } from "../wasm/core.js";
+import type { ModelConfig } from "../model/config.js";
+import type { ModelWeights } from "../model/weights.js";
+import { ParamStore } from "./params.js";
+import { TrainModel, type TrainableFilter } from "./model.js";
+import { adamwUpdate, checkSchedule, clipFactor, globalGradNorm, learningRate } from "./optim.js";
+import { sampleWeight, type TrainSample } from "./sample.js";
+import type { TrainHyper, TrainState } from "./checkpoint.js";
+
+export interface TrainerOptions {
+  /** Rows of the longest sample (activations are allocated for it). */
+  readonly maxT: number;
+  readonly lr: number;
+  readonly totalSteps: number;
+  readonly minLr?: number; // default 0
+  readonly warmupSteps?: number; // default 0
+  readonly beta1?: number; // default 0.9
+  readonly beta2?: number; // default 0.999
+  readonly eps?: number; // default 1e-8
+  readonly weightDecay?: number; // default 0 (applies to matrices only)
+  readonly maxGradNorm?: number; // default 1; 0 = no clipping
+  /** Seeds `trainer.rng` (data order, SAR cut points: whatever the caller draws from it). Default 0. */
+  readonly seed?: number;
+  /** Which model tensors train, by GGUF name; default all ("full" mode). */
+  readonly trainable?: TrainableFilter;
+}
+
+export interface BatchLoss {
+  readonly loss: number; // weighted mean cross-entropy
+  readonly weight: number; // sum of row weights
+  readonly tokens: number; // labelled rows
+}
+
+export interface StepStats extends BatchLoss {
+  readonly step: number; // updates done, this one included
+  readonly lr: number;
+  readonly gradNorm: number; // global norm before clipping
+  readonly clip: number; // factor the gradients were multiplied by
+  readonly skipped: boolean; // non-finite gradients: the parameters were left unchanged
+}
+
+export class Trainer {
+  readonly store: ParamStore;
+  readonly model: TrainModel;
+  /** The run's random source; saved in checkpoints, so data drawn from it resumes identically. */
+  readonly rng: Rng;
+  readonly hyper: TrainHyper;
+  private updates = 0;
+
+  constructor(
+    private readonly core: WasmCore,
+    arena: Arena,
+    readonly cfg: ModelConfig,
+    weights: ModelWeights,
+    opts: TrainerOptions,
+  ) {
+    this.hyper = {
+      lr: opts.lr, minLr: opts.minLr ?? 0, warmupSteps: opts.warmupSteps ?? 0, totalSteps: opts.totalSteps,
+      beta1: opts.beta1 ?? 0.9, beta2: opts.beta2 ?? 0.999, eps: opts.eps ?? 1e-8,
+      weightDecay: opts.weightDecay ?? 0, maxGradNorm: opts.maxGradNorm ?? 1,
+    };
+    checkSchedule(this.hyper, this.hyper);
+    this.store = new ParamStore(arena);
+    this.model = new TrainModel(core, arena, cfg, weights, this.store, opts.trainable ?? (() => true), opts.maxT);
+    if (this.store.list.length === 0) fail("E_ARGS", "training: no tensor is trainable");
+    this.rng = new Rng(opts.seed ?? 0);
+  }
+
+  /**
+   * A trainer over an engine's model (its weights stay untouched: trainable tensors are copied). The
+   * trainer allocates from the engine's arena: create it before any decoding context that will be
+   * disposed (disposing a context releases everything allocated after it).
+   */
+  static fromEngine(engine: Engine, opts: TrainerOptions): Trainer {
+    return new Trainer(engine.core, engine.arena, engine.config, engine.weights, opts);
+  }
+
+  /** Optimizer updates done. */
+  get steps(): number {
+    return this.updates;
+  }
+
+  /** The weights being trained (frozen tensors shared with the base): build a Forward on them to decode. */
+  get weights(): ModelWeights {
+    return this.model.weights;
+  }
+
+  /**
+   * Zeroes the gradients and accumulates those of the batch's mean loss, sample by sample in order.
+   * Returns the batch's loss.
+   */
+  gradients(batch: readonly TrainSample[]): BatchLoss {
+    let total = 0;
+    for (const s of batch) total += sampleWeight(s);
+    if (!(total > 0)) fail("E_ARGS", "training batch: no labelled row (the total loss weight is 0)");
+    const scale = Math.fround(1 / total);
+    this.store.zeroGrads();
+    let loss = 0, tokens = 0;
+    for (const s of batch) {
+      this.model.forward(s);
+      const r = this.model.backward(s, scale);
+      loss += r.loss;
+      tokens += r.tokens;
+    }
+    return { loss: loss / total, weight: total, tokens };
+  }
+
+  /** One optimizer update on the batch: gradients, clipping, AdamW at the scheduled learning rate. */
+  step(batch: readonly TrainSample[]): StepStats {
+    const b = this.gradients(batch);
+    const k = this.core.exports;
+    const params = this.store.list;
+    const gradNorm = globalGradNorm(k, params);
+    const s = this.updates + 1;
+    const lr = learningRate(s, this.hyper);
+    const clip = clipFactor(gradNorm, this.hyper.maxGradNorm);
+    const skipped = !Number.isFinite(gradNorm);
+    if (!skipped) adamwUpdate(k, params, this.hyper, s, lr, clip);
+    this.updates = s;
+    return { ...b, step: s, lr, gradNorm, clip, skipped };
+  }
+
+  /** The batch's loss without gradients. */
+  evaluate(batch: readonly TrainSample[]): BatchLoss {
+    let loss = 0, weight = 0, tokens = 0;
+    for (const s of batch) {
+      this.model.forward(s);
+      const r = this.model.loss(s);
+      loss += r.loss;
+      weight += r.weight;
+      tokens += r.tokens;
+    }
+    return { loss: weight > 0 ? loss / weight : 0, weight, tokens };
+  }
+
+  /** Everything a checkpoint holds (copies). */
+  state(): TrainState {
+    const st = this.store;
+    return {
+      step: this.updates,
+      rng: this.rng.getState(),
+      hyper: { ...this.hyper },
+      model: { ...this.cfg },
+      tensors: st.list.map((p) => ({
+        name: p.name, rows: p.rows, cols: p.cols,
+        data: st.view(p, "data").slice(), m: st.view(p, "m").slice(), v: st.view(p, "v").slice(),
+      })),
+    };
+  }
+
+  /** Continues from a checkpoint made by a trainer with the same model, trainable tensors and hyper-parameters. */
+  restore(s: TrainState): void {
+    const same = (a: object, b: object, what: string) => {
+      for (const [key, v] of Object.entries(a)) {
+        const w = (b as Record<string, unknown>)[key];
+        if (v !== w) fail("E_ARGS", `the checkpoint was made with ${what} ${key} = ${JSON.stringify(w)}, this run has ${JSON.stringify(v)}`);
+      }
+    };
+    same(this.cfg, s.model, "model");
+    same(this.hyper, s.hyper, "hyper-parameter");
+    const list = this.store.list;
+    const names = (xs: readonly { name: string }[]) => xs.map((x) => x.name).join(", ");
+    if (s.tensors.length !== list.length || s.tensors.some((t, i) => t.name !== list[i].name)) {
+      fail("E_ARGS", `the checkpoint trains [${names(s.tensors)}], this run trains [${names(list)}]`);
+    }
+    list.forEach((p, i) => {
+      const t = s.tensors[i];
+      if (t.rows !== p.rows || t.cols !== p.cols) fail("E_ARGS", `checkpoint tensor ${p.name} is [${t.rows}, ${t.cols}], expected [${p.rows}, ${p.cols}]`);
+      this.store.view(p, "data").set(t.data);
+      this.store.view(p, "m").set(t.m);
+      this.store.view(p, "v").set(t.v);
+    });
+    this.rng.setState(s.rng);
+    this.updates = s.step;
+  }
+}

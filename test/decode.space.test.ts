@@ -1,0 +1,258 @@
+/**
+ * Greedy exactness of every decoder through the one generate loop, on random tiny models:
+ *  - fast-check: space (full and lean layouts), spec (truncated draft) and lookup emit exactly AR's tokens,
+ *    text and stop reason, over random weights and dims, mask tokens, prompts, k, max tokens, contexts
+ *    and end-of-generation tokens;
+ *  - every acceptance length through the real block: SPACE with candidates injected at the proposer
+ *    boundary (always right, always wrong, right for a scheduled number), the forward, verifier and KV
+ *    compaction running for real; the acceptance histogram must cover 0..k;
+ *  - mask embeddings supplied as vectors (the adapter hook) and drafts that are always right.
+ */
+import { afterAll, describe, expect, it } from "vitest";
+import fc from "fast-check";
+import type { Engine } from "../src/engine.js";
+import { generate, type GenerateOptions, type GenerateResult } from "../src/decode/generate.js";
+import { ArProposer, type Proposer } from "../src/decode/proposer.js";
+import { SpaceProposer, FULL_LAYOUT, LEAN_LAYOUT, type SpaceLayout } from "../src/decode/space.js";
+import { LookupProposer } from "../src/decode/lookup.js";
+import { SpecProposer } from "../src/decode/spec.js";
+import { chainBlock, range } from "../src/decode/block.js";
+import { readGGUF } from "../src/gguf/reader.js";
+import { bytesSource } from "../src/gguf/source.js";
+import { engineFromBytes } from "./helpers/engine.js";
+import { tinyModelBytes, tinyVocab, type TinySpec } from "./helpers/tiny-model.js";
+
+const V = tinyVocab().tokens.length;
+const SPECIALS = [0, 1, 2];
+const engines: Engine[] = [];
+afterAll(() => engines.forEach((e) => e.close()));
+
+async function load(spec: TinySpec): Promise<Engine> {
+  const e = await engineFromBytes(tinyModelBytes(spec));
+  engines.push(e);
+  return e;
+}
+
+type Make = (e: Engine, contextTokens: number) => { proposer: Proposer; dispose?: () => void };
+
+const ar: Make = () => ({ proposer: new ArProposer() });
+const space = (k: number, mask: number, layout: SpaceLayout = FULL_LAYOUT, inject?: ConstructorParameters<typeof SpaceProposer>[0]["inject"]): Make =>
+  (e) => ({ proposer: new SpaceProposer({ k, mask: { token: mask }, layout, vocabSize: e.config.vocabSize, inject }) });
+const lookup = (k: number): Make => () => ({ proposer: new LookupProposer({ k }) });
+const spec = (k: number, layers: number): Make => (e, contextTokens) => {
+  const draft = e.newContext(contextTokens, k, { layers });
+  return { proposer: new SpecProposer({ k, draft, vocabSize: e.config.vocabSize, stopAt: e.tokenizer.eogTokens }), dispose: () => draft.dispose() };
+};
+
+async function run(e: Engine, make: Make, prompt: number[], opts: GenerateOptions, contextTokens = prompt.length + opts.maxTokens): Promise<GenerateResult> {
+  const { proposer, dispose } = make(e, contextTokens);
+  const ctx = e.newContext(contextTokens, proposer.maxExtraRows);
+  try {
+    return await generate(ctx, prompt, proposer, opts);
+  } finally {
+    ctx.dispose(); // allocated after the draft: freed first
+    dispose?.();
+  }
+}
+
+function expectSameOutput(got: GenerateResult, want: GenerateResult, label: string) {
+  expect(got.tokens, label).toEqual(want.tokens);
+  expect(got.text, label).toBe(want.text);
+  expect(got.stopReason, label).toBe(want.stopReason);
+  const emitted = got.stats.accept_histogram.reduce((a, count, n) => a + count * (n + 1), 0);
+  expect(emitted, `${label}: every step emits n + 1 tokens, except a cut-short last one`).toBeGreaterThanOrEqual(got.tokens.length);
+}
+
+describe("greedy: every decoder emits exactly AR's output (property over random tiny models)", () => {
+  const dims = fc.constantFrom(
+    { dModel: 32, nHeads: 2, nKvHeads: 1 },
+    { dModel: 48, nHeads: 4, nKvHeads: 2 },
+    { dModel: 64, nHeads: 4, nKvHeads: 4 },
+    { dModel: 64, nHeads: 8, nKvHeads: 2 },
+  );
+  const cases = fc.record({
+    seed: fc.integer({ min: 1, max: 1_000_000 }),
+    dims,
+    nLayers: fc.integer({ min: 1, max: 3 }),
+    dFF: fc.integer({ min: 1, max: 6 }).map((n) => 16 * n),
+    weightScale: fc.constantFrom(0.6, 1.5, 3),
+    prompt: fc.array(fc.integer({ min: 3, max: V - 1 }), { minLength: 1, maxLength: 24 }),
+    k: fc.integer({ min: 1, max: 6 }),
+    mask: fc.integer({ min: 3, max: V - 1 }),
+    maxTokens: fc.integer({ min: 1, max: 40 }),
+    banSpecials: fc.boolean(), // random models end early; banning end-of-generation gives long outputs
+    contextCut: sometimes(fc.integer({ min: 1, max: 39 })), // a context that ends generation
+    eosAt: sometimes(fc.integer({ min: 0, max: 39 })), // make AR's i-th token end-of-generation
+    lean: fc.boolean(),
+    draftDepth: fc.double({ min: 0, max: 1, noNaN: true }),
+  });
+
+  it("space, spec and lookup == ar: tokens, text and stop reason", async () => {
+    await fc.assert(
+      fc.asyncProperty(cases, async (c) => {
+        const tiny: TinySpec = { seed: c.seed, ...c.dims, nLayers: c.nLayers, dFF: c.dFF, weightScale: c.weightScale };
+        let e = await load(tiny);
+        const banned = new Set([c.mask, ...(c.banSpecials ? SPECIALS : [])]);
+        const opts: GenerateOptions = { maxTokens: c.maxTokens, banned };
+        const contextTokens = c.prompt.length + (c.contextCut === null ? c.maxTokens : Math.min(c.contextCut, c.maxTokens));
+        let want = await run(e, ar, c.prompt, opts, contextTokens);
+        if (c.eosAt !== null && c.eosAt < want.tokens.length && !banned.has(want.tokens[c.eosAt])) {
+          // Same weights, another end-of-generation id: AR now stops at that token's first occurrence.
+          e = await load({ ...tiny, eos: want.tokens[c.eosAt] });
+          want = await run(e, ar, c.prompt, opts, contextTokens);
+          expect(want.stopReason).toBe("eos");
+        }
+        const draftLayers = 1 + Math.floor(c.draftDepth * (c.nLayers - 0.001));
+        const decoders: [string, Make][] = [
+          ["space", space(c.k, c.mask, c.lean ? LEAN_LAYOUT : FULL_LAYOUT)],
+          ["spec", spec(c.k, draftLayers)],
+          ["lookup", lookup(c.k)],
+        ];
+        for (const [name, make] of decoders) expectSameOutput(await run(e, make, c.prompt, opts, contextTokens), want, name);
+      }),
+      { numRuns: 150 },
+    );
+  });
+});
+
+describe("long prompts and threads", () => {
+  it("a prompt prefilled in chunks (150 tokens), on 2 threads: every decoder == ar", async () => {
+    const e = await engineFromBytes(tinyModelBytes({ seed: 23 }), { threads: 2 });
+    engines.push(e);
+    const prompt = Array.from({ length: 150 }, (_, i) => 3 + ((i * 7) % 40)); // repetitive: lookup finds matches
+    const opts = { maxTokens: 30, banned: new Set([99, ...SPECIALS]) };
+    const want = await run(e, ar, prompt, opts);
+    expect(want.tokens).toHaveLength(30);
+    for (const [name, make] of [["space", space(4, 99)], ["spec", spec(3, 1)], ["lookup", lookup(4)]] as const) {
+      const got = await run(e, make, prompt, opts);
+      expectSameOutput(got, want, name);
+      expect(got.stats.prefill_passes, name).toBe(2);
+    }
+  });
+});
+
+describe("every acceptance length through the real block (SPACE, injected candidates)", () => {
+  const PROMPT = [40, 41, 42, 43, 44];
+  const MASK = 200;
+  const banned = new Set([MASK, ...SPECIALS]);
+  const wrong = (t: number) => (t + 1 === MASK ? t + 2 : t + 1) % V || 3; // never t, never banned
+
+  /** Candidates for the next step: the first `right` from AR's continuation, the rest wrong. */
+  function oracle(arTokens: number[], k: number, right: (step: number) => number) {
+    let step = 0;
+    return (ctx: { history: readonly number[] }) => {
+      const e = ctx.history.length - PROMPT.length; // tokens emitted so far; the next are arTokens[e..]
+      const r = right(step++);
+      return Array.from({ length: k }, (_, i) => {
+        const t = arTokens[e + i] ?? 3;
+        return i < r ? t : wrong(t);
+      });
+    };
+  }
+
+  it("always right, always wrong and scheduled: output == ar, histogram covers 0..k", async () => {
+    const e = await load({ seed: 77 });
+    const maxTokens = 60;
+    const want = await run(e, ar, PROMPT, { maxTokens, banned });
+    expect(want.tokens).toHaveLength(maxTokens);
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 6 }), fc.array(fc.integer({ min: 0, max: 6 }), { minLength: 1, maxLength: 10 }), async (k, schedule) => {
+        const cases: [string, (step: number) => number][] = [
+          ["always right", () => k],
+          ["always wrong", () => 0],
+          ["each length in turn", (s) => s % (k + 1)],
+          ["random lengths", (s) => Math.min(k, schedule[s % schedule.length])],
+        ];
+        for (const [label, right] of cases) {
+          const got = await run(e, space(k, MASK, FULL_LAYOUT, oracle(want.tokens, k, right)), PROMPT, { maxTokens, banned });
+          expectSameOutput(got, want, label);
+          const h = got.stats.accept_histogram;
+          if (label === "always right") expect(h[k], label).toBeGreaterThanOrEqual(got.stats.forward_passes - 1);
+          if (label === "always wrong") expect(h.slice(1).every((n) => n === 0), label).toBe(true);
+          if (label === "each length in turn") expect(coversAllLengths(h, k), `${label}: histogram ${h}`).toBe(true);
+        }
+      }),
+      { numRuns: 8 },
+    );
+  });
+
+  it("a decoder that accepts nothing fails the histogram check", async () => {
+    const e = await load({ seed: 77 });
+    const want = await run(e, ar, PROMPT, { maxTokens: 30, banned });
+    // Every candidate wrong, whatever the schedule: the output is still right, the histogram is not.
+    const rejectAll = oracle(want.tokens, 3, () => 0);
+    const got = await run(e, space(3, MASK, FULL_LAYOUT, rejectAll), PROMPT, { maxTokens: 30, banned });
+    expect(got.tokens).toEqual(want.tokens);
+    expect(coversAllLengths(got.stats.accept_histogram, 3)).toBe(false);
+  });
+
+  it("a draft equal to the target (all layers) is always right: tau = k + 1", async () => {
+    const e = await load({ seed: 5, nLayers: 2 });
+    const want = await run(e, ar, PROMPT, { maxTokens: 40, banned });
+    const got = await run(e, spec(4, 2), PROMPT, { maxTokens: 40, banned });
+    expectSameOutput(got, want, "spec, full-depth draft");
+    expect(got.stats.accept_histogram.slice(0, 4).every((n) => n === 0)).toBe(true);
+    expect(got.stats.tokens_per_forward).toBe(5);
+  });
+});
+
+describe("mask embeddings supplied as vectors (adapter hook)", () => {
+  it("a block row given a token's embedding vector has that token's logits, bit for bit", async () => {
+    const bytes = tinyModelBytes({ seed: 12 });
+    const e = await engineFromBytes(bytes);
+    engines.push(e);
+    const D = e.config.dModel;
+    const table = tokenEmbeddings(bytes);
+    const ctx = e.newContext(16, 8);
+    const tokens = [30, 31, 32, 33];
+    const a = ctx.forward.run(ctx.cache, ctx.ws, chainBlock(0, tokens, range(0, 4))).slice();
+    // Same block with token 32 replaced by a placeholder id, its row given 32's embedding vector.
+    const block = { ...chainBlock(0, [30, 31, 7, 33], range(0, 4)), embeddings: { rows: Int32Array.of(2), vectors: table.slice(32 * D, 33 * D) } };
+    const b = ctx.forward.run(ctx.cache, ctx.ws, block).slice();
+    expect(new Uint32Array(b.buffer)).toEqual(new Uint32Array(a.buffer));
+    expect(() => ctx.forward.run(ctx.cache, ctx.ws, { ...block, embeddings: { rows: Int32Array.of(2), vectors: new Float32Array(3) } })).toThrow(/embedding rows need/);
+    ctx.dispose();
+  });
+
+  it("SPACE with the mask given as vectors: the mask token's own vector changes nothing; any vector stays lossless", async () => {
+    const bytes = tinyModelBytes({ seed: 13 });
+    const e = await engineFromBytes(bytes);
+    engines.push(e);
+    const D = e.config.dModel;
+    const table = tokenEmbeddings(bytes);
+    const MASK = 100;
+    const prompt = [50, 60, 70];
+    const banned = new Set([MASK, ...SPECIALS]);
+    const steps = (mask: ConstructorParameters<typeof SpaceProposer>[0]["mask"]) => {
+      const trace: unknown[] = [];
+      return run(e, (en) => ({ proposer: new SpaceProposer({ k: 3, mask, vocabSize: en.config.vocabSize }) }), prompt, {
+        maxTokens: 20,
+        banned,
+        onStep: (s) => trace.push({ ...s, ms: 0 }),
+      }).then((r) => ({ r, trace }));
+    };
+    const byToken = await steps({ token: MASK });
+    const byVector = await steps({ token: MASK, embeddings: [table.slice(MASK * D, (MASK + 1) * D)] });
+    expect(byVector.trace).toEqual(byToken.trace); // same candidates, step by step
+    const random = Array.from({ length: 3 }, (_, j) => Float32Array.from({ length: D }, (_, i) => Math.sin(i * 0.7 + j)));
+    const other = await steps({ token: MASK, embeddings: random });
+    const want = await run(e, ar, prompt, { maxTokens: 20, banned });
+    expect(other.r.tokens).toEqual(want.tokens);
+  });
+});
+
+function coversAllLengths(histogram: number[], k: number): boolean {
+  return [...Array(k + 1).keys()].every((n) => (histogram[n] ?? 0) > 0);
+}
+
+/** null three times in four, else a value. */
+function sometimes<T>(arb: fc.Arbitrary<T>): fc.Arbitrary<T | null> {
+  return fc.oneof({ arbitrary: fc.constant(null), weight: 3 }, { arbitrary: arb, weight: 1 });
+}
+
+/** token_embd of an F32 tiny model: f32 [V, D]. */
+function tokenEmbeddings(bytes: Uint8Array): Float32Array {
+  const f = readGGUF(bytesSource("tiny.gguf", bytes));
+  const t = f.tensors.find((x) => x.name === "token_embd.weight")!;
+  return new Float32Array(bytes.slice(t.offset, t.offset + t.byteLength).buffer);
+}
