@@ -27,9 +27,19 @@ export function ropeTable(pos: usize, T: i32, headDim: i32, base: f64, cos: usiz
  * (each product rounded, never fused). cos, sin: f32 [T, headDim / 2] from ropeTable.
  */
 export function ropeApply(x: usize, cos: usize, sin: usize, T: i32, nHeads: i32, headDim: i32, rowStride: i32): void {
+  rotate(x, cos, sin, T, nHeads, headDim, rowStride, 1);
+}
+
+/**
+ * The rotation by angle sign * a, shared by ropeApply (sign = 1) and its backward, the transposed
+ * rotation (sign = -1, assembly/grad/rope.ts). Negating s is exact, so the backward's
+ * `a*c + b*s, b*c - a*s` is computed bit for bit as written.
+ */
+export function rotate(x: usize, cos: usize, sin: usize, T: i32, nHeads: i32, headDim: i32, rowStride: i32, sign: f32): void {
   const half = headDim >> 1;
   const halfBytes = <usize>half << 2;
   const vecBytes = halfBytes & ~15; // the f32x4 part; a scalar tail does the same operations per element
+  const signs = f32x4.splat(sign);
   for (let t = 0; t < T; t++) {
     const row = x + ((<usize>t * <usize>rowStride) << 2);
     const ct = cos + <usize>t * halfBytes;
@@ -39,13 +49,13 @@ export function ropeApply(x: usize, cos: usize, sin: usize, T: i32, nHeads: i32,
       let i: usize = 0;
       for (; i < vecBytes; i += 16) {
         const a = v128.load(hp + i), b = v128.load(hp + halfBytes + i);
-        const c = v128.load(ct + i), s = v128.load(st + i);
+        const c = v128.load(ct + i), s = f32x4.mul(v128.load(st + i), signs);
         v128.store(hp + i, f32x4.sub(f32x4.mul(a, c), f32x4.mul(b, s)));
         v128.store(hp + halfBytes + i, f32x4.add(f32x4.mul(b, c), f32x4.mul(a, s)));
       }
       for (; i < halfBytes; i += 4) {
         const a = load<f32>(hp + i), b = load<f32>(hp + halfBytes + i);
-        const c = load<f32>(ct + i), s = load<f32>(st + i);
+        const c = load<f32>(ct + i), s = load<f32>(st + i) * sign;
         store<f32>(hp + i, a * c - b * s);
         store<f32>(hp + halfBytes + i, b * c + a * s);
       }

@@ -6,7 +6,7 @@
  *
  * Arrays are plain typed arrays; outputs that the kernels accumulate into are updated in place.
  */
-import { dotRef, expf } from "./reference.js";
+import { dotRef, expf, ropeApplyRef } from "./reference.js";
 
 const fr = Math.fround;
 
@@ -58,22 +58,11 @@ export function rmsnormBackRef(
   }
 }
 
-/** ropeApply backward, in place on the gradient: a*c + b*s, b*c - a*s. */
+/** ropeApply backward, in place on the gradient: the transposed rotation a*c + b*s, b*c - a*s. */
 export function ropeApplyBackRef(
   x: Float32Array, cos: Float32Array, sin: Float32Array, T: number, nHeads: number, headDim: number, rowStride: number,
 ): void {
-  const half = headDim >> 1;
-  for (let t = 0; t < T; t++) {
-    for (let h = 0; h < nHeads; h++) {
-      const o = t * rowStride + h * headDim;
-      for (let i = 0; i < half; i++) {
-        const a = x[o + i], b = x[o + i + half];
-        const c = cos[t * half + i], s = sin[t * half + i];
-        x[o + i] = fr(fr(a * c) + fr(b * s));
-        x[o + i + half] = fr(fr(b * c) - fr(a * s));
-      }
-    }
-  }
+  ropeApplyRef(x, cos, sin, T, nHeads, headDim, rowStride, -1);
 }
 
 export interface AttentionBackShape {

@@ -286,6 +286,7 @@ export function ropeTableRef(pos: ArrayLike<number>, headDim: number, base: numb
 /** Rotate-half RoPE, in place, on heads [0, nHeads) of each row (rowStride in elements). */
 export function ropeApplyRef(
   x: Float32Array, cos: Float32Array, sin: Float32Array, T: number, nHeads: number, headDim: number, rowStride: number,
+  sign: 1 | -1 = 1, // -1: the transposed rotation (the backward); negating s is exact
 ): void {
   const half = headDim >> 1;
   for (let t = 0; t < T; t++) {
@@ -293,7 +294,7 @@ export function ropeApplyRef(
       const o = t * rowStride + h * headDim;
       for (let i = 0; i < half; i++) {
         const a = x[o + i], b = x[o + i + half];
-        const c = cos[t * half + i], s = sin[t * half + i];
+        const c = cos[t * half + i], s = sign * sin[t * half + i];
         x[o + i] = fr(fr(a * c) - fr(b * s));
         x[o + i + half] = fr(fr(b * c) + fr(a * s));
       }
