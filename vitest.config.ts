@@ -3,6 +3,7 @@ import { defineConfig } from "vitest/config";
 // The default tier: fast (minutes), no downloaded model needed.
 export default defineConfig({
   test: {
+    setupFiles: ["test/setup.ts"],
     include: ["test/**/*.test.ts"],
     exclude: ["test/real/**", "node_modules/**"],
     testTimeout: 60_000,

@@ -20,6 +20,11 @@ export { ropeTable, ropeApply } from "./rope";
 export { swiglu, add, softmax } from "./activation";
 export { attention } from "./attention";
 
+// Packed weight layouts (4-row panels: f32, bf16, int8) and the int8 activation quantiser.
+export { packRows, matmulPacked } from "./packed";
+export { quantizeRows } from "./q8";
+export { probeRead, probePeak } from "./probe";
+
 // Backward kernels and the optimizer (training, spec/training.md).
 export { matmulBackX, matmulBackW } from "./grad/matmul";
 export { rmsnormBack } from "./grad/norm";

@@ -82,6 +82,7 @@ describe("verifySampled (speculative sampling: accept c_i with prob min(1, p/q),
         let reject = 0;
         for (let j = 0; j < Q.ids.length; j++) {
           const cj = Q.ids[j];
+          if (Q.probs[j] === 0) continue; // never proposed (and p/q would be 0/0)
           const accept = Math.min(1, probOf(P, cj) / Q.probs[j]);
           out.set(cj, (out.get(cj) ?? 0) + Q.probs[j] * accept);
           reject += Q.probs[j] * (1 - accept);

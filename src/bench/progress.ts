@@ -43,8 +43,8 @@ export class Progress {
     if (this.tty && this.lastPhase) this.show(this.lastPhase);
   }
 
-  end(): void {
+  end(what = "done"): void {
     if (this.tty) this.out.write("\r\x1b[2K");
-    this.out.write(`bench: done in ${((performance.now() - this.t0) / 1000).toFixed(0)} s\n`);
+    this.out.write(`bench: ${what} in ${((performance.now() - this.t0) / 1000).toFixed(0)} s\n`);
   }
 }

@@ -1,6 +1,6 @@
 /**
- * The bench's prompts: a few chat prompts, and held-out HumanEval-X problems (ids 120-163, the range later
- * issues evaluate SPACE on) read at run time from ../shared/data/humaneval-x/ beside the repository (never
+ * The bench's prompts: held-out HumanEval-X problems (ids 120-163 of all six languages, the range SPACE is
+ * evaluated on) and a few chat prompts. HumanEval-X is read at run time from ../shared/data/humaneval-x/ beside the repository (never
  * copied into it). Every prompt is a ChatML conversation with SmolLM2's default system prompt, tokenized
  * by our tokenizer; llama.cpp gets the same ids.
  */
@@ -23,6 +23,7 @@ export interface BenchPrompt {
 export const CHAT_PROMPTS: readonly { id: string; text: string }[] = [
   { id: "chat/hashmap", text: "Explain how a hash map works, with a short example in Python." },
   { id: "chat/story", text: "Write a short story about a lighthouse keeper who finds a message in a bottle." },
+  { id: "chat/email", text: "Write a polite email to a colleague asking to move our Tuesday meeting to Thursday afternoon." },
   {
     id: "chat/summary",
     text:
@@ -36,16 +37,36 @@ export const CHAT_PROMPTS: readonly { id: string; text: string }[] = [
   },
 ];
 
-/** Held-out HumanEval-X problems (Python), short enough to keep a bench run within minutes. */
-export const HUMANEVAL_PROBLEMS: readonly string[] = ["Python/135", "Python/150"];
+/** The six HumanEval-X languages: file suffix, task-id prefix, fence name, name in the instruction. */
+export const LANGUAGES: readonly { file: string; prefix: string; fence: string; name: string }[] = [
+  { file: "cpp", prefix: "CPP", fence: "cpp", name: "C++" },
+  { file: "go", prefix: "Go", fence: "go", name: "Go" },
+  { file: "java", prefix: "Java", fence: "java", name: "Java" },
+  { file: "js", prefix: "JavaScript", fence: "javascript", name: "JavaScript" },
+  { file: "python", prefix: "Python", fence: "python", name: "Python" },
+  { file: "rust", prefix: "Rust", fence: "rust", name: "Rust" },
+];
+
+/** The held-out problems (never trained on by issue "SAR-SFT"): ids 120..163. */
+export const HELD_OUT_FIRST = 120;
+export const HELD_OUT_LAST = 163;
+
+/**
+ * `count` problem numbers spread evenly over the held-out range (the middle of each of `count` equal
+ * slices), so a small subsample still spans it; count >= 44 gives all of them.
+ */
+export function heldOutProblems(count: number): number[] {
+  const n = HELD_OUT_LAST - HELD_OUT_FIRST + 1;
+  if (count >= n) return Array.from({ length: n }, (_, i) => HELD_OUT_FIRST + i);
+  return Array.from({ length: count }, (_, i) => HELD_OUT_FIRST + Math.floor(((i + 0.5) * n) / count));
+}
 
 /** Where the HumanEval-X files live: ../shared/data/humaneval-x/ next to the repository. */
 export function defaultDataDir(): string {
   return join(packageRoot(), "..", "shared", "data", "humaneval-x");
 }
 
-function readHumanEval(dir: string, language: string): Map<string, string> {
-  const path = join(dir, `humaneval_${language}.jsonl.gz`);
+function readHumanEval(path: string): Map<string, string> {
   const out = new Map<string, string>();
   for (const line of gunzipSync(readFileSync(path)).toString("utf8").split("\n")) {
     if (line.trim() === "") continue;
@@ -65,23 +86,34 @@ export interface PromptSet {
   readonly warnings: string[];
 }
 
-export function benchPrompts(tokenizer: Tokenizer, dataDir = defaultDataDir()): PromptSet {
-  const prompts: BenchPrompt[] = CHAT_PROMPTS.map((p) => ({ id: p.id, source: "chat", text: p.text, ids: chatIds(tokenizer, p.text) }));
+export interface PromptChoice {
+  readonly problems: number; // held-out problems per language
+  readonly chat: number; // chat prompts (at most CHAT_PROMPTS.length)
+}
+
+export function benchPrompts(tokenizer: Tokenizer, dataDir = defaultDataDir(), choice: PromptChoice = { problems: 1, chat: CHAT_PROMPTS.length }): PromptSet {
+  const prompts: BenchPrompt[] = [];
   const warnings: string[] = [];
-  if (!existsSync(join(dataDir, "humaneval_python.jsonl.gz"))) {
-    warnings.push(`HumanEval-X data not found in ${dataDir}: running the chat prompts only`);
-  } else {
-    const problems = readHumanEval(dataDir, "python");
-    for (const task of HUMANEVAL_PROBLEMS) {
+  const numbers = heldOutProblems(choice.problems);
+  for (const lang of choice.problems > 0 ? LANGUAGES : []) {
+    const path = join(dataDir, `humaneval_${lang.file}.jsonl.gz`);
+    if (!existsSync(path)) {
+      warnings.push(`${path} not found: no ${lang.name} prompts`);
+      continue;
+    }
+    const problems = readHumanEval(path);
+    for (const number of numbers) {
+      const task = `${lang.prefix}/${number}`;
       const code = problems.get(task);
       if (code === undefined) {
-        warnings.push(`${task} not found in ${dataDir}/humaneval_python.jsonl.gz`);
+        warnings.push(`${task} not found in ${path}`);
         continue;
       }
-      const text = `Complete the following Python function.\n\n\`\`\`python\n${code}\`\`\``;
+      const text = `Complete the following ${lang.name} function.\n\n\`\`\`${lang.fence}\n${code}\`\`\``;
       prompts.push({ id: `humaneval-x/${task.toLowerCase()}`, source: "humaneval-x", text, ids: chatIds(tokenizer, text) });
     }
   }
+  for (const p of CHAT_PROMPTS.slice(0, choice.chat)) prompts.push({ id: p.id, source: "chat", text: p.text, ids: chatIds(tokenizer, p.text) });
   return { prompts, warnings };
 }
 

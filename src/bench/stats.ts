@@ -26,3 +26,6 @@ export function rotate<T>(items: readonly T[], k: number): T[] {
   const s = ((k % items.length) + items.length) % items.length;
   return [...items.slice(s), ...items.slice(0, s)];
 }
+
+/** Runs of one prompt on one contender that differ by more than this factor are flagged in the report. */
+export const NOISY_SPREAD = 1.5;

@@ -6,9 +6,12 @@ import { closeSync, openSync, readFileSync, writeSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { SpaceError, fail } from "../errors.js";
 import { parseArgs, usage, type OptionSpec, type Parsed } from "./args.js";
-import { loadEngine, SMOLLM2_PATH, type SimdChoice } from "../node/engine.js";
+import { loadEngine, type SimdChoice } from "../node/engine.js";
+import { embeddedModelPath } from "../node/embedded.js";
+import { runDemo, spaceMetadata } from "./demo.js";
 import { relaxedSimdAvailable } from "../node/wasm.js";
 import type { Engine } from "../engine.js";
+import { describeStorage, type WeightStorage } from "../model/weights.js";
 import { generate, type DecodingContext, type GenerateResult } from "../decode/generate.js";
 import { ArProposer, type Proposer } from "../decode/proposer.js";
 import { SpaceProposer, LAYOUTS, MAX_K } from "../decode/space.js";
@@ -18,15 +21,17 @@ import type { TraceStep } from "../decode/trace.js";
 import { checkSampling, type SamplingParams } from "../decode/sampling.js";
 import { encodeChat } from "../tokenizer/chat.js";
 import { decodeUtf8Strict } from "../tokenizer/utf8.js";
+import { DISTILL_OPTIONS, TRAIN_OPTIONS, loadAdapterFor, runDistill, runTrain } from "./train.js";
+import { BENCH_USAGE, runBench } from "../bench/run.js";
 
 /** Candidates per step unless --k says otherwise (the paper's k for SPACE). */
 const DEFAULT_K = 5;
 
 const LOAD_OPTIONS: Record<string, OptionSpec> = {
-  model: { kind: "string", help: "GGUF model file (default: SmolLM2-135M-Instruct from `npm run fetch-models`)" },
+  model: { kind: "string", help: "GGUF model file (default: the embedded models/space-tiny.gguf)" },
   simd: { kind: "string", choices: ["auto", "plain", "relaxed"], help: "WebAssembly build (default auto: relaxed when available)" },
   threads: { kind: "int", min: 1, max: 64, help: "threads (default 1)" },
-  weights: { kind: "string", choices: ["native", "f32"], help: "weights in memory: as stored, or dequantised to f32" },
+  weights: { kind: "string", choices: ["native", "f32", "bf16", "q8"], help: "weights in memory: as stored, f32, bf16 panels, or int8 panels (q8: lossy, its own configuration)" },
   json: { kind: "flag", help: "print one JSON object" },
 };
 
@@ -51,9 +56,10 @@ const GENERATE_OPTIONS: Record<string, OptionSpec> = {
   "draft-model": { kind: "string", help: "spec: a draft GGUF with the same tokenizer" },
   "draft-layers": { kind: "int", min: 1, max: 1 << 16, help: "spec: draft = the model's first N layers + its output head" },
   trace: { kind: "string", help: "write one JSON line per step to FILE (spec/trace.md)" },
+  adapter: { kind: "string", help: "space: a base-preserving SPACE adapter GGUF for --model (spec/adapter.md); gives k and the mask" },
 };
 
-const COMMANDS = ["generate", "info", "demo", "help"] as const;
+const COMMANDS = ["generate", "info", "demo", "distill", "train", "bench", "help"] as const;
 
 export async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -65,7 +71,13 @@ export async function main(argv: readonly string[]): Promise<number> {
       case "info":
         return await runInfo(parseArgs(rest, LOAD_OPTIONS).options);
       case "demo":
-        return await runDemo(parseArgs(rest, LOAD_OPTIONS).options);
+        return await demo(parseArgs(rest, LOAD_OPTIONS).options);
+      case "distill":
+        return await runDistill(parseArgs(rest, DISTILL_OPTIONS).options);
+      case "train":
+        return await runTrain(parseArgs(rest, TRAIN_OPTIONS).options);
+      case "bench":
+        return await runBench(rest);
       case undefined:
       case "help":
       case "--help":
@@ -83,7 +95,10 @@ function printHelp(): void {
   process.stdout.write(
     `space: SPACE (Smart Parallel Auto-Correct dEcoding) in TypeScript + WebAssembly SIMD\n\n` +
       `space generate --prompt TEXT [options]\n${usage(GENERATE_OPTIONS)}\n\n` +
-      `space info [--model PATH] [--simd ...]\n\nspace demo    run the default model on a sample prompt\n`,
+      `space info [--model PATH] [--simd ...]\n\nspace demo [--model PATH]    AR and SPACE on a held-out prompt: the same text, tau, the speedup\n\n` +
+      `space distill --out DATA.jsonl [options]    self-distillation data: greedy responses of --model\n${usage(DISTILL_OPTIONS)}\n\n` +
+      `space train --data DATA.jsonl --run-dir DIR --out ADAPTER.gguf [options]    base-preserving SAR-SFT\n${usage(TRAIN_OPTIONS)}\n\n` +
+      `${BENCH_USAGE}\n`,
   );
 }
 
@@ -102,13 +117,12 @@ async function openEngine(o: Parsed): Promise<Engine> {
   return loadEngine((o.model as string | undefined) ?? defaultModel(), {
     simd: (o.simd as SimdChoice | undefined) ?? "auto",
     threads: (o.threads as number | undefined) ?? 1,
-    weights: (o.weights as "native" | "f32" | undefined) ?? "native",
+    weights: (o.weights as WeightStorage | undefined) ?? "native",
   });
 }
 
 function defaultModel(): string {
-  // Until the embedded default model ships (issue "SAR-SFT"), the default is the fetched real model.
-  return SMOLLM2_PATH;
+  return embeddedModelPath();
 }
 
 function readPrompt(o: Parsed): string {
@@ -186,8 +200,9 @@ function checkDecoderOptions(o: Parsed): Decoder {
   only("layout", ["space"]);
   only("draft-model", ["spec"]);
   only("draft-layers", ["spec"]);
+  only("adapter", ["space"]);
+  if (o.adapter !== undefined && o["mask-token"] !== undefined) fail("E_ARGS", "--adapter supplies the mask: drop --mask-token");
   if (decoder === "space") {
-    if (o["mask-token"] === undefined) fail("E_ARGS", "--decoder space needs --mask-token ID (the token id of the mask [M])");
     const k = (o.k as number | undefined) ?? DEFAULT_K;
     if (k > MAX_K) fail("E_ARGS", `--k must be at most ${MAX_K} for --decoder space (a block of 1 + k(k+2) rows), got ${k}`);
   }
@@ -208,8 +223,14 @@ async function makeDecoder(
   contextTokens: number,
 ): Promise<{ proposer: Proposer; banned: Set<number>; cleanup: () => void }> {
   const V = engine.config.vocabSize;
-  const k = (o.k as number | undefined) ?? DEFAULT_K;
-  const maskToken = o["mask-token"] as number | undefined;
+  // A SAR-SFT model's metadata supplies the mask and k; flags override it.
+  const meta = spaceMetadata(engine);
+  const k = (o.k as number | undefined) ?? (decoder === "space" ? meta.k : undefined) ?? DEFAULT_K;
+  const maskToken = (o["mask-token"] as number | undefined) ?? meta.maskToken;
+  if (decoder === "space" && maskToken === undefined && o.adapter === undefined) {
+    fail("E_ARGS", `--decoder space needs --mask-token ID (the token id of the mask [M]): ${engine.file.name} has no space.mask_token_id`);
+  }
+  if (decoder === "space" && k > MAX_K) fail("E_ARGS", `k must be at most ${MAX_K} for --decoder space, got ${k} (space.k of ${engine.file.name})`);
   const banned = new Set<number>();
   if (maskToken !== undefined) {
     if (maskToken >= V) fail("E_ARGS", `--mask-token ${maskToken} is outside the vocabulary [0, ${V})`);
@@ -223,6 +244,12 @@ async function makeDecoder(
       return { proposer: new LookupProposer({ k }), banned, cleanup: () => {} };
     case "space": {
       const layout = LAYOUTS[(o.layout as string | undefined) ?? "full"];
+      if (o.adapter !== undefined) {
+        // Base-preserving adapter: mask vectors + LoRA on mask rows; every other row is the base model's.
+        const a = loadAdapterFor(engine, (o.model as string | undefined) ?? defaultModel(), o.adapter as string, o.k as number | undefined, layout);
+        const mask = { token: a.maskToken, embeddings: a.embeddings, lora: a.lora };
+        return { proposer: new SpaceProposer({ k: a.k, mask, layout, vocabSize: V }), banned, cleanup: () => {} };
+      }
       return { proposer: new SpaceProposer({ k, mask: { token: maskToken! }, layout, vocabSize: V }), banned, cleanup: () => {} };
     }
     case "spec": {
@@ -274,6 +301,7 @@ async function runInfo(o: Parsed): Promise<number> {
       config: engine.config,
       tensor_types: Object.fromEntries(types),
       weights: engine.storage,
+      weights_format: describeStorage(engine.storage, engine.core.build),
       weight_bytes: engine.weights.bytes,
       simd_build: engine.core.build,
       relaxed_simd_available: relaxedSimdAvailable(),
@@ -289,8 +317,12 @@ async function runInfo(o: Parsed): Promise<number> {
   }
 }
 
-async function runDemo(o: Parsed): Promise<number> {
-  const question = "Write a Python function that checks whether a number is prime.";
-  process.stdout.write(`space demo: SmolLM2-135M-Instruct (the embedded default model arrives with issue "SAR-SFT")\n> ${question}\n\n`);
-  return runGenerate({ ...o, prompt: question, chat: true, "max-tokens": 96 });
+async function demo(o: Parsed): Promise<number> {
+  const engine = await openEngine(o);
+  try {
+    await runDemo(engine, (s) => process.stdout.write(s));
+    return 0;
+  } finally {
+    engine.close();
+  }
 }

@@ -23,6 +23,7 @@
  */
 import { fail } from "../errors.js";
 import type { Block } from "../model/forward.js";
+import type { LoraRows } from "../model/adapter.js";
 import { range } from "./block.js";
 import type { Proposer, StepContext, StepPlan } from "./proposer.js";
 import { argmax, distribution, sample, type Distribution } from "./sampling.js";
@@ -40,6 +41,8 @@ export interface SpaceMask {
    * every group uses vector j).
    */
   readonly embeddings?: readonly Float32Array[];
+  /** A base-preserving adapter's LoRA (spec/adapter.md), applied to the mask rows only. */
+  readonly lora?: LoraRows;
 }
 
 /** Which candidates a mask group follows. j = 0 is the pending bonus token; m = candidates in the block. */
@@ -133,6 +136,7 @@ export function spaceBlock(
     mask: attend,
     logitRows,
     ...(mask.embeddings ? { embeddings: maskEmbeddings(mask.embeddings, maskRows, k) } : {}),
+    ...(mask.lora ? { adapter: { rows: maskRows, lora: mask.lora } } : {}),
   };
   return {
     block,

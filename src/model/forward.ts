@@ -16,6 +16,7 @@ import type { WasmCore } from "../wasm/core.js";
 import type { ModelConfig } from "./config.js";
 import type { KVCache } from "./kvcache.js";
 import type { ModelWeights } from "./weights.js";
+import type { LoraRows } from "./adapter.js";
 
 /** One forward pass's input. */
 export interface Block {
@@ -29,6 +30,12 @@ export interface Block {
    * adapter instead of a vocabulary row): row rows[i] starts from vectors[i*D .. (i+1)*D).
    */
   readonly embeddings?: { readonly rows: Int32Array; readonly vectors: Float32Array }; // [E], f32 [E, D]
+  /**
+   * Optional low-rank adapters applied to these rows only (a base-preserving SPACE adapter on the mask
+   * rows, spec/adapter.md): after each adapted projection, y[row] += B (A x[row]). Other rows are computed
+   * by exactly the same code as without it, so rows that never see an adapted row are bit-identical.
+   */
+  readonly adapter?: { readonly rows: Int32Array; readonly lora: LoraRows };
 }
 
 /**
@@ -133,6 +140,7 @@ export class Forward {
     k.ropeTable(ws.pos, T, cfg.headDim, cfg.ropeBase, ws.cos, ws.sin);
     const scale = Math.fround(1 / Math.sqrt(cfg.headDim));
 
+    const ad = block.adapter;
     for (let l = 0; l < cfg.nLayers; l++) {
       const L = w.layers[l];
       // Attention: q [T, D]; this block's k, v [T, kvDim] go straight into the cache at rows C..C+T-1.
@@ -142,6 +150,11 @@ export class Forward {
       exec.matmul(L.wq, ws.xn, ws.q, T);
       exec.matmul(L.wk, ws.xn, kRows, T);
       exec.matmul(L.wv, ws.xn, vRows, T);
+      if (ad) {
+        ad.lora.apply(l, "attn_q", ws.xn, ws.q, ad.rows);
+        ad.lora.apply(l, "attn_k", ws.xn, kRows, ad.rows);
+        ad.lora.apply(l, "attn_v", ws.xn, vRows, ad.rows);
+      }
       k.ropeApply(ws.q, ws.cos, ws.sin, T, cfg.nHeads, cfg.headDim, D);
       k.ropeApply(kRows, ws.cos, ws.sin, T, cfg.nKvHeads, cfg.headDim, kvDim);
       exec.attention({
@@ -150,13 +163,19 @@ export class Forward {
         scores: ws.scores, scoresStride: ws.maxKeys,
       });
       exec.matmul(L.wo, ws.attn, ws.tmp, T);
+      ad?.lora.apply(l, "attn_output", ws.attn, ws.tmp, ad.rows);
       k.add(ws.x, ws.tmp, T * D);
       // SwiGLU MLP: gate, up [T, F]; down [T, D].
       k.rmsnorm(ws.x, L.ffnNorm, ws.xn, T, D, cfg.rmsEps);
       exec.matmul(L.wGate, ws.xn, ws.gate, T);
       exec.matmul(L.wUp, ws.xn, ws.up, T);
+      if (ad) {
+        ad.lora.apply(l, "ffn_gate", ws.xn, ws.gate, ad.rows);
+        ad.lora.apply(l, "ffn_up", ws.xn, ws.up, ad.rows);
+      }
       k.swiglu(ws.gate, ws.up, ws.gate, T * cfg.dFF);
       exec.matmul(L.wDown, ws.gate, ws.tmp, T);
+      ad?.lora.apply(l, "ffn_down", ws.gate, ws.tmp, ad.rows);
       k.add(ws.x, ws.tmp, T * D);
     }
 
@@ -192,5 +211,6 @@ export class Forward {
       if (e.vectors.length !== e.rows.length * this.cfg.dModel) fail("E_ARGS", `block: ${e.rows.length} embedding rows need ${e.rows.length * this.cfg.dModel} values, got ${e.vectors.length}`);
       for (const t of e.rows) if (!(t >= 0 && t < T)) fail("E_ARGS", `block: embedding row ${t} outside the block's ${T} rows`);
     }
+    if (block.adapter) for (const t of block.adapter.rows) if (!(t >= 0 && t < T)) fail("E_ARGS", `block: adapter row ${t} outside the block's ${T} rows`);
   }
 }

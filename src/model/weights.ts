@@ -1,10 +1,18 @@
 /**
  * Places a GGUF model's tensors into WebAssembly memory, once, in the layout the kernels read.
  *
- * Two storage choices (the logits are bit-identical for both, because the matmul kernels dequantise in
- * registers with exactly the values `dequantRows` produces, see spec/kernels.md):
+ * Storage choices:
  *  - "native": tensors stay in their GGUF format (Q4_1 is ~5x smaller than f32);
- *  - "f32": every matrix is dequantised at load.
+ *  - "f32": every matrix is dequantised at load (row-major f32). Logits are bit-identical to "native",
+ *    because the matmul kernels dequantise in registers with exactly the values `dequantRows` produces;
+ *  - "bf16": matrices repacked into bf16 panels (spec/kernels.md, "Packed layouts"): half the bytes of
+ *    f32, the f32 dot-product order, so bit-identical to "f32" whenever the weights are bf16 values
+ *    (otherwise each weight is rounded to nearest bf16: its own configuration, labelled as such);
+ *  - "q8": matrices quantised to int8 panels (a scale per row and block of 32) against int8 activations
+ *    (a scale per token row and block of 32): lossy by design, its own configuration, exact within itself
+ *    and batch invariant. The relaxed-SIMD build stores 7-bit weight codes (its integer dot product needs
+ *    one operand in [0, 127]), so "q8" on that build is again its own configuration.
+ * With "bf16" / "q8" the embedding table stays native for row lookups; the output head is a packed copy.
  *
  * GGUF's Llama converter permutes the rows of attn_q / attn_k so that RoPE rotates adjacent pairs
  * (x[2i], x[2i+1]). We undo that permutation here, so the engine uses the Hugging Face "rotate half"
@@ -13,20 +21,73 @@
 import { fail } from "../errors.js";
 import type { GGUFFile, GGUFTensorInfo } from "../gguf/reader.js";
 import type { ByteSource } from "../gguf/source.js";
-import { GGML, rowBytes, blockSize } from "../wasm/kernels.js";
+import { GGML, PANEL, blockSize, packableK, packedBytes, q8RowBytes, rowBytes, type PanelLayout } from "../wasm/kernels.js";
 import type { WasmCore } from "../wasm/core.js";
 import type { Arena } from "../wasm/arena.js";
 import type { ModelConfig } from "./config.js";
 
-export type WeightStorage = "native" | "f32";
+export type WeightStorage = "native" | "f32" | "bf16" | "q8";
+
+export const WEIGHT_STORAGES: readonly WeightStorage[] = ["native", "f32", "bf16", "q8"];
+
+/**
+ * How a matrix lies in memory: "rows" = GGML row-major of `type` (the `matmul` kernel), or packed 4-row
+ * panels (the `matmulPacked` kernel; never pass those to the row-major kernels).
+ */
+export type MatrixLayout = "rows" | "f32-panels" | "bf16-panels" | "q8-panels";
+
+/** The packed layout code of a matrix layout (0 for "rows"). */
+export const PANEL_OF: Readonly<Record<MatrixLayout, PanelLayout | 0>> = {
+  rows: 0, "f32-panels": PANEL.F32, "bf16-panels": PANEL.BF16, "q8-panels": PANEL.Q8,
+};
+
+/**
+ * Where a "q8-panels" matrix's input rows are quantised before the matmul (quantizeRows): `rows` rows of
+ * q8RowBytes(maxK) bytes, shared by every such matrix of the model (larger blocks run in pieces of
+ * `rows`, which batch invariance makes invisible).
+ */
+export interface ActivationBuffer {
+  readonly ptr: number;
+  readonly rows: number;
+  readonly maxK: number;
+}
 
 /** W: N rows of K elements (GGUF dims [K, N]); y[t, n] = dot(x[t, :], W[n, :]). */
 export interface Matrix {
   readonly name: string;
+  /** GGML type: of the rows (layout "rows"), or of the tensor the panels were made from. */
   readonly type: number;
   readonly ptr: number;
   readonly K: number;
   readonly N: number;
+  /** Default "rows". */
+  readonly layout?: MatrixLayout;
+  /** "q8-panels" only. */
+  readonly act?: ActivationBuffer;
+}
+
+/** Whether m is GGML row-major (what `matmul`, `dequantRows` and the training kernels read). */
+export function isRowMajor(m: Matrix): boolean {
+  return (m.layout ?? "rows") === "rows";
+}
+
+/** Rows of the q8 activation buffer (a prefill chunk; longer blocks are quantised in pieces). */
+export const ACTIVATION_ROWS = 64;
+
+/** One line on what a storage computes, for `space info` (build: the WebAssembly core's). */
+export function describeStorage(storage: WeightStorage, build: "plain" | "relaxed"): string {
+  switch (storage) {
+    case "native":
+      return "as stored in the GGUF, dequantised in registers (exact: same logits as f32)";
+    case "f32":
+      return "f32 rows (exact: same logits as native)";
+    case "bf16":
+      return "bf16 panels, f32 arithmetic (exact when the weights are bf16 values; otherwise rounded to bf16: its own configuration)";
+    case "q8":
+      return build === "relaxed"
+        ? "int8 panels: 7-bit weights x 8-bit activations, scales per 32, relaxed-SIMD integer dot (lossy: its own configuration, exact within itself)"
+        : "int8 panels: 8-bit weights x 8-bit activations, scales per 32, integer dot (lossy: its own configuration, exact within itself)";
+  }
 }
 
 export interface LayerWeights {
@@ -79,10 +140,12 @@ export function loadWeights(
     });
   }
   // The embedding table is looked up row by row (the `embed` kernel dequantises), so it stays native
-  // unless it doubles as the output head, where it is a matmul like any other.
+  // unless it doubles as the output head, where it is a matmul like any other ("f32": one f32 table for
+  // both; packed storages: the native table for lookups plus a packed copy for the head).
   const tied = !file.tensorByName.has("output.weight");
-  const tokenEmbd = loader.matrix("token_embd.weight", D, cfg.vocabSize);
-  const output = tied ? tokenEmbd : loader.matrix("output.weight", D, cfg.vocabSize);
+  const packed = storage === "bf16" || storage === "q8";
+  const tokenEmbd = packed ? loader.matrix("token_embd.weight", D, cfg.vocabSize, undefined, "native") : loader.matrix("token_embd.weight", D, cfg.vocabSize);
+  const output = tied && !packed ? tokenEmbd : loader.matrix(tied ? "token_embd.weight" : "output.weight", D, cfg.vocabSize);
   const outputNorm = loader.vector("output_norm.weight", D);
   return { tokenEmbd, layers, outputNorm, output, bytes: arena.used - start };
 }
@@ -95,6 +158,9 @@ class TensorLoader {
     private readonly arena: Arena,
     private readonly storage: WeightStorage,
   ) {}
+
+  /** The activation buffer of "q8" storage (allocated with the first q8 matrix). */
+  private act?: ActivationBuffer;
 
   private info(name: string, dims: number[]): GGUFTensorInfo {
     const t = this.file.tensorByName.get(name);
@@ -123,7 +189,7 @@ class TensorLoader {
    * A weight matrix of N rows by K columns. `ropeHeads` is given for attn_q / attn_k: their rows are
    * un-permuted from GGUF's adjacent-pair RoPE order back to rotate-half order.
    */
-  matrix(name: string, K: number, N: number, ropeHeads?: number): Matrix {
+  matrix(name: string, K: number, N: number, ropeHeads?: number, storage: WeightStorage = this.storage): Matrix {
     const t = this.info(name, [K, N]);
     if (K % blockSize(t.type) !== 0 || K % 4 !== 0) {
       fail("E_UNSUPPORTED", `${this.file.name}: tensor ${name} rows of ${K} elements are not a multiple of the ${t.typeName} block`);
@@ -131,12 +197,41 @@ class TensorLoader {
     const unpermute = (ptr: number) => {
       if (ropeHeads !== undefined) this.unpermuteRope(ptr, rowBytes(t.type, K), N, ropeHeads);
     };
-    if (this.storage === "f32" && t.type !== GGML.F32) {
+    if (storage === "bf16" || storage === "q8") {
+      const layout: MatrixLayout = storage === "bf16" ? "bf16-panels" : "q8-panels";
+      const code = PANEL_OF[layout] as PanelLayout;
+      if (!packableK(code, K)) {
+        fail("E_UNSUPPORTED", `${this.file.name}: tensor ${name} rows of ${K} elements cannot be stored as ${storage} (needs a multiple of ${code === PANEL.Q8 ? 32 : 4})`);
+      }
+      const ptr = this.packed(t, K, N, code, unpermute);
+      return { name, type: t.type, ptr, K, N, layout, ...(storage === "q8" ? { act: this.activationBuffer() } : {}) };
+    }
+    if (storage === "f32" && t.type !== GGML.F32) {
       return { name, type: GGML.F32, ptr: this.dequantized(t, K, N, unpermute), K, N };
     }
     const ptr = this.copyIn(t);
     unpermute(ptr);
     return { name, type: t.type, ptr, K, N };
+  }
+
+  /** Panels of `layout` made from the tensor; the native bytes only pass through scratch memory. */
+  private packed(t: GGUFTensorInfo, K: number, N: number, layout: PanelLayout, prepare: (nativePtr: number) => void): number {
+    const out = this.arena.alloc(packedBytes(layout, K, N), 64);
+    const mark = this.arena.mark();
+    const native = this.copyIn(t);
+    prepare(native);
+    const tmp = this.arena.alloc(4 * K * 4, 64);
+    this.core.exports.packRows(layout, t.type, native, K, N, out, tmp);
+    this.arena.reset(mark);
+    return out;
+  }
+
+  private activationBuffer(): ActivationBuffer {
+    if (!this.act) {
+      const maxK = Math.max(...this.file.tensors.filter((t) => t.dims.length === 2).map((t) => t.dims[0]));
+      this.act = { ptr: this.arena.alloc(ACTIVATION_ROWS * q8RowBytes(maxK), 64), rows: ACTIVATION_ROWS, maxK };
+    }
+    return this.act;
   }
 
   /** f32 copy of a quantised tensor; the native bytes only pass through scratch memory. */

@@ -6,7 +6,7 @@
  * same order of operations (spec/kernels.md), so any thread count gives bit-identical logits.
  */
 import type { KernelExports } from "../wasm/kernels.js";
-import type { Matrix } from "../model/weights.js";
+import { PANEL_OF, type Matrix } from "../model/weights.js";
 
 export interface AttentionArgs {
   q: number; // f32 [T, nHeads * headDim]
@@ -34,6 +34,33 @@ export interface Executor {
   close(): void;
 }
 
+/**
+ * The pieces of T rows a matmul of m runs in: one, except for "q8-panels" blocks longer than the
+ * activation buffer (each piece's rows are quantised into it first; batch invariance makes the split
+ * invisible). x: f32 [T, K], y: f32 [T, N].
+ */
+export function matmulPieces(m: Matrix, x: number, y: number, T: number): { x: number; y: number; T: number }[] {
+  const rows = m.act?.rows ?? T;
+  if (T <= rows) return [{ x, y, T }];
+  const out: { x: number; y: number; T: number }[] = [];
+  for (let t = 0; t < T; t += rows) out.push({ x: x + t * m.K * 4, y: y + t * m.N * 4, T: Math.min(rows, T - t) });
+  return out;
+}
+
+/** What the kernel reads for x: x itself, or (q8 panels) its rows quantised into m's activation buffer. */
+export function matmulInput(k: KernelExports, m: Matrix, x: number, T: number): number {
+  if (!m.act) return x;
+  k.quantizeRows(x, m.act.ptr, T, m.K);
+  return m.act.ptr;
+}
+
+/** Output rows [n0, n1) of one piece, on the calling thread, with the kernel of m's layout. */
+export function matmulRange(k: KernelExports, m: Matrix, input: number, y: number, T: number, n0: number, n1: number): void {
+  const panel = PANEL_OF[m.layout ?? "rows"];
+  if (panel) k.matmulPacked(panel, input, m.ptr, y, T, m.K, m.N, n0, n1);
+  else k.matmul(m.type, input, m.ptr, y, T, m.K, m.N, n0, n1);
+}
+
 /** Runs everything on the calling thread. */
 export class LocalExecutor implements Executor {
   readonly threads = 1;
@@ -44,7 +71,7 @@ export class LocalExecutor implements Executor {
   matmul(m: Matrix, x: number, y: number, T: number): void {
     this.counters.matmulRows += T;
     if (T > 1) this.counters.multiRowCalls++;
-    this.kernels.matmul(m.type, x, m.ptr, y, T, m.K, m.N, 0, m.N);
+    for (const p of matmulPieces(m, x, y, T)) matmulRange(this.kernels, m, matmulInput(this.kernels, m, p.x, p.T), p.y, p.T, 0, m.N);
   }
 
   attention(a: AttentionArgs): void {

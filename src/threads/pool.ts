@@ -17,11 +17,12 @@
  */
 import type { KernelExports } from "../wasm/kernels.js";
 import type { Matrix } from "../model/weights.js";
-import type { AttentionArgs, Executor } from "./executor.js";
+import { matmulInput, matmulPieces, matmulRange, type AttentionArgs, type Executor } from "./executor.js";
+import { PANEL_OF } from "../model/weights.js";
 import { fail } from "../errors.js";
 
 export const CTRL = { GEN: 0, DONE: 1, OP: 2, FAILED: 3, READY: 4, SCALE: 5, ARGS: 8, PARTS: 24 } as const;
-export const OP = { EXIT: 0, MATMUL: 1, ATTENTION: 2 } as const;
+export const OP = { EXIT: 0, MATMUL: 1, ATTENTION: 2, MATMUL_PACKED: 3 } as const;
 export const SPIN_CHECKS = 20000;
 const MAX_THREADS = 64;
 /** Below this many multiply-adds a matmul is not worth a round trip to the workers. */
@@ -85,16 +86,22 @@ export class PoolExecutor implements Executor {
   matmul(m: Matrix, x: number, y: number, T: number): void {
     this.counters.matmulRows += T;
     if (T > 1) this.counters.multiRowCalls++;
-    if (T * m.K * m.N < MIN_PARALLEL_WORK || m.N < 4 * this.threads) {
-      this.kernels.matmul(m.type, x, m.ptr, y, T, m.K, m.N, 0, m.N);
-      return;
+    const panel = PANEL_OF[m.layout ?? "rows"];
+    for (const p of matmulPieces(m, x, y, T)) {
+      // q8 panels: the calling thread quantises the rows once, every thread reads them.
+      const input = matmulInput(this.kernels, m, p.x, p.T);
+      if (p.T * m.K * m.N < MIN_PARALLEL_WORK || m.N < 4 * this.threads) {
+        matmulRange(this.kernels, m, input, p.y, p.T, 0, m.N);
+        continue;
+      }
+      // Parts are multiples of 4 output rows: whole tiles of the row-major kernel, whole panels.
+      this.split(m.N, 4);
+      if (panel) this.post(OP.MATMUL_PACKED, [panel, input, m.ptr, p.y, p.T, m.K, m.N]);
+      else this.post(OP.MATMUL, [m.type, input, m.ptr, p.y, p.T, m.K, m.N]);
+      const [n0, n1] = this.part(0);
+      matmulRange(this.kernels, m, input, p.y, p.T, n0, n1);
+      this.join();
     }
-    // Parts are multiples of 4 output rows, so that every part uses the kernel's full-width tiles.
-    this.split(m.N, 4);
-    this.post(OP.MATMUL, [m.type, x, m.ptr, y, T, m.K, m.N]);
-    const [n0, n1] = this.part(0);
-    this.kernels.matmul(m.type, x, m.ptr, y, T, m.K, m.N, n0, n1);
-    this.join();
   }
 
   attention(a: AttentionArgs): void {
@@ -176,6 +183,7 @@ export function workerMain(data: WorkerData): void {
     const A = ARGS;
     if (from < to) {
       if (op === 1) k.matmul(c[A], c[A + 1], c[A + 2], c[A + 3], c[A + 4], c[A + 5], c[A + 6], from, to);
+      else if (op === 3) k.matmulPacked(c[A], c[A + 1], c[A + 2], c[A + 3], c[A + 4], c[A + 5], c[A + 6], from, to);
       else if (op === 2) {
         const scores = c[A + 5] + me * c[A + 11] * 4; // this thread's slice of the scratch
         k.attention(c[A], c[A + 1], c[A + 2], c[A + 3], c[A + 4], scores, c[A + 6], c[A + 7], c[A + 8], c[A + 9], c[A + 10], from, to, f[SCALE]);

@@ -49,6 +49,32 @@ export function typeSize(type: number): number {
   return geometry(type).bytes;
 }
 
+/**
+ * Packed weight layouts (spec/kernels.md, "Packed layouts"): 4-row panels the matmul streams front to
+ * back. The codes are the `layout` argument of packRows / matmulPacked (not GGML type ids).
+ */
+export const PANEL = { F32: 1, BF16: 2, Q8: 3 } as const;
+
+export type PanelLayout = (typeof PANEL)[keyof typeof PANEL];
+
+/** Bytes of W [N, K] packed as `layout` (K a multiple of 4; of 32 for PANEL.Q8). */
+export function packedBytes(layout: PanelLayout, K: number, N: number): number {
+  const panels = Math.ceil(N / 4);
+  if (layout === PANEL.F32) return panels * K * 16;
+  if (layout === PANEL.BF16) return panels * K * 8;
+  return panels * (K / 32) * 144;
+}
+
+/** Whether `layout` can hold rows of K elements. */
+export function packableK(layout: PanelLayout, K: number): boolean {
+  return Number.isInteger(K) && K > 0 && K % (layout === PANEL.Q8 ? 32 : 4) === 0;
+}
+
+/** Bytes of one activation row quantised by quantizeRows (K codes as i16, K/32 scales, K/32 i32). */
+export function q8RowBytes(K: number): number {
+  return 2 * K + 8 * (K / 32);
+}
+
 /** Bytes of one row of K elements; K must be a whole number of blocks. */
 export function rowBytes(type: number, K: number): number {
   const g = geometry(type);
@@ -71,6 +97,22 @@ export interface KernelExports {
   matmul(type: number, x: number, w: number, y: number, T: number, K: number, N: number, n0: number, n1: number): void;
   /** Rows [r0, r1) of W: type [N, K] to f32 out[(r - r0) * K + k]. */
   dequantRows(type: number, w: number, out: number, K: number, r0: number, r1: number): void;
+  /**
+   * Repacks W: type [N, K] (row-major) into `layout` (PANEL) at dst (packedBytes(layout, K, N) bytes);
+   * tmp: f32 [4, K] scratch. PANEL.Q8 quantises (8-bit weights in the plain build, 7-bit in the relaxed).
+   */
+  packRows(layout: number, type: number, w: number, K: number, N: number, dst: number, tmp: number): void;
+  /**
+   * y[t*N + n] = W[n, :] . x[t, :] for t < T, n in [n0, n1) (n0 a multiple of 4, n1 too or = N), W packed
+   * by packRows. x: f32 [T, K], or for PANEL.Q8 the rows quantizeRows wrote (q8RowBytes(K) bytes each).
+   */
+  matmulPacked(layout: number, x: number, w: number, y: number, T: number, K: number, N: number, n0: number, n1: number): void;
+  /** Quantises rows of x: f32 [T, K] (K a multiple of 32) for PANEL.Q8 into xq (T rows of q8RowBytes(K) bytes). */
+  quantizeRows(x: number, xq: number, T: number, K: number): void;
+  /** Benchmark probe: reads [p, p + bytes) once (bytes a multiple of 64); returns a checksum. */
+  probeRead(p: number, bytes: number): number;
+  /** Benchmark probe: n steps of a 2 x 4 register tile on L1 operands at p (1 KiB); see assembly/probe.ts. */
+  probePeak(kind: number, p: number, n: number): number;
   /** out[t, :] = dequantised row ids[t] of table: type [V, D]. ids: i32 [T]; out: f32 [T, D]. */
   embed(type: number, table: number, ids: number, T: number, D: number, out: number): void;
   /** y = (x * (1 / sqrt(dot(x, x) / D + eps))) * w per row. x, y: f32 [T, D] (may alias); w: f32 [D]. */
@@ -137,7 +179,7 @@ export interface KernelExports {
 
 /** Names of every export, for checking a module before trusting it. */
 export const KERNEL_EXPORTS: readonly (keyof KernelExports)[] = [
-  "heapBase", "isRelaxed", "matmul", "dequantRows", "embed", "rmsnorm", "ropeTable", "ropeApply",
+  "heapBase", "isRelaxed", "matmul", "dequantRows", "packRows", "matmulPacked", "quantizeRows", "probeRead", "probePeak", "embed", "rmsnorm", "ropeTable", "ropeApply",
   "swiglu", "add", "softmax", "attention",
   "matmulBackX", "matmulBackW", "rmsnormBack", "ropeApplyBack", "attentionBack", "swigluBack", "embedBack",
   "crossEntropy", "adamw", "sumSquares",

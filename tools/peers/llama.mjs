@@ -180,11 +180,12 @@ export async function openLlama({ model = DEFAULT_MODEL, threads = 1, contextSiz
      * Prefill and decode throughput for one prompt: plain autoregressive greedy, and (predictor: true)
      * with node-llama-cpp's InputLookupTokenPredictor (prompt-lookup drafting, verified by the target).
      */
-    async bench(ids, { n = 64, threads: thList = [threads], repeats = 3, warmup = 1, predictor = false, predictorOptions = {}, stopAtEos = false } = {}) {
+    async bench(ids, { n = 64, threads: thList = [threads], repeats = 3, warmup = 1, predictor = false, predictorOptions = {}, stopAtEos = false, modes: only = null } = {}) {
       const results = [];
       for (const th of thList) {
         const ctx = await getContext(th);
-        const modes = predictor ? ["plain", "input_lookup"] : ["plain"];
+        // `modes` (e.g. ["input_lookup"]) runs just those; a harness that interleaves engines asks for one at a time.
+        const modes = only ?? (predictor ? ["plain", "input_lookup"] : ["plain"]);
         const entry = { threads: th };
         let plainTokens = null;
         for (const mode of modes) {
@@ -214,7 +215,7 @@ export async function openLlama({ model = DEFAULT_MODEL, threads = 1, contextSiz
             runs: runs.map(({ tokens, ...rest }) => rest),
           };
           if (mode === "plain") plainTokens = last.tokens;
-          else {
+          else if (plainTokens !== null) {
             let d = 0;
             while (d < last.tokens.length && d < plainTokens.length && last.tokens[d] === plainTokens[d]) d++;
             summary.identical_to_plain = d === last.tokens.length && d === plainTokens.length;
@@ -222,7 +223,8 @@ export async function openLlama({ model = DEFAULT_MODEL, threads = 1, contextSiz
             summary.predictions = last.predictions;
             summary.tokens = last.tokens;
           }
-          if (mode === "plain") summary.tokens = last.tokens;
+          if (mode === "plain" || plainTokens === null) summary.tokens = last.tokens;
+          if (mode !== "plain") summary.predictions ??= last.predictions;
           entry[mode] = summary;
         }
         results.push(entry);

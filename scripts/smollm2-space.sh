@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# SPACE-SmolLM2: self-distil SmolLM2-135M-Instruct on the HumanEval-X training split (problems 0-119 of
+# six languages) + the project's instruction prompts, then base-preserving SAR-SFT of an adapter
+# (spec/adapter.md). Resumable: run it again after a kill or the end of a session; both stages continue
+# where they stopped (distill skips the ids it has; train resumes from $RUN/run/checkpoint.gguf).
+#
+#   nohup setsid scripts/smollm2-space.sh > ~/.cache/space/runs/smollm2-space/log.txt 2>&1 &
+#
+# The code runs from a frozen build in $RUN/code (made on first start: git HEAD + this job's files), so
+# work in the repository does not disturb a running job; delete $RUN/code to rebuild it on resume.
+set -euo pipefail
+REPO="$(cd "$(dirname "$0")/.." && pwd)"
+RUN="${SPACE_RUN_DIR:-$HOME/.cache/space/runs/smollm2-space}"
+MODEL="${SPACE_BASE_MODEL:-$HOME/.cache/space/models/SmolLM2-135M-Instruct.Q4_1.gguf}"
+DATA_DIR="${HUMANEVAL_X_DIR:-$REPO/../shared/data/humaneval-x}"
+OUT="$RUN/smollm2-135m-instruct-space-k5.gguf"
+mkdir -p "$RUN"
+if [ ! -f "$RUN/code/bin/space-train.mjs" ]; then
+  # Snapshot: the committed tree (git HEAD) plus this job's own files from the working tree, built into
+  # $RUN/code (TypeScript and both WebAssembly builds), so other work in progress never reaches the job.
+  SNAP="$RUN/code-src"
+  rm -rf "$SNAP" "$RUN/code" && mkdir -p "$SNAP" "$RUN/code/bin" "$RUN/code/build"
+  (cd "$REPO" && git archive HEAD | tar -x -C "$SNAP")
+  for f in src/model/adapter.ts src/model/forward.ts src/decode/space.ts src/train/adapter.ts src/train/prompts.ts \
+           src/node/prompts.ts src/cli/train.ts; do
+    cp "$REPO/$f" "$SNAP/$f"
+  done
+  ln -s "$REPO/node_modules" "$SNAP/node_modules"
+  (cd "$SNAP" && npx tsc -p tsconfig.build.json --outDir "$RUN/code/dist" \
+     && npx asc assembly/index.ts --target plain && npx asc assembly/index.ts --target relaxed)
+  cp "$SNAP/build/"*.wasm "$RUN/code/build/" && cp "$SNAP/package.json" "$RUN/code/"
+  cat > "$RUN/code/bin/space-train.mjs" <<'JS'
+import { parseArgs } from "../dist/src/cli/args.js";
+import { DISTILL_OPTIONS, TRAIN_OPTIONS, runDistill, runTrain } from "../dist/src/cli/train.js";
+const [cmd, ...rest] = process.argv.slice(2);
+try {
+  if (cmd === "distill") process.exitCode = await runDistill(parseArgs(rest, DISTILL_OPTIONS).options);
+  else if (cmd === "train") process.exitCode = await runTrain(parseArgs(rest, TRAIN_OPTIONS).options);
+  else throw new Error(`unknown command ${cmd}`);
+} catch (e) {
+  process.stderr.write(`space: ${e.code ?? "E_IO"}: ${e.message}\n`);
+  process.exitCode = 1;
+}
+JS
+fi
+SPACE="node $RUN/code/bin/space-train.mjs"
+echo "$(date -Is) distill -> $RUN/distill-train.jsonl"
+$SPACE distill --model "$MODEL" --out "$RUN/distill-train.jsonl" --split train --data-dir "$DATA_DIR" \
+  --max-tokens 256 --threads "${DISTILL_THREADS:-1}"
+echo "$(date -Is) train -> $OUT"
+$SPACE train --model "$MODEL" --weights f32 --data "$RUN/distill-train.jsonl" --run-dir "$RUN/run" --out "$OUT" \
+  --k 5 --rank 16 --steps 1200 --batch 4 --groups 32 --lr 1e-3 --warmup 50 --max-prefix 640 \
+  --checkpoint-every 10 --eval-every 100 --eval-prompts 6 --eval-tokens 96 --data-dir "$DATA_DIR"
+echo "$(date -Is) finished: $OUT"

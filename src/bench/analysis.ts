@@ -1,0 +1,253 @@
+/**
+ * Pure arithmetic of `space bench`: from the timed runs to per-prompt and per-decoder figures.
+ *
+ *   baseline       our FASTEST AR configuration: the `ar` contender (weights x threads) with the highest
+ *                  geometric mean over prompts of decode tok/s. A user would pick it, so every speedup is
+ *                  taken against it, not against an f32 or single-thread AR.
+ *   speedup        per prompt: median over rounds of (this decode tok/s / the baseline's in the same
+ *                  round, seconds apart); per decoder: geometric mean over prompts.
+ *   vs llama.cpp   the same, against llama.cpp's plain AR.
+ *   tau            decode tokens per decode step: (n - 1) / forward passes after the first.
+ *   bound          what SPACE could reach with no overhead besides its forward passes:
+ *                  tokens x cost(1) / sum over steps of cost(T_step) = tau x cost(1) / cost(T) when every
+ *                  step has T rows (the full layout's 1 + k(k+2)).
+ *   greedy check   against OUR AR IN THE SAME CONFIGURATION (weights, threads): a lossless decoder must give
+ *                  every one of its n tokens (end-of-generation banned alike); a difference is a bug.
+ *                  Our AR in another weight format is compared with the exact reference, our AR on
+ *                  "native" weights: a format that quantizes activations (q8) is its own configuration,
+ *                  exact within itself, and may differ there (reported, labelled lossy, not a bug).
+ *                  llama.cpp is compared with the exact reference too, up to the first id it emits that
+ *                  ours may not (end-of-generation); it computes differently (reported, not a bug).
+ */
+import type { CostPoint } from "./cost.js";
+import type { RunTiming } from "./decoder.js";
+import { geomean, median } from "./stats.js";
+
+export type Engine = "ours" | "llama";
+
+export interface Contender {
+  readonly id: string; // e.g. "space/native/t1", "llama-ar/t1"
+  readonly decoder: string; // ar | space | spec | lookup | llama-ar | llama-lookup
+  readonly engine: Engine;
+  readonly weights?: string;
+  readonly threads: number;
+  readonly label: string;
+}
+
+export type RunRecord = Omit<RunTiming, "tokens">;
+
+export interface Agreement {
+  /** The contender compared with (see "greedy check" above). */
+  readonly reference: string;
+  /** "bug": must be equal (our decoder vs our AR, same configuration); "lossy" / "peer": reported only. */
+  readonly kind: "bug" | "lossy" | "peer";
+  readonly same: number; // leading tokens equal to the reference's
+  readonly of: number; // tokens compared
+  readonly ok: boolean;
+}
+
+export interface ContenderOnPrompt {
+  readonly id: string;
+  readonly decode_tok_s: number; // median over rounds
+  readonly prefill_tok_s: number;
+  readonly tau: number;
+  readonly speedup: number; // vs our fastest AR, median over rounds of same-round ratios
+  readonly vs_llama: number; // vs llama.cpp AR
+  readonly bound?: number; // SPACE only, where cost(T) was measured
+  readonly agree: Agreement;
+  readonly runs: RunRecord[];
+}
+
+export interface PromptResult {
+  readonly id: string;
+  readonly decoders: ContenderOnPrompt[];
+}
+
+export interface ContenderSummary {
+  readonly id: string;
+  readonly decoder: string;
+  readonly label: string;
+  readonly decode_tok_s: number; // median over prompts
+  readonly prefill_tok_s: number;
+  readonly tau: number; // all decode tokens / all decode steps
+  readonly speedup: number; // geometric mean over prompts
+  readonly vs_llama: number;
+  readonly bound?: number;
+  readonly reference: string; // the contender its output is compared with
+  readonly mismatch_kind: Agreement["kind"];
+  readonly greedy_ok: boolean;
+  readonly mismatches: string[]; // prompt ids where the output differs from the reference's
+  /** True for the fastest configuration of its decoder (the row the headline table shows). */
+  readonly best: boolean;
+}
+
+export interface Analysis {
+  readonly baseline: string; // id of our fastest AR contender
+  readonly llama?: string; // id of llama.cpp AR
+  readonly prompts: PromptResult[];
+  readonly summary: ContenderSummary[];
+}
+
+/** The contender id with the highest geometric mean of `rate` among those `eligible`; ties keep the first. */
+export function fastest(contenders: readonly Contender[], rate: (c: Contender) => number[], eligible: (c: Contender) => boolean): string | undefined {
+  let best: string | undefined;
+  let bestRate = -Infinity;
+  for (const c of contenders) {
+    if (!eligible(c)) continue;
+    const r = geomean(rate(c));
+    if (Number.isFinite(r) && r > bestRate) {
+      bestRate = r;
+      best = c.id;
+    }
+  }
+  return best;
+}
+
+/**
+ * Our fastest AR configuration: per prompt the median decode tok/s over rounds, then the geometric mean
+ * over prompts. `decodeTokS[c.id][p]` = median decode tok/s of contender c on prompt p.
+ */
+export function fastestAr(contenders: readonly Contender[], decodeTokS: Readonly<Record<string, readonly number[]>>): string {
+  const id = fastest(contenders, (c) => [...(decodeTokS[c.id] ?? [])], (c) => c.engine === "ours" && c.decoder === "ar");
+  if (id === undefined) throw new Error("the bench needs at least one of our AR configurations (the baseline)");
+  return id;
+}
+
+/** Block widths T -> median ms, from a cost curve. */
+export function costTable(points: readonly CostPoint[]): Map<number, number> {
+  return new Map(points.map((p) => [p.T, p.median_ms]));
+}
+
+/**
+ * tokens x cost(1) / sum_T steps(T) x cost(T): the speedup over AR that a decoder emitting `decoded`
+ * tokens in the given steps would reach if a step cost nothing but its forward pass. NaN when a width
+ * was not measured or there were no steps.
+ */
+export function spaceBound(stepRows: Readonly<Record<string, number>>, decoded: number, cost: ReadonlyMap<number, number>): number {
+  const c1 = cost.get(1);
+  if (c1 === undefined) return NaN;
+  let total = 0;
+  let steps = 0;
+  for (const [T, count] of Object.entries(stepRows)) {
+    const c = cost.get(Number(T));
+    if (c === undefined) return NaN;
+    total += count * c;
+    steps += count;
+  }
+  return steps > 0 && total > 0 ? (decoded * c1) / total : NaN;
+}
+
+/** Sums step-row histograms. */
+export function mergeRows(rows: readonly (Readonly<Record<string, number>> | undefined)[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const r of rows) for (const [T, n] of Object.entries(r ?? {})) out[T] = (out[T] ?? 0) + n;
+  return out;
+}
+
+/**
+ * Whom each contender's output is compared with: our AR in the same configuration for our other decoders,
+ * the exact reference (our AR on native weights, same threads, else the baseline) for our AR and llama.cpp.
+ */
+export function referenceOf(c: Contender, contenders: readonly Contender[], baseline: string): { id: string; kind: Agreement["kind"] } {
+  const ar = contenders.filter((x) => x.engine === "ours" && x.decoder === "ar");
+  const exact = ar.find((x) => x.weights === "native" && x.threads === c.threads) ?? ar.find((x) => x.weights === "native") ?? ar.find((x) => x.id === baseline)!;
+  if (c.engine === "llama") return { id: exact.id, kind: "peer" };
+  if (c.decoder === "ar") return { id: exact.id, kind: "lossy" };
+  const same = ar.find((x) => x.weights === c.weights && x.threads === c.threads) ?? ar.find((x) => x.weights === c.weights) ?? exact;
+  return { id: same.id, kind: "bug" };
+}
+
+function agreement(mine: readonly number[], ref: readonly number[], engine: Engine, notOurs: ReadonlySet<number>, reference: { id: string; kind: Agreement["kind"] }): Agreement {
+  // llama.cpp generates through end-of-generation (ours bans it): compare up to the first such id.
+  let of = ref.length;
+  if (engine === "llama") {
+    const cut = mine.findIndex((t) => notOurs.has(t));
+    if (cut >= 0) of = Math.min(of, cut);
+  }
+  let same = 0;
+  while (same < of && mine[same] === ref[same]) same++;
+  return { reference: reference.id, kind: reference.kind, same, of, ok: same === of && (engine === "llama" || mine.length === ref.length) };
+}
+
+export interface AnalysisInput {
+  readonly contenders: readonly Contender[];
+  readonly promptIds: readonly string[];
+  /** runs[p][c][round], contenders in `contenders` order; every contender ran every prompt every round. */
+  readonly runs: readonly (readonly (readonly RunTiming[])[])[];
+  /** Ids our decoders never emit (end-of-generation, the mask). */
+  readonly banned: ReadonlySet<number>;
+  /** cost(T) per contender id (SPACE contenders), for the bound. */
+  readonly cost: Readonly<Record<string, readonly CostPoint[]>>;
+}
+
+export function analyze(inp: AnalysisInput): Analysis {
+  const { contenders, runs } = inp;
+  const P = inp.promptIds.length;
+  const byId = new Map(contenders.map((c, i) => [c.id, i]));
+  const medianOf = (c: number, f: (r: RunTiming) => number) => Array.from({ length: P }, (_, p) => median(runs[p][c].map(f)));
+  const decodeTokS: Record<string, number[]> = Object.fromEntries(contenders.map((c, i) => [c.id, medianOf(i, (r) => r.decode_tok_s)]));
+  const baseline = fastestAr(contenders, decodeTokS);
+  const llama = contenders.find((c) => c.engine === "llama" && c.decoder === "llama-ar")?.id;
+  const b = byId.get(baseline)!;
+  const l = llama === undefined ? -1 : byId.get(llama)!;
+  const ratio = (mine: readonly RunTiming[], base: readonly RunTiming[]) => median(mine.map((r, k) => r.decode_tok_s / (base[k]?.decode_tok_s ?? NaN)));
+  const last = <T>(xs: readonly T[]) => xs[xs.length - 1];
+
+  const prompts: PromptResult[] = inp.promptIds.map((id, p) => ({
+    id,
+    decoders: contenders.map((c, i) => {
+      const mine = runs[p][i];
+      const cost = inp.cost[c.id];
+      const r = last(mine);
+      const bound = cost && r.step_rows ? spaceBound(r.step_rows, r.generated - 1, costTable(cost)) : undefined;
+      // Every run of a contender must agree with its reference's last run (our decoders are deterministic).
+      const reference = referenceOf(c, contenders, baseline);
+      const ref = last(runs[p][byId.get(reference.id)!]).tokens;
+      const agrees = mine.map((x) => agreement(x.tokens, ref, c.engine, inp.banned, reference));
+      const agree = agrees.find((a) => !a.ok) ?? agrees[agrees.length - 1];
+      return {
+        id: c.id,
+        decode_tok_s: decodeTokS[c.id][p],
+        prefill_tok_s: median(mine.map((x) => x.prefill_tok_s)),
+        tau: median(mine.map((x) => x.tau)),
+        speedup: ratio(mine, runs[p][b]),
+        vs_llama: l < 0 ? NaN : ratio(mine, runs[p][l]),
+        ...(bound !== undefined ? { bound } : {}),
+        agree,
+        runs: mine.map(({ tokens: _, ...rest }) => rest),
+      };
+    }),
+  }));
+
+  const summary = contenders.map((c, i): ContenderSummary => {
+    const per = prompts.map((p) => p.decoders[i]);
+    const lastRuns = Array.from({ length: P }, (_, p) => last(runs[p][i]));
+    const decoded = lastRuns.reduce((a, r) => a + r.generated - 1, 0);
+    const steps = lastRuns.reduce((a, r) => a + r.decode_steps, 0);
+    const cost = inp.cost[c.id];
+    const rows = mergeRows(lastRuns.map((r) => r.step_rows));
+    return {
+      id: c.id,
+      decoder: c.decoder,
+      label: c.label,
+      decode_tok_s: median(per.map((x) => x.decode_tok_s)),
+      prefill_tok_s: median(per.map((x) => x.prefill_tok_s)),
+      tau: steps > 0 ? decoded / steps : NaN,
+      speedup: geomean(per.map((x) => x.speedup)),
+      vs_llama: geomean(per.map((x) => x.vs_llama)),
+      ...(cost ? { bound: spaceBound(rows, decoded, costTable(cost)) } : {}),
+      reference: referenceOf(c, contenders, baseline).id,
+      mismatch_kind: referenceOf(c, contenders, baseline).kind,
+      greedy_ok: per.every((x) => x.agree.ok),
+      mismatches: prompts.filter((_, p) => !per[p].agree.ok).map((p) => p.id),
+      best: false,
+    };
+  });
+  // The fastest configuration of each decoder (by geometric mean of the same-round speedups).
+  for (const dec of new Set(contenders.map((c) => c.decoder))) {
+    const mine = summary.filter((s) => s.decoder === dec);
+    const top = dec === "ar" ? mine.find((s) => s.id === baseline)! : mine.reduce((a, s) => (s.speedup > a.speedup || !Number.isFinite(a.speedup) ? s : a));
+    (top as { best: boolean }).best = true;
+  }
+  return { baseline, ...(llama !== undefined ? { llama } : {}), prompts, summary };
+}

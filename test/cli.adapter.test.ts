@@ -1,0 +1,97 @@
+/**
+ * `space generate --adapter` through the real binary: a base-preserving adapter trained for a few steps
+ * gives AR's tokens with --decoder space and no other flag; an adapter for another base is refused
+ * (E_MODEL); `space distill` + `space train` run end to end and resume.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { tinyModelBytes } from "./helpers/tiny-model.js";
+import { engineFromBytes } from "./helpers/engine.js";
+import { AdapterTrainer } from "../src/train/adapter.js";
+import { drawAppended } from "../src/train/sar.js";
+import { LORA_TARGETS, encodeAdapter } from "../src/model/adapter.js";
+
+const BIN = join(__dirname, "..", "bin", "space.mjs");
+let dir = "", model = "", other = "", adapter = "";
+
+function space(args: string[]) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { timeout: 120_000, encoding: "utf8" });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "space-cli-adapter-"));
+  model = join(dir, "tiny.gguf");
+  other = join(dir, "other.gguf");
+  const bytes = tinyModelBytes({ seed: 9 });
+  writeFileSync(model, bytes);
+  writeFileSync(other, tinyModelBytes({ seed: 10 }));
+  const e = await engineFromBytes(bytes);
+  try {
+    const t = new AdapterTrainer(e.core, e.arena, e.config, e.weights, {
+      shape: { k: 3, rank: 2, targets: LORA_TARGETS, maskToken: 7 }, maxPrefix: 64, maxMask: 12, lr: 1e-2, totalSteps: 3,
+    });
+    const ex = { prompt: [10, 20, 30], response: Array.from({ length: 20 }, (_, i) => 40 + ((i * 7) % 30)) };
+    for (let s = 0; s < 3; s++) t.step([drawAppended(ex, { k: 3, maskId: 7, groups: 4 }, t.rng)]);
+    const sha = createHash("sha256").update(bytes).digest("hex");
+    adapter = join(dir, "tiny-space.gguf");
+    writeFileSync(adapter, encodeAdapter(t.model.data({ baseSha256: sha, baseName: "tiny.gguf" }), e.config));
+  } finally {
+    e.close();
+  }
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const PROMPT = ["--prompt", "the cat sat on the mat, the cat sat", "--max-tokens", "24", "--json"];
+
+describe("space generate --adapter", () => {
+  it("needs no other flag and emits AR's tokens", () => {
+    const ar = space(["generate", "--model", model, ...PROMPT]);
+    const sp = space(["generate", "--model", model, "--adapter", adapter, "--decoder", "space", ...PROMPT]);
+    expect(sp.stderr).toBe("");
+    expect(sp.code).toBe(0);
+    const a = JSON.parse(ar.stdout), s = JSON.parse(sp.stdout);
+    expect(s.decoder).toBe("space");
+    expect(s.tokens).toEqual(a.tokens);
+  });
+
+  it("refuses an adapter trained for another base (E_MODEL) and a conflicting --mask-token (E_ARGS)", () => {
+    const r = space(["generate", "--model", other, "--adapter", adapter, "--decoder", "space", ...PROMPT]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/E_MODEL: .*wrong base model/);
+    const m = space(["generate", "--model", model, "--adapter", adapter, "--decoder", "space", "--mask-token", "3", ...PROMPT]);
+    expect(m.code).toBe(2);
+    expect(m.stderr).toMatch(/E_ARGS/);
+  });
+});
+
+const DATA = join(__dirname, "..", "..", "shared", "data", "humaneval-x");
+
+describe.skipIf(!existsSync(join(DATA, "humaneval_python.jsonl.gz")))("space distill + space train", () => {
+  it("distils, trains with checkpoints, resumes, exports an adapter generate accepts", () => {
+    const data = join(dir, "d.jsonl"), run = join(dir, "run"), out = join(dir, "a.gguf");
+    const d = space(["distill", "--model", model, "--out", data, "--prompts", "instruct", "--limit", "3", "--max-tokens", "24"]);
+    expect(d.code, d.stderr).toBe(0);
+    const lines = readFileSync(data, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    expect(lines).toHaveLength(3);
+    expect(lines[0].split).toBe("train");
+    const again = space(["distill", "--model", model, "--out", data, "--prompts", "instruct", "--limit", "1", "--max-tokens", "24"]);
+    expect(readFileSync(data, "utf8").trim().split("\n")).toHaveLength(4); // resumed: skipped the 3 done
+    expect(again.code).toBe(0);
+    const train = (steps: number) => space(["train", "--model", model, "--data", data, "--run-dir", run, "--out", out,
+      "--steps", String(steps), "--k", "2", "--rank", "2", "--groups", "3", "--batch", "1", "--checkpoint-every", "2",
+      "--eval-every", "2", "--eval-prompts", "1", "--eval-tokens", "8", "--max-prefix", "400", "--data-dir", DATA]);
+    const t = train(4);
+    expect(t.code, t.stderr).toBe(0);
+    expect(t.stderr).toMatch(/step 4\/4 .*loss .*mask tok\/s.*ETA/);
+    expect(readFileSync(join(run, "eval.jsonl"), "utf8")).toMatch(/"identical_to_ar":true/);
+    const r = train(4); // already done: resumes at step 4 and only exports
+    expect(r.stderr).toMatch(/resumed from .* at step 4/);
+    const g = space(["generate", "--model", model, "--adapter", out, "--decoder", "space", ...PROMPT]);
+    expect(g.code, g.stderr).toBe(0);
+  }, 240_000);
+});
