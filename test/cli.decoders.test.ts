@@ -30,11 +30,12 @@ beforeAll(() => {
 const BASE = ["--prompt", "the cat sat on the mat, the cat sat", "--max-tokens", "24", "--mask-token", "141", "--json"];
 
 describe("space generate --decoder", () => {
-  it("ar, space (full, lean), spec (truncated draft, draft model) and lookup emit the same tokens", () => {
+  it("ar, space (full, lean, auto), spec (truncated draft, draft model) and lookup emit the same tokens", () => {
     const runs: [string, string[]][] = [
       ["ar", ["--decoder", "ar"]],
       ["space", ["--decoder", "space", "--k", "3"]],
       ["space", ["--decoder", "space", "--k", "2", "--layout", "lean"]],
+      ["space", ["--decoder", "space", "--k", "3", "--layout", "auto"]],
       ["spec", ["--decoder", "spec", "--draft-layers", "1", "--k", "3"]],
       ["spec", ["--decoder", "spec", "--draft-model", model, "--k", "4"]],
       ["lookup", ["--decoder", "lookup"]],
@@ -51,7 +52,7 @@ describe("space generate --decoder", () => {
       return out;
     });
     for (const out of outs) expect(out.tokens).toEqual(outs[0].tokens);
-    expect(outs[4].stats.accept_histogram.at(-1)).toBeGreaterThan(0); // the draft is the model itself: all accepted
+    expect(outs[5].stats.accept_histogram.at(-1)).toBeGreaterThan(0); // the draft is the model itself: all accepted
   });
 
   it("--trace writes one JSON line per step; sampling with a seed is reproducible", () => {

@@ -1,6 +1,6 @@
 /**
  * Greedy exactness of every decoder through the one generate loop, on random tiny models:
- *  - fast-check: space (full and lean layouts), spec (truncated draft) and lookup emit exactly AR's tokens,
+ *  - fast-check: space (every layout in AUTO_LAYOUTS: those the cost model picks from), spec (truncated draft) and lookup emit exactly AR's tokens,
  *    text and stop reason, over random weights and dims, mask tokens, prompts, k, max tokens, contexts
  *    and end-of-generation tokens;
  *  - every acceptance length through the real block: SPACE with candidates injected at the proposer
@@ -13,7 +13,8 @@ import fc from "fast-check";
 import type { Engine } from "../src/engine.js";
 import { generate, type GenerateOptions, type GenerateResult } from "../src/decode/generate.js";
 import { ArProposer, type Proposer } from "../src/decode/proposer.js";
-import { SpaceProposer, FULL_LAYOUT, LEAN_LAYOUT, type SpaceLayout } from "../src/decode/space.js";
+import { SpaceProposer, FULL_LAYOUT, type SpaceLayout } from "../src/decode/space.js";
+import { AUTO_LAYOUTS } from "../src/decode/costmodel.js";
 import { LookupProposer } from "../src/decode/lookup.js";
 import { SpecProposer } from "../src/decode/spec.js";
 import { chainBlock, range } from "../src/decode/block.js";
@@ -83,7 +84,7 @@ describe("greedy: every decoder emits exactly AR's output (property over random 
     banSpecials: fc.boolean(), // random models end early; banning end-of-generation gives long outputs
     contextCut: sometimes(fc.integer({ min: 1, max: 39 })), // a context that ends generation
     eosAt: sometimes(fc.integer({ min: 0, max: 39 })), // make AR's i-th token end-of-generation
-    lean: fc.boolean(),
+    layout: fc.constantFrom(...AUTO_LAYOUTS), // every layout the cost model can pick (test/decode.costmodel.test.ts)
     draftDepth: fc.double({ min: 0, max: 1, noNaN: true }),
   });
 
@@ -104,7 +105,7 @@ describe("greedy: every decoder emits exactly AR's output (property over random 
         }
         const draftLayers = 1 + Math.floor(c.draftDepth * (c.nLayers - 0.001));
         const decoders: [string, Make][] = [
-          ["space", space(c.k, c.mask, c.lean ? LEAN_LAYOUT : FULL_LAYOUT)],
+          [`space ${c.layout.name}`, space(c.k, c.mask, c.layout)],
           ["spec", spec(c.k, draftLayers)],
           ["lookup", lookup(c.k)],
         ];

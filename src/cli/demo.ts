@@ -9,7 +9,9 @@
 import { fail } from "../errors.js";
 import { metaGetter } from "../gguf/meta.js";
 import type { Engine } from "../engine.js";
+import { FULL_LAYOUT } from "../decode/space.js";
 import { compareArSpace } from "../decode/compare.js";
+import { autoSpace, expectedRate } from "../decode/costmodel.js";
 
 export interface SpaceMeta {
   readonly maskToken?: number;
@@ -49,11 +51,14 @@ export async function runDemo(engine: Engine, write: (s: string) => void, maxTok
   }
   const k = meta.k ?? 4;
   const prompt = engine.tokenizer.encode(DEMO_PROMPT);
-  const opts = { k, maskToken: meta.maskToken, maxTokens };
+  // The cost model picks k (at most the model's) and the layout per step from this engine's measured
+  // cost(T) and the running acceptance: on a CPU the paper's full layout rarely pays (spec/space.md).
+  const auto = autoSpace(engine, k);
+  const opts = { k, maskToken: meta.maskToken, maxTokens, auto };
   await compareArSpace(engine, prompt, opts); // warm-up
   const c = await compareArSpace(engine, prompt, opts);
   const show = (s: string) => s.replace(/\n/g, "\n  ");
-  write(`space demo: ${engine.file.name} (${engine.config.nLayers} layers, d ${engine.config.dModel}, vocab ${engine.config.vocabSize}), k = ${k}, greedy, ${maxTokens} tokens, ${engine.core.build} SIMD, ${engine.executor.threads} thread(s)\n`);
+  write(`space demo: ${engine.file.name} (${engine.config.nLayers} layers, d ${engine.config.dModel}, vocab ${engine.config.vocabSize}), k up to ${k} (layout auto), greedy, ${maxTokens} tokens, ${engine.core.build} SIMD, ${engine.executor.threads} thread(s)\n`);
   write(`prompt:\n  ${show(DEMO_PROMPT)}\n`);
   write(`ar:\n  ${show(c.ar.text)}\n`);
   write(`space:\n  ${show(c.space.text)}\n`);
@@ -64,10 +69,17 @@ export async function runDemo(engine: Engine, write: (s: string) => void, maxTok
     `speed: ar ${tps(c.ar).toFixed(0)} tok/s (${c.arMs.toFixed(1)} ms), space ${tps(c.space).toFixed(0)} tok/s (${c.spaceMs.toFixed(1)} ms): ` +
       `speedup ${(c.arMs / c.spaceMs).toFixed(2)}x (wall time, prefill included, same run)\n`,
   );
+  const best = auto.best();
+  const alpha = (j: number) => auto.tracker.alpha(j);
+  const predicted = expectedRate(best, alpha, auto.cost).rate * auto.cost(1);
+  write(`layout: auto (cost model): now k = ${best.k}, ${best.layout.name}; predicted ${predicted.toFixed(2)}x AR's tokens per second\n`);
   if (c.arMs < c.spaceMs) {
+    const full = { k, layout: FULL_LAYOUT };
     write(
       `(a model this small is compute-bound on a CPU: a step of SPACE's full layout runs 1 + k(k+2) = ${1 + k * (k + 2)} rows at ` +
-        `about that many times the cost of AR's one row, so tau > 1 does not pay off here; spec/space.md, layouts)\n`,
+        `${(auto.cost(1 + k * (k + 2)) / auto.cost(1)).toFixed(1)}x the cost of AR's one row (predicted ${(expectedRate(full, alpha, auto.cost).rate * auto.cost(1)).toFixed(2)}x AR), ` +
+        (predicted < 1 ? "and even the cost model's best block costs more than the tokens it adds" : "so the cost model picks a smaller block") +
+        `; spec/space.md, layouts)\n`,
     );
   }
   if (!c.identical) fail("E_MODEL", "SPACE output differs from AR output: a bug (SPACE is lossless)");

@@ -14,7 +14,8 @@ import type { Engine } from "../engine.js";
 import { describeStorage, type WeightStorage } from "../model/weights.js";
 import { generate, type DecodingContext, type GenerateResult } from "../decode/generate.js";
 import { ArProposer, type Proposer } from "../decode/proposer.js";
-import { SpaceProposer, LAYOUTS, MAX_K } from "../decode/space.js";
+import { SpaceProposer, LAYOUTS, MAX_K, FULL_LAYOUT } from "../decode/space.js";
+import { autoSpace } from "../decode/costmodel.js";
 import { LookupProposer } from "../decode/lookup.js";
 import { SpecProposer } from "../decode/spec.js";
 import type { TraceStep } from "../decode/trace.js";
@@ -52,7 +53,7 @@ const GENERATE_OPTIONS: Record<string, OptionSpec> = {
   decoder: { kind: "string", choices: ["ar", "space", "spec", "lookup"], help: "ar (default), space, spec (draft model) or lookup (prompt lookup)" },
   k: { kind: "int", min: 1, max: 64, help: `candidates per step (default ${DEFAULT_K}; space: at most ${MAX_K})` },
   "mask-token": { kind: "int", min: 0, max: 0x7fffffff, help: "the mask token id (space; e.g. 16, <empty_output>, for SmolLM2); never emitted, by any decoder" },
-  layout: { kind: "string", choices: Object.keys(LAYOUTS), help: "space: mask groups after every candidate (full, the paper's) or lean" },
+  layout: { kind: "string", choices: [...Object.keys(LAYOUTS), "auto"], help: "space: mask groups after every candidate (full, the paper's), lean, or auto (cost model: k and layout per step)" },
   "draft-model": { kind: "string", help: "spec: a draft GGUF with the same tokenizer" },
   "draft-layers": { kind: "int", min: 1, max: 1 << 16, help: "spec: draft = the model's first N layers + its output head" },
   trace: { kind: "string", help: "write one JSON line per step to FILE (spec/trace.md)" },
@@ -243,14 +244,18 @@ async function makeDecoder(
     case "lookup":
       return { proposer: new LookupProposer({ k }), banned, cleanup: () => {} };
     case "space": {
-      const layout = LAYOUTS[(o.layout as string | undefined) ?? "full"];
+      // auto: k (the mask source's, as the maximum) and the layout chosen per step by the cost model;
+      // the full layout sizes the adapter's rows, as it is the largest block for every k.
+      const isAuto = o.layout === "auto";
+      const layout = isAuto ? FULL_LAYOUT : LAYOUTS[(o.layout as string | undefined) ?? "full"];
+      const auto = (kMax: number) => (isAuto ? { auto: autoSpace(engine, kMax) } : {});
       if (o.adapter !== undefined) {
         // Base-preserving adapter: mask vectors + LoRA on mask rows; every other row is the base model's.
         const a = loadAdapterFor(engine, (o.model as string | undefined) ?? defaultModel(), o.adapter as string, o.k as number | undefined, layout);
         const mask = { token: a.maskToken, embeddings: a.embeddings, lora: a.lora };
-        return { proposer: new SpaceProposer({ k: a.k, mask, layout, vocabSize: V }), banned, cleanup: () => {} };
+        return { proposer: new SpaceProposer({ k: a.k, mask, layout, vocabSize: V, ...auto(a.k) }), banned, cleanup: () => {} };
       }
-      return { proposer: new SpaceProposer({ k, mask: { token: maskToken! }, layout, vocabSize: V }), banned, cleanup: () => {} };
+      return { proposer: new SpaceProposer({ k, mask: { token: maskToken! }, layout, vocabSize: V, ...auto(k) }), banned, cleanup: () => {} };
     }
     case "spec": {
       let draft: DecodingContext & { dispose(): void };

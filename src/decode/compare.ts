@@ -6,7 +6,7 @@
 import type { Engine } from "../engine.js";
 import { generate, type GenerateResult } from "./generate.js";
 import { ArProposer } from "./proposer.js";
-import { SpaceProposer, FULL_LAYOUT, type SpaceLayout } from "./space.js";
+import { SpaceProposer, FULL_LAYOUT, type SpaceAuto, type SpaceLayout } from "./space.js";
 
 export interface Comparison {
   readonly ar: GenerateResult;
@@ -22,13 +22,15 @@ export interface CompareOptions {
   readonly maskToken: number;
   readonly maxTokens: number;
   readonly layout?: SpaceLayout;
+  /** Per-step k and layout (the cost model); kept across calls, so its acceptance estimate runs on. */
+  readonly auto?: SpaceAuto;
 }
 
 /** Greedy AR, then greedy SPACE, on `prompt` (token ids); the mask is banned in both. */
 export async function compareArSpace(engine: Engine, prompt: readonly number[], o: CompareOptions): Promise<Comparison> {
   const banned = new Set([o.maskToken]);
   const contextTokens = Math.min(engine.config.contextLength, prompt.length + o.maxTokens);
-  const space = new SpaceProposer({ k: o.k, mask: { token: o.maskToken }, layout: o.layout ?? FULL_LAYOUT, vocabSize: engine.config.vocabSize });
+  const space = new SpaceProposer({ k: o.k, mask: { token: o.maskToken }, layout: o.layout ?? FULL_LAYOUT, vocabSize: engine.config.vocabSize, auto: o.auto });
   const run = async (p: ArProposer | SpaceProposer) => {
     const ctx = engine.newContext(contextTokens, p.maxExtraRows);
     try {

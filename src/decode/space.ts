@@ -19,7 +19,8 @@
  *    same step without them): [prompt] [M]*k, which prefills and yields the first candidates.
  *
  * The layout (which candidates get a mask group) is a parameter: the paper's full layout, or leaner
- * ones for a CPU, where every row costs. Any layout is lossless: only the candidates change.
+ * ones for a CPU, where every row costs; or k and the layout are chosen per step by the cost model
+ * (`auto`, costmodel.ts). Any layout is lossless: only the candidates change.
  */
 import { fail } from "../errors.js";
 import type { Block } from "../model/forward.js";
@@ -61,6 +62,25 @@ export const FULL_LAYOUT: SpaceLayout = { name: "full", groupAfter: () => true }
 export const LEAN_LAYOUT: SpaceLayout = { name: "lean", groupAfter: (j, m) => j === 0 || j === m };
 
 export const LAYOUTS: Readonly<Record<string, SpaceLayout>> = { full: FULL_LAYOUT, lean: LEAN_LAYOUT };
+
+/** One step's shape: k masks per group (= candidates it proposes) and the layout. */
+export interface SpaceConfig {
+  readonly k: number;
+  readonly layout: SpaceLayout;
+}
+
+/**
+ * Chooses each step's configuration (the cost model, costmodel.ts). Only the candidates and the block's
+ * mask rows change with it, never the verification, so any choice is lossless.
+ */
+export interface SpaceAuto {
+  /** Every configuration choose() may return: sizes the workspace; each k at most the proposer's k. */
+  readonly configs: readonly SpaceConfig[];
+  /** The configuration of the next step. */
+  choose(): SpaceConfig;
+  /** The verdict on a step that verified m candidates. */
+  observe(m: number, verdict: Verdict): void;
+}
 
 /** A SPACE step's plan: the StepPlan plus where each mask group's logits are. */
 export interface SpacePlan extends StepPlan {
@@ -167,6 +187,11 @@ export interface SpaceOptions {
    * verified as a deterministic draft (point masses).
    */
   readonly inject?: (ctx: StepContext, proposed: Int32Array) => ArrayLike<number>;
+  /**
+   * Re-chooses k (at most `k`, the mask source's) and the layout every step; `layout` is then unused.
+   * Candidates proposed by a larger group than the next step's k are cut to that k.
+   */
+  readonly auto?: SpaceAuto;
 }
 
 export class SpaceProposer implements Proposer<SpacePlan> {
@@ -187,7 +212,13 @@ export class SpaceProposer implements Proposer<SpacePlan> {
     this.k = k;
     this.mask = mask;
     this.layout = opts.layout ?? FULL_LAYOUT;
-    this.maxExtraRows = maxExtraRows(k, this.layout);
+    if (opts.auto) {
+      if (opts.auto.configs.length === 0) fail("E_ARGS", "SPACE auto: no configurations to choose from");
+      for (const c of opts.auto.configs) {
+        if (!(Number.isInteger(c.k) && c.k >= 1 && c.k <= k)) fail("E_ARGS", `SPACE auto: configuration k = ${c.k} is outside [1, ${k}]`);
+      }
+    }
+    this.maxExtraRows = Math.max(...(opts.auto?.configs ?? [{ k, layout: this.layout }]).map((c) => maxExtraRows(c.k, c.layout)));
   }
 
   reset(): void {
@@ -196,15 +227,28 @@ export class SpaceProposer implements Proposer<SpacePlan> {
   }
 
   plan(ctx: StepContext): SpacePlan {
+    const { k, layout } = this.opts.auto?.choose() ?? this;
+    if (this.candidates.length > k) {
+      // A smaller k than the group that proposed them: the first k are the same proposals.
+      this.candidates = this.candidates.slice(0, k);
+      this.q = this.q?.slice(0, k);
+    }
     const injected = this.opts.inject ? Int32Array.from(this.opts.inject(ctx, this.candidates)) : null;
     const c = injected ?? this.candidates;
-    if (c.length > this.k) fail("E_ARGS", `${c.length} candidates exceed k = ${this.k}`);
-    const step = spaceBlock(ctx.cached, ctx.pending, c, this.k, this.mask, this.layout);
+    if (c.length > k) fail("E_ARGS", `${c.length} candidates exceed k = ${k}`);
+    const step = spaceBlock(ctx.cached, ctx.pending, c, k, this.maskFor(k), layout);
     return { ...step, candidates: c, ...(injected === null && this.q ? { draft: this.q } : {}) };
+  }
+
+  /** Mask j of a group uses vector j, whatever k: a smaller k uses the first k vectors. */
+  private maskFor(k: number): SpaceMask {
+    const e = this.mask.embeddings;
+    return e && e.length > 1 && e.length !== k ? { ...this.mask, embeddings: e.slice(0, k) } : this.mask;
   }
 
   /** Next candidates: from the mask group that follows the last accepted token. */
   observe(plan: SpacePlan, logits: Float32Array, verdict: Verdict, ctx: StepContext): Int32Array {
+    this.opts.auto?.observe(plan.candidates.length, verdict);
     const group = verdict.ended ? null : plan.groups[verdict.accepted];
     const V = logits.length / plan.block.logitRows.length;
     const row = (r: number) => logits.subarray(r * V, (r + 1) * V);
