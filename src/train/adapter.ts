@@ -33,7 +33,7 @@ import {
 } from "../model/adapter.js";
 import { ParamStore, type Param } from "./params.js";
 import { HEAD_CHUNK, type LossSum } from "./model.js";
-import { adamwUpdate, checkSchedule, clipFactor, globalGradNorm, learningRate } from "./optim.js";
+import { checkSchedule, optimizerUpdate } from "./optim.js";
 import { rowWeight } from "./sample.js";
 import type { SarSample } from "./sar.js";
 import type { TrainHyper, TrainState } from "./checkpoint.js";
@@ -444,15 +444,9 @@ export class AdapterTrainer {
 
   step(batch: readonly SarSample[]): StepStats {
     const b = this.gradients(batch);
-    const k = this.core.exports, params = this.store.list;
-    const gradNorm = globalGradNorm(k, params);
-    const s = this.updates + 1;
-    const lr = learningRate(s, this.hyper);
-    const clip = clipFactor(gradNorm, this.hyper.maxGradNorm);
-    const skipped = !Number.isFinite(gradNorm);
-    if (!skipped) adamwUpdate(k, params, this.hyper, s, lr, clip);
-    this.updates = s;
-    return { ...b, step: s, lr, gradNorm, clip, skipped };
+    const u = optimizerUpdate(this.core.exports, this.store.list, this.hyper, this.updates);
+    this.updates = u.step;
+    return { ...b, ...u };
   }
 
   /** Mean cross-entropy of the batch's labelled mask rows, no gradients. */

@@ -77,3 +77,26 @@ export function adamwUpdate(k: KernelExports, params: readonly Param[], opt: Ada
       decay, stepSize, sqrtBc2, fr(clip));
   }
 }
+
+/** What one optimizer update did. */
+export interface UpdateStats {
+  step: number; // updates so far, this one included
+  lr: number;
+  gradNorm: number;
+  clip: number;
+  skipped: boolean; // a non-finite gradient norm: the parameters were left as they were
+}
+
+/**
+ * Update number s = done + 1 on gradients already accumulated in `params`: global-norm clipping, then
+ * AdamW at the scheduled learning rate. Shared by every trainer, so they all follow spec/training.md.
+ */
+export function optimizerUpdate(k: KernelExports, params: readonly Param[], hyper: Schedule & AdamWConfig, done: number): UpdateStats {
+  const gradNorm = globalGradNorm(k, params);
+  const step = done + 1;
+  const lr = learningRate(step, hyper);
+  const clip = clipFactor(gradNorm, hyper.maxGradNorm);
+  const skipped = !Number.isFinite(gradNorm);
+  if (!skipped) adamwUpdate(k, params, hyper, step, lr, clip);
+  return { step, lr, gradNorm, clip, skipped };
+}

@@ -22,7 +22,7 @@ import type { ModelConfig } from "../model/config.js";
 import type { ModelWeights } from "../model/weights.js";
 import { ParamStore } from "./params.js";
 import { TrainModel, type TrainableFilter } from "./model.js";
-import { adamwUpdate, checkSchedule, clipFactor, globalGradNorm, learningRate } from "./optim.js";
+import { checkSchedule, optimizerUpdate } from "./optim.js";
 import { sampleWeight, type TrainSample } from "./sample.js";
 import type { TrainHyper, TrainState } from "./checkpoint.js";
 
@@ -127,16 +127,9 @@ export class Trainer {
   /** One optimizer update on the batch: gradients, clipping, AdamW at the scheduled learning rate. */
   step(batch: readonly TrainSample[]): StepStats {
     const b = this.gradients(batch);
-    const k = this.core.exports;
-    const params = this.store.list;
-    const gradNorm = globalGradNorm(k, params);
-    const s = this.updates + 1;
-    const lr = learningRate(s, this.hyper);
-    const clip = clipFactor(gradNorm, this.hyper.maxGradNorm);
-    const skipped = !Number.isFinite(gradNorm);
-    if (!skipped) adamwUpdate(k, params, this.hyper, s, lr, clip);
-    this.updates = s;
-    return { ...b, step: s, lr, gradNorm, clip, skipped };
+    const u = optimizerUpdate(this.core.exports, this.store.list, this.hyper, this.updates);
+    this.updates = u.step;
+    return { ...b, ...u };
   }
 
   /** The batch's loss without gradients. */
