@@ -10,6 +10,7 @@ import { chainBlock, range } from "../src/decode/block.js";
 import type { Block } from "../src/model/forward.js";
 import { GGML } from "../src/gguf/types.js";
 import { tinyEngine } from "./helpers/engine.js";
+import { logitsInBlocks, splits } from "./helpers/blocks.js";
 
 const engines: Engine[] = [];
 afterAll(() => engines.forEach((e) => e.close()));
@@ -20,36 +21,6 @@ async function engine(seed: number, threads = 1, matrixType: number = GGML.F32) 
   return e;
 }
 
-/** Logits of every token of `tokens`, computed in blocks of the given sizes (sum = tokens.length). */
-function logitsInBlocks(e: Engine, tokens: number[], sizes: number[]): Float32Array[] {
-  const ctx = e.newContext(tokens.length + 1, 32);
-  const V = e.config.vocabSize;
-  const out: Float32Array[] = [];
-  let at = 0;
-  for (const n of sizes) {
-    const chunk = tokens.slice(at, at + n);
-    const logits = ctx.forward.run(ctx.cache, ctx.ws, chainBlock(ctx.cache.length, chunk, range(0, n)));
-    for (let r = 0; r < n; r++) out.push(logits.slice(r * V, (r + 1) * V));
-    ctx.cache.commit(range(0, n));
-    at += n;
-  }
-  ctx.dispose();
-  return out;
-}
-
-function splits(total: number, maxPart: number) {
-  return fc.array(fc.integer({ min: 1, max: maxPart }), { minLength: 1, maxLength: total }).map((parts) => {
-    const out: number[] = [];
-    let left = total;
-    for (const p of parts) {
-      if (left === 0) break;
-      out.push(Math.min(p, left));
-      left -= out[out.length - 1];
-    }
-    if (left > 0) out.push(left);
-    return out;
-  });
-}
 
 function expectBitIdentical(a: Float32Array[], b: Float32Array[]) {
   expect(a.length).toBe(b.length);
