@@ -124,3 +124,14 @@ describe("weights across storages", () => {
     expect(describeStorage("q8", "relaxed")).toMatch(/7-bit/);
   });
 });
+
+describe("training refuses packed weights", () => {
+  it("a trainer on bf16 or q8 panels fails with a clear E_ARGS error", async () => {
+    const { Trainer } = await import("../src/train/trainer.js");
+    for (const weights of ["bf16", "q8"] as const) {
+      const e = await engineFromBytes(tinyModelBytes({ seed: 41 }), { weights });
+      engines.push(e);
+      expect(() => Trainer.fromEngine(e, { maxT: 16, lr: 1e-3, totalSteps: 1 })).toThrow(/needs row-major weights/);
+    }
+  });
+});

@@ -71,6 +71,13 @@ export function isRowMajor(m: Matrix): boolean {
   return (m.layout ?? "rows") === "rows";
 }
 
+/** Fails unless every matrix is row-major (the backward kernels read rows; packed panels are decode-only). */
+export function requireRowMajor(w: ModelWeights, what: string): void {
+  const all = [w.tokenEmbd, w.output, ...w.layers.flatMap((L) => [L.wq, L.wk, L.wv, L.wo, L.wGate, L.wUp, L.wDown])];
+  const packed = all.find((m) => !isRowMajor(m));
+  if (packed) fail("E_ARGS", `${what} needs row-major weights (--weights native or f32), but ${packed.name} is stored as ${packed.layout}`);
+}
+
 /** Rows of the q8 activation buffer (a prefill chunk; longer blocks are quantised in pieces). */
 export const ACTIVATION_ROWS = 64;
 

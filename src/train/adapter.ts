@@ -23,7 +23,7 @@ import { GGML } from "../wasm/kernels.js";
 import type { Arena } from "../wasm/arena.js";
 import type { WasmCore } from "../wasm/core.js";
 import type { ModelConfig } from "../model/config.js";
-import type { Matrix, ModelWeights } from "../model/weights.js";
+import { requireRowMajor, type Matrix, type ModelWeights } from "../model/weights.js";
 import { Forward, Workspace } from "../model/forward.js";
 import { KVCache } from "../model/kvcache.js";
 import { LocalExecutor } from "../threads/executor.js";
@@ -95,6 +95,7 @@ export class AdapterModel {
     const D = cfg.dModel, F = cfg.dFF, V = cfg.vocabSize, kvDim = cfg.nKvHeads * cfg.headDim, r = shape.rank;
     if (!(Number.isInteger(maxPrefix) && maxPrefix > 0 && Number.isInteger(maxMask) && maxMask > 0)) fail("E_ARGS", "adapter training: maxPrefix and maxMask must be positive integers");
     if (!(Number.isInteger(r) && r >= 1)) fail("E_ARGS", `adapter training: rank must be a positive integer, got ${r}`);
+    requireRowMajor(base, "adapter training");
     const k = core.exports;
     // Mask embeddings: the mean token embedding, in f64, rounded once.
     const E = shape.maskEmbeddings === "shared" ? 1 : shape.k;

@@ -19,7 +19,7 @@ import { GGML } from "../wasm/kernels.js";
 import type { Arena } from "../wasm/arena.js";
 import type { WasmCore } from "../wasm/core.js";
 import type { ModelConfig } from "../model/config.js";
-import type { LayerWeights, Matrix, ModelWeights } from "../model/weights.js";
+import { requireRowMajor, type LayerWeights, type Matrix, type ModelWeights } from "../model/weights.js";
 import type { ParamStore } from "./params.js";
 import { checkSample, rowWeight, type TrainSample } from "./sample.js";
 
@@ -119,6 +119,7 @@ export class TrainModel {
     const D = cfg.dModel, F = cfg.dFF, V = cfg.vocabSize, kvDim = cfg.nKvHeads * cfg.headDim;
     this.tied = base.output === base.tokenEmbd;
 
+    requireRowMajor(base, "training");
     // Effective weights: trainable tensors become f32 parameters (dequantised with the forward's values).
     const k = core.exports;
     const matrix = (m: Matrix): { m: Matrix; grad: number } => {
