@@ -37,7 +37,8 @@ import { checkSchedule, optimizerUpdate } from "./optim.js";
 import { rowWeight } from "./sample.js";
 import type { SarSample } from "./sar.js";
 import type { TrainHyper, TrainState } from "./checkpoint.js";
-import type { BatchLoss, StepStats } from "./trainer.js";
+import type { StepStats } from "./trainer.js";
+import { batchGradients, batchLoss, type BatchLoss } from "./batch.js";
 
 export interface AdapterShape {
   readonly k: number;
@@ -428,19 +429,12 @@ export class AdapterTrainer {
   }
 
   gradients(batch: readonly SarSample[]): BatchLoss {
-    let total = 0;
-    for (const s of batch) for (let i = 0; i < s.maskRows.length; i++) total += Math.fround(rowWeight(s, s.maskRows[i]));
-    if (!(total > 0)) fail("E_ARGS", "adapter training batch: no labelled mask row");
-    const scale = Math.fround(1 / total);
-    this.store.zeroGrads();
-    let loss = 0, tokens = 0;
-    for (const s of batch) {
-      this.model.forward(s);
-      const r = this.model.backward(s, scale);
-      loss += r.loss;
-      tokens += r.tokens;
-    }
-    return { loss: loss / total, weight: total, tokens };
+    const maskWeight = (s: SarSample) => {
+      let w = 0;
+      for (let i = 0; i < s.maskRows.length; i++) w += Math.fround(rowWeight(s, s.maskRows[i]));
+      return w;
+    };
+    return batchGradients(this.model, this.store, batch, maskWeight, "adapter training batch");
   }
 
   step(batch: readonly SarSample[]): StepStats {
@@ -452,15 +446,7 @@ export class AdapterTrainer {
 
   /** Mean cross-entropy of the batch's labelled mask rows, no gradients. */
   evaluate(batch: readonly SarSample[]): BatchLoss {
-    let loss = 0, weight = 0, tokens = 0;
-    for (const s of batch) {
-      this.model.forward(s);
-      const r = this.model.loss(s);
-      loss += r.loss;
-      weight += r.weight;
-      tokens += r.tokens;
-    }
-    return { loss: weight > 0 ? loss / weight : 0, weight, tokens };
+    return batchLoss(this.model, batch);
   }
 
   state(): TrainState {

@@ -23,6 +23,7 @@ import type { ModelWeights } from "../model/weights.js";
 import { ParamStore } from "./params.js";
 import { TrainModel, type TrainableFilter } from "./model.js";
 import { checkSchedule, optimizerUpdate } from "./optim.js";
+import { batchGradients, batchLoss, type BatchLoss } from "./batch.js";
 import { sampleWeight, type TrainSample } from "./sample.js";
 import type { TrainHyper, TrainState } from "./checkpoint.js";
 
@@ -44,11 +45,7 @@ export interface TrainerOptions {
   readonly trainable?: TrainableFilter;
 }
 
-export interface BatchLoss {
-  readonly loss: number; // weighted mean cross-entropy
-  readonly weight: number; // sum of row weights
-  readonly tokens: number; // labelled rows
-}
+export type { BatchLoss } from "./batch.js";
 
 export interface StepStats extends BatchLoss {
   readonly step: number; // updates done, this one included
@@ -109,19 +106,7 @@ export class Trainer {
    * Returns the batch's loss.
    */
   gradients(batch: readonly TrainSample[]): BatchLoss {
-    let total = 0;
-    for (const s of batch) total += sampleWeight(s);
-    if (!(total > 0)) fail("E_ARGS", "training batch: no labelled row (the total loss weight is 0)");
-    const scale = Math.fround(1 / total);
-    this.store.zeroGrads();
-    let loss = 0, tokens = 0;
-    for (const s of batch) {
-      this.model.forward(s);
-      const r = this.model.backward(s, scale);
-      loss += r.loss;
-      tokens += r.tokens;
-    }
-    return { loss: loss / total, weight: total, tokens };
+    return batchGradients(this.model, this.store, batch, sampleWeight, "training batch");
   }
 
   /** One optimizer update on the batch: gradients, clipping, AdamW at the scheduled learning rate. */
@@ -134,15 +119,7 @@ export class Trainer {
 
   /** The batch's loss without gradients. */
   evaluate(batch: readonly TrainSample[]): BatchLoss {
-    let loss = 0, weight = 0, tokens = 0;
-    for (const s of batch) {
-      this.model.forward(s);
-      const r = this.model.loss(s);
-      loss += r.loss;
-      weight += r.weight;
-      tokens += r.tokens;
-    }
-    return { loss: weight > 0 ? loss / weight : 0, weight, tokens };
+    return batchLoss(this.model, batch);
   }
 
   /** Everything a checkpoint holds (copies). */
