@@ -6,32 +6,24 @@
  * them as wasm i32, which wraps offsets >= 2^31 to the same 32 bits, so the whole 4 GiB is addressable.
  */
 import { fail } from "../errors.js";
+import { blockSize as ggufBlockSize, typeName as ggufTypeName, typeSize as ggufTypeSize } from "../gguf/types.js";
 
 /** GGML type ids of the formats the core computes with. */
 export const GGML = { F32: 0, F16: 1, Q4_0: 2, Q4_1: 3, Q8_0: 8, Q4_K: 12, Q6_K: 14, BF16: 30 } as const;
 
 export type KernelType = (typeof GGML)[keyof typeof GGML];
 
-const GEOMETRY: ReadonlyMap<number, { name: string; block: number; bytes: number }> = new Map([
-  [GGML.F32, { name: "F32", block: 1, bytes: 4 }],
-  [GGML.F16, { name: "F16", block: 1, bytes: 2 }],
-  [GGML.BF16, { name: "BF16", block: 1, bytes: 2 }],
-  [GGML.Q8_0, { name: "Q8_0", block: 32, bytes: 34 }],
-  [GGML.Q4_0, { name: "Q4_0", block: 32, bytes: 18 }],
-  [GGML.Q4_1, { name: "Q4_1", block: 32, bytes: 20 }],
-  [GGML.Q4_K, { name: "Q4_K", block: 256, bytes: 144 }],
-  [GGML.Q6_K, { name: "Q6_K", block: 256, bytes: 210 }],
-]);
+const KERNEL_TYPES: ReadonlySet<number> = new Set(Object.values(GGML));
 
+/** Block geometry of a format the core implements (from the GGUF type table; E_UNSUPPORTED otherwise). */
 function geometry(type: number): { name: string; block: number; bytes: number } {
-  const g = GEOMETRY.get(type);
-  if (!g) fail("E_UNSUPPORTED", `GGML tensor type ${type} is not supported by the WebAssembly core`);
-  return g;
+  if (!KERNEL_TYPES.has(type)) fail("E_UNSUPPORTED", `GGML tensor type ${type} is not supported by the WebAssembly core`);
+  return { name: ggufTypeName(type), block: ggufBlockSize(type), bytes: ggufTypeSize(type) };
 }
 
 /** Whether the core implements this type. */
 export function isKernelType(type: number): type is KernelType {
-  return GEOMETRY.has(type);
+  return KERNEL_TYPES.has(type);
 }
 
 /** The format's name ("Q4_1"). */
