@@ -36,7 +36,7 @@ import { HEAD_CHUNK, type LossSum } from "./model.js";
 import { checkSchedule, optimizerUpdate } from "./optim.js";
 import { rowWeight } from "./sample.js";
 import type { SarSample } from "./sar.js";
-import type { TrainHyper, TrainState } from "./checkpoint.js";
+import { captureState, restoreState, type TrainHyper, type TrainState } from "./checkpoint.js";
 import type { StepStats } from "./trainer.js";
 import { batchGradients, batchLoss, type BatchLoss } from "./batch.js";
 
@@ -450,27 +450,11 @@ export class AdapterTrainer {
   }
 
   state(): TrainState {
-    const st = this.store;
-    return {
-      step: this.updates, rng: this.rng.getState(), hyper: { ...this.hyper }, model: { ...this.cfg },
-      tensors: st.list.map((p) => ({ name: p.name, rows: p.rows, cols: p.cols, data: st.view(p, "data").slice(), m: st.view(p, "m").slice(), v: st.view(p, "v").slice() })),
-    };
+    return captureState(this.store, this.updates, this.rng, this.hyper, this.cfg);
   }
 
   restore(s: TrainState): void {
-    for (const [key, v] of Object.entries(this.cfg)) if ((s.model as unknown as Record<string, unknown>)[key] !== v) fail("E_ARGS", `the checkpoint was made for another model (${key})`);
-    for (const [key, v] of Object.entries(this.hyper)) if ((s.hyper as unknown as Record<string, unknown>)[key] !== v) fail("E_ARGS", `the checkpoint was made with hyper-parameter ${key} = ${JSON.stringify((s.hyper as unknown as Record<string, unknown>)[key])}, this run has ${JSON.stringify(v)}`);
-    const list = this.store.list;
-    if (s.tensors.length !== list.length || s.tensors.some((t, i) => t.name !== list[i].name || t.rows !== list[i].rows || t.cols !== list[i].cols)) {
-      fail("E_ARGS", "the checkpoint trains other adapter tensors (rank, targets or k differ)");
-    }
-    list.forEach((p, i) => {
-      this.store.view(p, "data").set(s.tensors[i].data);
-      this.store.view(p, "m").set(s.tensors[i].m);
-      this.store.view(p, "v").set(s.tensors[i].v);
-    });
-    this.rng.setState(s.rng);
-    this.updates = s.step;
+    this.updates = restoreState(s, this.store, this.rng, this.hyper, this.cfg);
   }
 }
 

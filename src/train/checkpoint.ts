@@ -13,6 +13,8 @@ import { writeGGUF, type GGUFTensorSpec } from "../gguf/writer.js";
 import { GGML, MetaType, type GGUFMetaValue } from "../gguf/types.js";
 import type { ModelConfig } from "../model/config.js";
 import type { AdamWConfig, Schedule } from "./optim.js";
+import type { ParamStore } from "./params.js";
+import type { Rng } from "../decode/rng.js";
 
 export const CHECKPOINT_VERSION = 1;
 
@@ -98,4 +100,47 @@ export function decodeCheckpoint(bytes: Uint8Array, name = "checkpoint"): TrainS
     model: json("model") as ModelConfig,
     tensors,
   };
+}
+
+/** A trainer's state as a checkpoint holds it (copies of every parameter and its Adam moments). */
+export function captureState(store: ParamStore, step: number, rng: Rng, hyper: TrainHyper, model: ModelConfig): TrainState {
+  return {
+    step,
+    rng: rng.getState(),
+    hyper: { ...hyper },
+    model: { ...model },
+    tensors: store.list.map((p) => ({
+      name: p.name, rows: p.rows, cols: p.cols,
+      data: store.view(p, "data").slice(), m: store.view(p, "m").slice(), v: store.view(p, "v").slice(),
+    })),
+  };
+}
+
+/**
+ * Loads a checkpoint into a trainer made with the same model, trainable tensors and hyper-parameters
+ * (anything else is refused, naming what differs); returns the number of updates it had done.
+ */
+export function restoreState(s: TrainState, store: ParamStore, rng: Rng, hyper: TrainHyper, model: ModelConfig): number {
+  const same = (a: object, b: object, what: string) => {
+    for (const [key, v] of Object.entries(a)) {
+      const w = (b as Record<string, unknown>)[key];
+      if (v !== w) fail("E_ARGS", `the checkpoint was made with ${what} ${key} = ${JSON.stringify(w)}, this run has ${JSON.stringify(v)}`);
+    }
+  };
+  same(model, s.model, "model");
+  same(hyper, s.hyper, "hyper-parameter");
+  const list = store.list;
+  const names = (xs: readonly { name: string }[]) => xs.map((x) => x.name).join(", ");
+  if (s.tensors.length !== list.length || s.tensors.some((t, i) => t.name !== list[i].name)) {
+    fail("E_ARGS", `the checkpoint trains [${names(s.tensors)}], this run trains [${names(list)}]`);
+  }
+  list.forEach((p, i) => {
+    const t = s.tensors[i];
+    if (t.rows !== p.rows || t.cols !== p.cols) fail("E_ARGS", `checkpoint tensor ${p.name} is [${t.rows}, ${t.cols}], expected [${p.rows}, ${p.cols}] (rank, targets or k differ?)`);
+    store.view(p, "data").set(t.data);
+    store.view(p, "m").set(t.m);
+    store.view(p, "v").set(t.v);
+  });
+  rng.setState(s.rng);
+  return s.step;
 }

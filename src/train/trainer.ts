@@ -25,7 +25,7 @@ import { TrainModel, type TrainableFilter } from "./model.js";
 import { checkSchedule, optimizerUpdate } from "./optim.js";
 import { batchGradients, batchLoss, type BatchLoss } from "./batch.js";
 import { sampleWeight, type TrainSample } from "./sample.js";
-import type { TrainHyper, TrainState } from "./checkpoint.js";
+import { captureState, restoreState, type TrainHyper, type TrainState } from "./checkpoint.js";
 
 export interface TrainerOptions {
   /** Rows of the longest sample (activations are allocated for it). */
@@ -124,42 +124,11 @@ export class Trainer {
 
   /** Everything a checkpoint holds (copies). */
   state(): TrainState {
-    const st = this.store;
-    return {
-      step: this.updates,
-      rng: this.rng.getState(),
-      hyper: { ...this.hyper },
-      model: { ...this.cfg },
-      tensors: st.list.map((p) => ({
-        name: p.name, rows: p.rows, cols: p.cols,
-        data: st.view(p, "data").slice(), m: st.view(p, "m").slice(), v: st.view(p, "v").slice(),
-      })),
-    };
+    return captureState(this.store, this.updates, this.rng, this.hyper, this.cfg);
   }
 
   /** Continues from a checkpoint made by a trainer with the same model, trainable tensors and hyper-parameters. */
   restore(s: TrainState): void {
-    const same = (a: object, b: object, what: string) => {
-      for (const [key, v] of Object.entries(a)) {
-        const w = (b as Record<string, unknown>)[key];
-        if (v !== w) fail("E_ARGS", `the checkpoint was made with ${what} ${key} = ${JSON.stringify(w)}, this run has ${JSON.stringify(v)}`);
-      }
-    };
-    same(this.cfg, s.model, "model");
-    same(this.hyper, s.hyper, "hyper-parameter");
-    const list = this.store.list;
-    const names = (xs: readonly { name: string }[]) => xs.map((x) => x.name).join(", ");
-    if (s.tensors.length !== list.length || s.tensors.some((t, i) => t.name !== list[i].name)) {
-      fail("E_ARGS", `the checkpoint trains [${names(s.tensors)}], this run trains [${names(list)}]`);
-    }
-    list.forEach((p, i) => {
-      const t = s.tensors[i];
-      if (t.rows !== p.rows || t.cols !== p.cols) fail("E_ARGS", `checkpoint tensor ${p.name} is [${t.rows}, ${t.cols}], expected [${p.rows}, ${p.cols}]`);
-      this.store.view(p, "data").set(t.data);
-      this.store.view(p, "m").set(t.m);
-      this.store.view(p, "v").set(t.v);
-    });
-    this.rng.setState(s.rng);
-    this.updates = s.step;
+    this.updates = restoreState(s, this.store, this.rng, this.hyper, this.cfg);
   }
 }
