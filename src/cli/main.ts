@@ -13,11 +13,10 @@ import { relaxedSimdAvailable } from "../node/wasm.js";
 import type { Engine } from "../engine.js";
 import { describeStorage, type WeightStorage } from "../model/weights.js";
 import { generate, type DecodingContext, type GenerateResult } from "../decode/generate.js";
-import { ArProposer, type Proposer } from "../decode/proposer.js";
-import { SpaceProposer, LAYOUTS, MAX_K, FULL_LAYOUT } from "../decode/space.js";
+import type { Proposer } from "../decode/proposer.js";
+import { LAYOUTS, MAX_K, FULL_LAYOUT } from "../decode/space.js";
 import { autoSpace } from "../decode/costmodel.js";
-import { LookupProposer } from "../decode/lookup.js";
-import { SpecProposer } from "../decode/spec.js";
+import { bannedIds, buildDecoder, type DecoderSpec } from "../decode/decoders.js";
 import type { TraceStep } from "../decode/trace.js";
 import { checkSampling, type SamplingParams } from "../decode/sampling.js";
 import { encodeChat } from "../tokenizer/chat.js";
@@ -223,7 +222,6 @@ async function makeDecoder(
   engine: Engine,
   contextTokens: number,
 ): Promise<{ proposer: Proposer; banned: Set<number>; cleanup: () => void }> {
-  const V = engine.config.vocabSize;
   // A SAR-SFT model's metadata supplies the mask and k; flags override it.
   const meta = spaceMetadata(engine);
   const k = (o.k as number | undefined) ?? (decoder === "space" ? meta.k : undefined) ?? DEFAULT_K;
@@ -232,53 +230,41 @@ async function makeDecoder(
     fail("E_ARGS", `--decoder space needs --mask-token ID (the token id of the mask [M]): ${engine.file.name} has no space.mask_token_id`);
   }
   if (decoder === "space" && k > MAX_K) fail("E_ARGS", `k must be at most ${MAX_K} for --decoder space, got ${k} (space.k of ${engine.file.name})`);
-  const banned = new Set<number>();
-  if (maskToken !== undefined) {
-    if (maskToken >= V) fail("E_ARGS", `--mask-token ${maskToken} is outside the vocabulary [0, ${V})`);
-    if (engine.tokenizer.eogTokens.has(maskToken)) fail("E_ARGS", `--mask-token ${maskToken} is an end-of-generation token; choose an id the model never needs to emit`);
-    banned.add(maskToken); // the mask is never emitted, by any decoder (so all of them stay comparable)
+  const banned = bannedIds(engine, maskToken, "--mask-token"); // the mask is never emitted, by any decoder
+  // auto: k (the mask source's, as the maximum) and the layout chosen per step by the cost model; the full
+  // layout sizes the adapter's rows, as it is the largest block for every k.
+  const isAuto = o.layout === "auto";
+  const layout = isAuto ? FULL_LAYOUT : LAYOUTS[(o.layout as string | undefined) ?? "full"];
+  let spec: DecoderSpec = { kind: decoder, k, layout, ...(maskToken !== undefined ? { mask: { token: maskToken } } : {}) };
+  if (decoder === "space" && o.adapter !== undefined) {
+    // Base-preserving adapter: mask vectors + LoRA on mask rows; every other row is the base model's.
+    const a = loadAdapterFor(engine, (o.model as string | undefined) ?? defaultModel(), o.adapter as string, o.k as number | undefined, layout);
+    spec = { ...spec, k: a.k, mask: { token: a.maskToken, embeddings: a.embeddings, lora: a.lora } };
   }
-  switch (decoder) {
-    case "ar":
-      return { proposer: new ArProposer(), banned, cleanup: () => {} };
-    case "lookup":
-      return { proposer: new LookupProposer({ k }), banned, cleanup: () => {} };
-    case "space": {
-      // auto: k (the mask source's, as the maximum) and the layout chosen per step by the cost model;
-      // the full layout sizes the adapter's rows, as it is the largest block for every k.
-      const isAuto = o.layout === "auto";
-      const layout = isAuto ? FULL_LAYOUT : LAYOUTS[(o.layout as string | undefined) ?? "full"];
-      const auto = (kMax: number) => (isAuto ? { auto: autoSpace(engine, kMax) } : {});
-      if (o.adapter !== undefined) {
-        // Base-preserving adapter: mask vectors + LoRA on mask rows; every other row is the base model's.
-        const a = loadAdapterFor(engine, (o.model as string | undefined) ?? defaultModel(), o.adapter as string, o.k as number | undefined, layout);
-        const mask = { token: a.maskToken, embeddings: a.embeddings, lora: a.lora };
-        return { proposer: new SpaceProposer({ k: a.k, mask, layout, vocabSize: V, ...auto(a.k) }), banned, cleanup: () => {} };
-      }
-      return { proposer: new SpaceProposer({ k, mask: { token: maskToken! }, layout, vocabSize: V, ...auto(k) }), banned, cleanup: () => {} };
-    }
-    case "spec": {
-      let draft: DecodingContext & { dispose(): void };
-      let draftEngine: Engine | null = null;
-      if (o["draft-layers"] !== undefined) {
-        const layers = o["draft-layers"] as number;
-        if (layers > engine.config.nLayers) fail("E_ARGS", `--draft-layers ${layers} exceeds the model's ${engine.config.nLayers} layers`);
-        draft = engine.newContext(contextTokens, k, { layers });
-      } else {
-        draftEngine = await openEngine({ ...o, model: o["draft-model"] });
-        draft = draftEngine.newContext(contextTokens, k);
-      }
-      const proposer = new SpecProposer({ k, draft, vocabSize: V, stopAt: engine.tokenizer.eogTokens });
-      return {
-        proposer,
-        banned,
-        cleanup: () => {
-          draft.dispose();
-          draftEngine?.close();
-        },
-      };
+  if (decoder === "space" && isAuto) spec = { ...spec, auto: autoSpace(engine, spec.k) };
+  let draftEngine: Engine | null = null;
+  let draft: (DecodingContext & { dispose(): void }) | undefined;
+  if (decoder === "spec") {
+    const layers = o["draft-layers"] as number | undefined;
+    if (layers !== undefined) {
+      if (layers > engine.config.nLayers) fail("E_ARGS", `--draft-layers ${layers} exceeds the model's ${engine.config.nLayers} layers`);
+      spec = { ...spec, draftLayers: layers };
+    } else {
+      draftEngine = await openEngine({ ...o, model: o["draft-model"] });
+      draft = draftEngine.newContext(contextTokens, k);
+      spec = { ...spec, draft };
     }
   }
+  const built = buildDecoder(engine, spec, contextTokens);
+  return {
+    proposer: built.proposer,
+    banned,
+    cleanup: () => {
+      built.dispose();
+      draft?.dispose();
+      draftEngine?.close();
+    },
+  };
 }
 
 /** --trace FILE: one JSON line per step, written as the steps run. */

@@ -13,7 +13,7 @@ import type { Engine } from "../engine.js";
 import type { DecodingContext } from "./generate.js";
 import { LookupProposer } from "./lookup.js";
 import { ArProposer, type Proposer } from "./proposer.js";
-import { FULL_LAYOUT, MAX_K, SpaceProposer, type SpaceLayout, type SpaceMask } from "./space.js";
+import { FULL_LAYOUT, MAX_K, SpaceProposer, type SpaceAuto, type SpaceLayout, type SpaceMask } from "./space.js";
 import { SpecProposer } from "./spec.js";
 
 export type DecoderKind = "ar" | "space" | "spec" | "lookup";
@@ -27,6 +27,8 @@ export interface DecoderSpec {
   readonly mask?: SpaceMask;
   /** space: which candidates get a mask group (default: the paper's full layout). */
   readonly layout?: SpaceLayout;
+  /** space: let a cost model choose k (up to `k`) and the layout every step (costmodel.ts). */
+  readonly auto?: SpaceAuto;
   /** spec: draft = the target's first N layers + its output head. */
   readonly draftLayers?: number;
   /** spec: a draft context on another engine with the same tokenizer (the caller owns and frees it). */
@@ -44,12 +46,12 @@ export interface BuiltDecoder {
  * all of them comparable token for token. Refuses a mask outside the vocabulary or one that ends
  * generation.
  */
-export function bannedIds(engine: Engine, maskToken: number | undefined): Set<number> {
+export function bannedIds(engine: Engine, maskToken: number | undefined, label = "mask token"): Set<number> {
   const banned = new Set<number>();
   if (maskToken === undefined) return banned;
   const V = engine.config.vocabSize;
-  if (!(Number.isInteger(maskToken) && maskToken >= 0 && maskToken < V)) fail("E_ARGS", `mask token ${maskToken} is outside the vocabulary [0, ${V})`);
-  if (engine.tokenizer.eogTokens.has(maskToken)) fail("E_ARGS", `mask token ${maskToken} is an end-of-generation token; choose an id the model never needs to emit`);
+  if (!(Number.isInteger(maskToken) && maskToken >= 0 && maskToken < V)) fail("E_ARGS", `${label} ${maskToken} is outside the vocabulary [0, ${V})`);
+  if (engine.tokenizer.eogTokens.has(maskToken)) fail("E_ARGS", `${label} ${maskToken} is an end-of-generation token; choose an id the model never needs to emit`);
   banned.add(maskToken);
   return banned;
 }
@@ -65,7 +67,8 @@ export function buildDecoder(engine: Engine, spec: DecoderSpec, contextTokens: n
     case "space": {
       if (!spec.mask) fail("E_ARGS", "the space decoder needs a mask (a mask token id or an adapter)");
       if (spec.k > MAX_K) fail("E_ARGS", `k must be at most ${MAX_K} for the space decoder, got ${spec.k}`);
-      return { proposer: new SpaceProposer({ k: spec.k, mask: spec.mask, layout: spec.layout ?? FULL_LAYOUT, vocabSize: V }), dispose() {} };
+      const layout = spec.layout ?? FULL_LAYOUT;
+      return { proposer: new SpaceProposer({ k: spec.k, mask: spec.mask, layout, vocabSize: V, ...(spec.auto ? { auto: spec.auto } : {}) }), dispose() {} };
     }
     case "spec": {
       if ((spec.draftLayers === undefined) === (spec.draft === undefined)) fail("E_ARGS", "the spec decoder needs exactly one draft: draft layers or a draft context");
