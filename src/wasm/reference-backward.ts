@@ -6,7 +6,7 @@
  *
  * Arrays are plain typed arrays; outputs that the kernels accumulate into are updated in place.
  */
-import { dotRef, expf, ropeApplyRef } from "./reference.js";
+import { dotRef, expf, ropeApplyRef, type AttentionShape } from "./reference.js";
 
 const fr = Math.fround;
 
@@ -65,14 +65,9 @@ export function ropeApplyBackRef(
   ropeApplyRef(x, cos, sin, T, nHeads, headDim, rowStride, -1);
 }
 
-export interface AttentionBackShape {
-  T: number;
-  nKeys: number;
-  nHeads: number;
-  nKvHeads: number;
-  headDim: number;
-  scale: number;
-  g0?: number; // kv heads [g0, g1); default all
+/** The forward's shape, with the work split by kv heads [g0, g1) (default all) instead of query heads. */
+export interface AttentionBackShape extends Omit<AttentionShape, "h0" | "h1"> {
+  g0?: number;
   g1?: number;
 }
 
