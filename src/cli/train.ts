@@ -42,7 +42,7 @@ export const DISTILL_OPTIONS: Record<string, OptionSpec> = {
   "data-dir": { kind: "string", help: "HumanEval-X directory (default ../shared/data/humaneval-x)" },
   "max-tokens": { kind: "int", min: 1, max: 4096, help: "response tokens (default 256)" },
   prompts: { kind: "string", choices: ["all", "humaneval", "instruct"], help: "which sources (default all)" },
-  limit: { kind: "int", min: 1, max: 1 << 20, help: "stop after this many new examples" },
+  limit: { kind: "int", min: 1, max: 1 << 20, help: "stop after this many new examples (prompts go problem-major: n of every source, then n + 1)" },
 };
 
 export const TRAIN_OPTIONS: Record<string, OptionSpec> = {
@@ -90,7 +90,11 @@ function distillPrompts(split: string, dataDir: string, sources: string): Distil
   const he = sources === "instruct" ? [] : humanEvalPrompts(dataDir);
   const instruct: DistillPrompt[] = INSTRUCTION_PROMPTS.map((m, i) => ({ id: `instruct/${i}`, split: "train", message: m }));
   const all = sources === "humaneval" ? he : [...he, ...instruct];
-  return split === "all" ? all : all.filter((p) => p.split === split);
+  // Problem-major order (problem n of every language and instruction n, then n + 1, ...), so a run cut
+  // short by --limit still covers every language and the instruction prompts evenly. The sort is stable.
+  const index = (p: DistillPrompt) => Number(p.id.slice(p.id.lastIndexOf("/") + 1));
+  const ordered = [...all].sort((a, b) => index(a) - index(b));
+  return split === "all" ? ordered : ordered.filter((p) => p.split === split);
 }
 
 export async function runDistill(o: Parsed): Promise<number> {
