@@ -13,8 +13,9 @@
  * short (about 300 us: several calls, or a part of one call's output rows), and every figure is a
  * median. The int8 format's time includes quantising the activations, as in the model.
  *
- * Formats: f32 / bf16 / q8 are the packed layouts (PANEL.*); q4_1 and f32-rows are the row-major kernel
- * on GGUF Q4_1 and on f32 rows (what the "native" and "f32" storages run), for comparison.
+ * Formats: f32 / bf16 / q8 are the packed layouts (PANEL.*: what the "f32", "bf16" and "q8" storages
+ * run); q4_1 and f32-rows are the row-major kernel on GGUF Q4_1 and on f32 rows (what the "native" and
+ * "f32-rows" storages run), for comparison.
  * Timings are medians of interleaved samples (every format and T in turn), so drift hits all alike; the
  * load average is printed so a busy machine shows.
  */

@@ -46,7 +46,7 @@ fi
 SPACE="node $RUN/code/bin/space-train.mjs"
 # Knobs (environment; a resumed run must use the same training values as its start):
 #   DISTILL=0 skips stage 1; DISTILL_LIMIT=N distils at most N more prompts (problem-major order, so
-#   every language gets some); STEPS BATCH GROUPS LR WARMUP EVAL_EVERY shape stage 2.
+#   every language gets some); STEPS BATCH SAR_GROUPS LR WARMUP EVAL_EVERY shape stage 2.
 if [ "${DISTILL:-1}" != 0 ]; then
   echo "$(date -Is) distill -> $RUN/distill-train.jsonl"
   $SPACE distill --model "$MODEL" --out "$RUN/distill-train.jsonl" --split train --data-dir "$DATA_DIR" \
@@ -54,7 +54,7 @@ if [ "${DISTILL:-1}" != 0 ]; then
 fi
 echo "$(date -Is) train -> $OUT"
 $SPACE train --model "$MODEL" --weights f32 --data "$RUN/distill-train.jsonl" --run-dir "$RUN/run" --out "$OUT" \
-  --k 5 --rank 16 --steps "${STEPS:-1200}" --batch "${BATCH:-4}" --groups "${GROUPS:-32}" --lr "${LR:-1e-3}" \
+  --k 5 --rank 16 --steps "${STEPS:-1200}" --batch "${BATCH:-4}" --groups "${SAR_GROUPS:-32}" --lr "${LR:-1e-3}" \
   --warmup "${WARMUP:-50}" --max-prefix 640 --checkpoint-every 10 --eval-every "${EVAL_EVERY:-100}" \
   --eval-prompts 6 --eval-tokens 96 --data-dir "$DATA_DIR"
 echo "$(date -Is) finished: $OUT"

@@ -11,7 +11,7 @@ import { DEMO_PROMPT, spaceMetadata } from "../src/cli/demo.js";
 import { generate, type GenerateResult } from "../src/decode/generate.js";
 import { ArProposer, type Proposer } from "../src/decode/proposer.js";
 import { FULL_LAYOUT, LEAN_LAYOUT, SpaceProposer } from "../src/decode/space.js";
-import { autoSpace } from "../src/decode/costmodel.js";
+import { autoSpace, isAr } from "../src/decode/costmodel.js";
 import { median, rotate } from "../src/bench/stats.js";
 
 const rounds = Number(process.argv[2] ?? 5);
@@ -50,5 +50,8 @@ for (const [name, rs] of results) {
   console.log(`${name.padEnd(11)} tau ${rs[0].stats.tokens_per_forward.toFixed(2)}  ${tps.toFixed(0).padStart(5)} tok/s  ${(tps / arTps).toFixed(2)}x ar  identical ${same ? "yes" : "NO"}`);
 }
 const c = auto.best();
-console.log(`auto's choice after the runs: k = ${c.k}, ${c.layout.name}; alpha ${Array.from({ length: k }, (_, j) => auto.tracker.alpha(j + 1).toFixed(2)).join(" ")}`);
+console.log(
+  `auto's choice after the runs: ${isAr(c) ? "plain AR" : `k = ${c.k}, ${c.layout.name}`}; alpha ${Array.from({ length: k }, (_, j) => auto.tracker.alpha(j + 1).toFixed(2)).join(" ")}; ` +
+    `steps ${auto.counts.ar} AR, ${auto.counts.speculating} SPACE (${auto.counts.probes} probes)`,
+);
 engine.close();

@@ -26,6 +26,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { Engine } from "../src/engine.js";
+import type { WeightStorage } from "../src/model/weights.js";
 import { bytesSource } from "../src/gguf/source.js";
 import { MetaType } from "../src/gguf/types.js";
 import { loadCoreNode } from "../src/node/wasm.js";
@@ -93,7 +94,9 @@ const cfg: ModelConfig = {
 const modelFile = (name: string, tensors: Parameters<typeof llamaGGUF>[0]["tensors"], extra = new Map()) =>
   llamaGGUF({ cfg, vocab, eos: EOS, name, tensors, extra });
 const core = () => loadCoreNode("plain");
-const load = async (name: string, bytes: Uint8Array) => Engine.load(await core(), bytesSource(name, bytes));
+// Trainers read row-major weights (the backward kernels read rows): "f32-rows" says so explicitly (the
+// tensors here are F32, so it is the same memory as "native"); decoding takes the default storage.
+const load = async (name: string, bytes: Uint8Array, weights: WeightStorage = "native") => Engine.load(await core(), bytesSource(name, bytes), { weights });
 
 // Token stream of the training split: files joined by <|endoftext|>.
 async function tokenizer() {
@@ -112,7 +115,7 @@ async function trainStage(
   maxT: number,
   batchAt: (t: Trainer) => ReturnType<typeof causalSample>[],
 ): Promise<Trainer> {
-  const engine = await load(stage, base);
+  const engine = await load(stage, base, "f32-rows");
   const trainer = Trainer.fromEngine(engine, {
     maxT, lr: h.lr, minLr: h.minLr, warmupSteps: h.warmup, totalSteps: h.steps, weightDecay: h.weightDecay ?? 0, seed: RECIPE.seed,
   });

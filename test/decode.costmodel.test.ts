@@ -3,8 +3,11 @@
  *  - its choice on synthetic cost curves and acceptance rates (table-driven);
  *  - expectedRate against a simulation of the proposer's state machine (candidates or none per layout);
  *  - the acceptance tracker (prior, exponentially weighted counts);
- *  - coverage: every configuration it can pick has a layout the exactness property tests iterate over
- *    (AUTO_LAYOUTS, test/decode.space.test.ts) and a k within the mask source's;
+ *  - coverage: every configuration it can pick is plain AR (AR_CONFIG) or has a layout the exactness
+ *    property tests iterate over (AUTO_LAYOUTS) and a k within the mask source's; test/decode.space.test.ts
+ *    runs every one of spaceConfigs;
+ *  - the AR fallback: AR whenever no block is expected to beat it, probes within their budget, and a
+ *    return to SPACE when the masks start being accepted;
  *  - greedy output of `auto` (the real cost model, and a chooser switching at random every step) == ar.
  */
 import { afterAll, describe, expect, it } from "vitest";
@@ -12,7 +15,7 @@ import fc from "fast-check";
 import type { Engine } from "../src/engine.js";
 import { generate, type GenerateResult } from "../src/decode/generate.js";
 import { ArProposer, type Proposer } from "../src/decode/proposer.js";
-import { FULL_LAYOUT, LEAN_LAYOUT, MAX_K, SpaceProposer, type SpaceAuto, type SpaceConfig, type SpaceMask } from "../src/decode/space.js";
+import { AR_CONFIG, FULL_LAYOUT, LEAN_LAYOUT, MAX_K, SpaceProposer, type SpaceAuto, type SpaceConfig, type SpaceMask } from "../src/decode/space.js";
 import {
   AcceptanceTracker,
   AUTO_LAYOUTS,
@@ -21,7 +24,9 @@ import {
   configWidths,
   costFromTable,
   expectedRate,
+  isAr,
   measureCost,
+  probeCost,
   SpaceCostModel,
   spaceConfigs,
   type CostFn,
@@ -34,15 +39,19 @@ const flat: CostFn = () => 1;
 const linear: CostFn = (T) => T;
 const overhead: CostFn = (T) => 1 + 0.05 * T; // fixed cost per step dominates (a large, memory-bound model)
 const const_ = (a: number) => () => a;
+/** The embedded model's measured shape on this CPU (README: a 25-row step costs ~15x AR's row). */
+const TINY_CURVE = costFromTable([{ T: 1, ms: 1 }, { T: 4, ms: 2.5 }, { T: 25, ms: 15 }]);
 
 describe("choice on synthetic cost curves and acceptance rates", () => {
   const cases: { name: string; cost: CostFn; alpha: number; kMax: number; want: (c: SpaceConfig) => boolean }[] = [
     { name: "flat cost, high acceptance: full layout, largest k", cost: flat, alpha: 0.9, kMax: 6, want: (c) => c.layout === FULL_LAYOUT && c.k === 6 },
     { name: "flat cost, low acceptance: still full, largest k (rows are free)", cost: flat, alpha: 0.1, kMax: 4, want: (c) => c.layout === FULL_LAYOUT && c.k === 4 },
-    { name: "steep cost, low acceptance: the smallest block", cost: linear, alpha: 0.1, kMax: 8, want: (c) => blockRows(c, c.k) === 4 },
-    { name: "steep cost, high acceptance: the smallest block still", cost: linear, alpha: 0.95, kMax: 8, want: (c) => c.k === 1 },
+    { name: "flat cost, no acceptance: plain AR (a tie, and ties go to the smaller block)", cost: flat, alpha: 0, kMax: 4, want: isAr },
+    { name: "steep cost (cost(T) = T), low acceptance: plain AR", cost: linear, alpha: 0.1, kMax: 8, want: isAr },
+    { name: "steep cost, high acceptance: still plain AR (k + 1 tokens never pay for 1 + 2k rows or more)", cost: linear, alpha: 0.95, kMax: 8, want: isAr },
+    { name: "cost(T) = 1 + 0.2 T, high acceptance: SPACE, not AR", cost: (T) => 1 + 0.2 * T, alpha: 0.95, kMax: 8, want: (c) => !isAr(c) },
     { name: "overhead-dominated cost, high acceptance: lean, large k", cost: overhead, alpha: 0.9, kMax: 8, want: (c) => c.layout === LEAN_LAYOUT && c.k >= 6 },
-    { name: "measured tiny-model curve (cost(25) = 15 cost(1)), tau ~1.4: k = 1", cost: costFromTable([{ T: 1, ms: 1 }, { T: 4, ms: 2.5 }, { T: 25, ms: 15 }]), alpha: 0.4, kMax: 4, want: (c) => c.k === 1 },
+    { name: "measured tiny-model curve (cost(25) = 15 cost(1)), tau ~1.4: plain AR", cost: TINY_CURVE, alpha: 0.4, kMax: 4, want: isAr },
   ];
   for (const t of cases) {
     it(t.name, () => {
@@ -64,13 +73,37 @@ describe("choice on synthetic cost curves and acceptance rates", () => {
     expect(blockRows({ k: 3, layout: LEAN_LAYOUT }, 0)).toBe(4);
     expect(configWidths(spaceConfigs(2))).toEqual([1, 2, 3, 4, 7, 9]);
   });
+
+  it("plain AR: one row, one token per step, rate 1 / cost(1), whatever alpha", () => {
+    expect(blockRows(AR_CONFIG, 0)).toBe(1);
+    for (const a of [0, 0.5, 1]) expect(expectedRate(AR_CONFIG, const_(a), overhead)).toEqual({ tokensPerStep: 1, costPerStep: overhead(1), rate: 1 / overhead(1) });
+  });
+
+  it("the choice is never slower than AR by the model's estimate (random curves, alphas, kMax)", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: MAX_K }),
+        fc.array(fc.double({ min: 0.01, max: 100, noNaN: true }), { minLength: 2, maxLength: 8 }),
+        fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: MAX_K, maxLength: MAX_K }),
+        (kMax, ms, a) => {
+          const cost = costFromTable(ms.map((y, i) => ({ T: 1 + 40 * i, ms: y })));
+          const alpha = (j: number) => a[j - 1];
+          const c = chooseConfig(spaceConfigs(kMax), alpha, cost);
+          expect(expectedRate(c, alpha, cost).rate).toBeGreaterThanOrEqual(1 / cost(1));
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
 });
 
 describe("expectedRate matches a simulation of the proposer's state machine", () => {
   it("random alphas, costs and layouts", () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 6 }), fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: 6, maxLength: 6 }), fc.constantFrom(...AUTO_LAYOUTS), fc.integer({ min: 1, max: 1e6 }), (k, a, layout, seed) => {
-        const cfg = { k, layout };
+      fc.property(fc.integer({ min: 1, max: 6 }), fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: 6, maxLength: 6 }), fc.nat(), fc.integer({ min: 1, max: 1e6 }), (kMax, a, pick, seed) => {
+        const configs = spaceConfigs(kMax); // plain AR included
+        const cfg = configs[pick % configs.length];
+        const { k, layout } = cfg;
         const cost: CostFn = (T) => 1 + T * 0.3;
         const want = expectedRate(cfg, (j) => a[j - 1], cost);
         const rng = new Rng(seed);
@@ -102,22 +135,97 @@ describe("acceptance tracker", () => {
     expect(t.alpha(2)).toBeGreaterThan(0.9);
   });
 
-  it("the cost model shrinks k when candidates are rejected, grows it back when accepted", () => {
+  it("the cost model falls back to plain AR when candidates are rejected, grows k back when accepted", () => {
     const cost = costFromTable([{ T: 1, ms: 1 }, { T: 100, ms: 5 }]);
     const model = new SpaceCostModel(spaceConfigs(5), cost, { prior: 0.9 });
     expect(model.choose().k).toBe(5);
     const verdict = (accepted: number) => ({ accepted, emitted: [], ended: false }) as never;
     for (let i = 0; i < 60; i++) model.observe(5, verdict(0));
-    expect(model.choose().k).toBe(1);
+    expect(model.best()).toBe(AR_CONFIG);
+    expect(model.choose()).toBe(AR_CONFIG); // no probe yet: the last verdict reset the exploration credit
+    expect(model.bestSpeculating()!.k).toBe(1);
     for (let i = 0; i < 60; i++) model.observe(1, verdict(1));
     expect(model.choose().k).toBeGreaterThan(1);
   });
 });
 
+describe("the AR fallback and its probes", () => {
+  /**
+   * Runs the model for `steps` steps against a simulated mask source: the proposer's candidate state (k
+   * candidates after a step with a group after the last accepted one, else none; a smaller next k keeps
+   * the first ones) and a true acceptance rate per step. Time is the model's own cost(T) of each block.
+   */
+  function simulate(model: SpaceCostModel, steps: number, trueAlpha: (step: number) => number, seed = 1) {
+    const rng = new Rng(seed);
+    const picks: SpaceConfig[] = [];
+    let carried = 0, time = 0, tokens = 0;
+    for (let s = 0; s < steps; s++) {
+      const c = model.choose();
+      picks.push(c);
+      const m = Math.min(carried, c.k);
+      let n = 0;
+      while (n < m && rng.next() < trueAlpha(s)) n++;
+      time += model.cost(blockRows(c, m));
+      tokens += n + 1;
+      model.observe(m, { accepted: n, emitted: [], ended: false } as never);
+      carried = c.layout.groupAfter(n, m) ? c.k : 0;
+    }
+    return { picks, time, tokens };
+  }
+
+  it("nothing beats AR: AR steps, and probes (the best speculating configuration, two steps) within their budget", () => {
+    const budget = 0.05;
+    const model = new SpaceCostModel(spaceConfigs(4), TINY_CURVE, { probeBudget: budget });
+    const { picks, time, tokens } = simulate(model, 4000, () => 0.3);
+    // No verdict yet, so the first choice probes; on this curve every speculating step is a probe step.
+    expect(isAr(picks[0])).toBe(false);
+    expect(picks[1]).toBe(picks[0]);
+    expect(model.counts.speculating).toBe(2 * model.counts.probes);
+    for (let i = 0; i < picks.length; i++) if (!isAr(picks[i]) && (i === 0 || isAr(picks[i - 1]))) expect(picks[i + 1], `step ${i}`).toBe(picks[i]);
+    // The estimate stays alive (a probe every few dozen steps here), and costs at most ~the budget.
+    expect(model.counts.probes).toBeGreaterThan(50);
+    const overhead = time / (tokens * TINY_CURVE(1)) - 1;
+    expect(overhead).toBeGreaterThan(0);
+    expect(overhead).toBeLessThan(budget * 1.2);
+    expect(model.tracker.alpha(1)).toBeCloseTo(0.3, 0);
+  });
+
+  it("a probe is paid for by AR steps: none between a verdict and the credit for its extra cost", () => {
+    const cost: CostFn = (T) => 1 + 0.5 * T;
+    const model = new SpaceCostModel(spaceConfigs(3), cost, { probeBudget: 0.1 });
+    const { picks } = simulate(model, 400, () => 0);
+    const p = model.bestSpeculating()!;
+    const gap = Math.ceil(probeCost(p, (j) => model.tracker.alpha(j), cost).extra / (0.1 * cost(1)));
+    // Once alpha has settled (the last probes), AR steps between two probes = the credit for one.
+    const starts = picks.flatMap((c, i) => (!isAr(c) && (i === 0 || isAr(picks[i - 1])) ? [i] : [])).slice(-8);
+    const gaps = starts.slice(1).map((s, i) => s - starts[i] - 2);
+    expect(gaps).toHaveLength(7);
+    for (const g of gaps) expect(Math.abs(g - gap), `gaps ${gaps}, want ${gap}`).toBeLessThanOrEqual(1);
+  });
+
+  it("when the masks start being accepted, the model leaves AR", () => {
+    const model = new SpaceCostModel(spaceConfigs(6), (T) => 1 + 0.2 * T);
+    const { picks } = simulate(model, 2000, (s) => (s < 1000 ? 0 : 0.95));
+    const speculating = (from: number, to: number) => picks.slice(from, to).filter((c) => !isAr(c)).length / (to - from);
+    // AR, and its probes: two steps per 0.8 cost units of extra, earned at 5% of cost(1) = 1.2 per AR step.
+    expect(speculating(500, 1000)).toBeLessThan(0.15);
+    expect(speculating(1300, 2000)).toBeGreaterThan(0.9);
+  });
+
+  it("probeBudget 0: one probe (before the first verdict), then AR for good", () => {
+    const model = new SpaceCostModel(spaceConfigs(4), TINY_CURVE, { probeBudget: 0 });
+    const { picks } = simulate(model, 500, () => 0.5);
+    expect(model.counts.probes).toBe(1);
+    expect(picks.slice(2).every(isAr)).toBe(true);
+  });
+});
+
 describe("coverage: the cost model only picks layouts the exactness tests cover", () => {
-  it("every configuration of every mask source has a layout in AUTO_LAYOUTS and k in [1, kMax]", () => {
+  it("every configuration of every mask source is plain AR, or has a layout in AUTO_LAYOUTS and k in [1, kMax]", () => {
     for (let kMax = 1; kMax <= MAX_K; kMax++) {
-      for (const c of spaceConfigs(kMax)) {
+      const configs = spaceConfigs(kMax);
+      expect(configs[0]).toBe(AR_CONFIG);
+      for (const c of configs.slice(1)) {
         expect(AUTO_LAYOUTS).toContain(c.layout);
         expect(c.k >= 1 && c.k <= kMax).toBe(true);
       }
@@ -166,6 +274,7 @@ describe("greedy: auto == ar on random tiny models", () => {
   }
 
   it("the cost model (random cost curves, priors) and random switching: tokens == ar's, picks within its configurations", async () => {
+    let arSteps = 0, probes = 0;
     await fc.assert(
       fc.asyncProperty(
         fc.record({
@@ -196,10 +305,15 @@ describe("greedy: auto == ar on random tiny models", () => {
             expect(got.stopReason, name).toBe(want.stopReason);
           }
           for (const p of picked) expect(configs).toContain(p);
+          arSteps += model.counts.ar;
+          probes += model.counts.probes;
         },
       ),
       { numRuns: 25 },
     );
+    // The real cost model ran plain AR steps and probes in these runs, not only SPACE blocks.
+    expect(arSteps).toBeGreaterThan(0);
+    expect(probes).toBeGreaterThan(0);
   });
 
   it("measureCost: real forwards once per engine, then cached; cost grows with T", async () => {

@@ -1,5 +1,6 @@
 /**
- * Lossless sampling, statistically: on a tiny model, the tokens that space, spec and lookup sample are
+ * Lossless sampling, statistically: on a tiny model, the tokens that space (fixed layouts, and every
+ * configuration of the cost model, plain AR steps included, switched at random), spec and lookup sample are
  * distributed exactly like AR sampling's. The reference is the exact AR distribution of the first three
  * tokens, p(t1) p(t2 | t1) p(t3 | t1, t2), computed by teacher forcing with the same `distribution`
  * (temperature, top-k, top-p, banned ids); each decoder's samples (one run per seed) are tested against
@@ -12,7 +13,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Engine } from "../src/engine.js";
 import { generate } from "../src/decode/generate.js";
 import { ArProposer, type Proposer } from "../src/decode/proposer.js";
-import { SpaceProposer, LEAN_LAYOUT } from "../src/decode/space.js";
+import { SpaceProposer, LEAN_LAYOUT, type SpaceAuto } from "../src/decode/space.js";
+import { spaceConfigs } from "../src/decode/costmodel.js";
+import { Rng } from "../src/decode/rng.js";
 import { SpecProposer } from "../src/decode/spec.js";
 import { LookupProposer } from "../src/decode/lookup.js";
 import { chainBlock, range } from "../src/decode/block.js";
@@ -97,6 +100,13 @@ const decoders: Record<string, (contextTokens: number) => { proposer: Proposer; 
   ar: () => ({ proposer: new ArProposer() }),
   "space k=2": () => ({ proposer: new SpaceProposer({ k: 2, mask: { token: MASK }, vocabSize: V() }) }),
   "space k=3 lean": () => ({ proposer: new SpaceProposer({ k: 3, mask: { token: MASK }, layout: LEAN_LAYOUT, vocabSize: V() }) }),
+  // Every configuration the cost model may pick, switched at random each step: AR steps drop sampled candidates.
+  "space auto (random switching, AR steps included)": () => {
+    const configs = spaceConfigs(3);
+    const rng = new Rng(7);
+    const auto: SpaceAuto = { configs, choose: () => configs[Math.floor(rng.next() * configs.length)], observe() {} };
+    return { proposer: new SpaceProposer({ k: 3, mask: { token: MASK }, vocabSize: V(), auto }) };
+  },
   "spec k=2 (1-layer draft)": (contextTokens) => {
     const draft = engine.newContext(contextTokens, 2, { layers: 1 });
     return { proposer: new SpecProposer({ k: 2, draft, vocabSize: V() }), dispose: () => draft.dispose() };

@@ -1,8 +1,9 @@
 /**
  * Greedy exactness of every decoder through the one generate loop, on random tiny models:
- *  - fast-check: space (every layout in AUTO_LAYOUTS: those the cost model picks from), spec (truncated draft) and lookup emit exactly AR's tokens,
- *    text and stop reason, over random weights and dims, mask tokens, prompts, k, max tokens, contexts
- *    and end-of-generation tokens;
+ *  - fast-check: space (every configuration the cost model may pick, spaceConfigs: plain AR steps and
+ *    k x AUTO_LAYOUTS, each held fixed, and a chooser switching among all of them at random every step),
+ *    spec (truncated draft) and lookup emit exactly AR's tokens, text and stop reason, over random
+ *    weights and dims, mask tokens, prompts, k, max tokens, contexts and end-of-generation tokens;
  *  - every acceptance length through the real block: SPACE with candidates injected at the proposer
  *    boundary (always right, always wrong, right for a scheduled number), the forward, verifier and KV
  *    compaction running for real; the acceptance histogram must cover 0..k;
@@ -13,8 +14,9 @@ import fc from "fast-check";
 import type { Engine } from "../src/engine.js";
 import { generate, type GenerateOptions, type GenerateResult } from "../src/decode/generate.js";
 import { ArProposer, type Proposer } from "../src/decode/proposer.js";
-import { SpaceProposer, FULL_LAYOUT, type SpaceLayout } from "../src/decode/space.js";
-import { AUTO_LAYOUTS } from "../src/decode/costmodel.js";
+import { SpaceProposer, AR_CONFIG, FULL_LAYOUT, LEAN_LAYOUT, spaceBlock, type SpaceAuto, type SpaceConfig, type SpaceLayout } from "../src/decode/space.js";
+import { spaceConfigs } from "../src/decode/costmodel.js";
+import { Rng } from "../src/decode/rng.js";
 import { LookupProposer } from "../src/decode/lookup.js";
 import { SpecProposer } from "../src/decode/spec.js";
 import { chainBlock, range } from "../src/decode/block.js";
@@ -39,6 +41,16 @@ type Make = (e: Engine, contextTokens: number) => { proposer: Proposer; dispose?
 const ar: Make = () => ({ proposer: new ArProposer() });
 const space = (k: number, mask: number, layout: SpaceLayout = FULL_LAYOUT, inject?: ConstructorParameters<typeof SpaceProposer>[0]["inject"]): Make =>
   (e) => ({ proposer: new SpaceProposer({ k, mask: { token: mask }, layout, vocabSize: e.config.vocabSize, inject }) });
+/** SPACE driven the way the cost model drives it (SpaceAuto), by a given chooser. */
+const spaceAuto = (k: number, mask: number, auto: () => SpaceAuto): Make =>
+  (e) => ({ proposer: new SpaceProposer({ k, mask: { token: mask }, vocabSize: e.config.vocabSize, auto: auto() }) });
+/** Always the same configuration. */
+const fixed = (c: SpaceConfig): SpaceAuto => ({ configs: [c], choose: () => c, observe() {} });
+/** A configuration of `configs` drawn at random every step: every switch, into and out of plain AR steps too. */
+const switching = (configs: SpaceConfig[], seed: number): SpaceAuto => {
+  const rng = new Rng(seed);
+  return { configs, choose: () => configs[Math.floor(rng.next() * configs.length)], observe() {} };
+};
 const lookup = (k: number): Make => () => ({ proposer: new LookupProposer({ k }) });
 const spec = (k: number, layers: number): Make => (e, contextTokens) => {
   const draft = e.newContext(contextTokens, k, { layers });
@@ -84,7 +96,7 @@ describe("greedy: every decoder emits exactly AR's output (property over random 
     banSpecials: fc.boolean(), // random models end early; banning end-of-generation gives long outputs
     contextCut: sometimes(fc.integer({ min: 1, max: 39 })), // a context that ends generation
     eosAt: sometimes(fc.integer({ min: 0, max: 39 })), // make AR's i-th token end-of-generation
-    layout: fc.constantFrom(...AUTO_LAYOUTS), // every layout the cost model can pick (test/decode.costmodel.test.ts)
+    pick: fc.nat(), // which of spaceConfigs(k): every configuration the cost model can pick (test/decode.costmodel.test.ts)
     draftDepth: fc.double({ min: 0, max: 1, noNaN: true }),
   });
 
@@ -104,8 +116,11 @@ describe("greedy: every decoder emits exactly AR's output (property over random 
           expect(want.stopReason).toBe("eos");
         }
         const draftLayers = 1 + Math.floor(c.draftDepth * (c.nLayers - 0.001));
+        const configs = spaceConfigs(c.k); // AR_CONFIG, then k' = 1..k x AUTO_LAYOUTS
+        const config = configs[c.pick % configs.length];
         const decoders: [string, Make][] = [
-          [`space ${c.layout.name}`, space(c.k, c.mask, c.layout)],
+          [`space ${config.layout.name} k=${config.k}`, spaceAuto(c.k, c.mask, () => fixed(config))],
+          ["space switching at random", spaceAuto(c.k, c.mask, () => switching(configs, c.seed))],
           ["spec", spec(c.k, draftLayers)],
           ["lookup", lookup(c.k)],
         ];
@@ -194,6 +209,48 @@ describe("every acceptance length through the real block (SPACE, injected candid
     expectSameOutput(got, want, "spec, full-depth draft");
     expect(got.stats.accept_histogram.slice(0, 4).every((n) => n === 0)).toBe(true);
     expect(got.stats.tokens_per_forward).toBe(5);
+  });
+});
+
+describe("the plain AR step of SPACE (AR_CONFIG)", () => {
+  it("is AR's block: the pending tokens only, causal, no mask row, no candidate, and nothing proposed", () => {
+    const lora = {} as never; // a mask given as vectors + LoRA: none of it applies without mask rows
+    const mask = { token: 9, embeddings: [new Float32Array(4), new Float32Array(4)], lora };
+    const plan = spaceBlock(3, [7, 8], [], AR_CONFIG.k, mask, AR_CONFIG.layout);
+    const ar = chainBlock(3, [7, 8], [1]);
+    expect(plan.block).toEqual(ar);
+    expect(Array.from(plan.verifyRows)).toEqual([0]);
+    expect(Array.from(plan.maskRows ?? [])).toEqual([]);
+    expect(plan.groups).toEqual([null]);
+    expect(Array.from(plan.keepRows(0))).toEqual([0, 1]);
+  });
+
+  it("k = 0 only as the plain AR configuration", () => {
+    const make = (c: SpaceConfig) => () => new SpaceProposer({ k: 2, mask: { token: 9 }, vocabSize: V, auto: fixed(c) });
+    expect(make(AR_CONFIG)).not.toThrow();
+    expect(make({ k: 0, layout: FULL_LAYOUT })).toThrow(/k = 0 \(a plain AR step\) needs the "ar" layout/);
+    expect(make({ k: 3, layout: FULL_LAYOUT })).toThrow(/outside \[0, 2\]/);
+  });
+
+  it("drops the candidates an earlier step proposed; switching back proposes again: output == ar", async () => {
+    const e = await load({ seed: 78 });
+    const prompt = [40, 41, 42];
+    const banned = new Set([200, ...SPECIALS]);
+    const want = await run(e, ar, prompt, { maxTokens: 30, banned });
+    // Into and out of AR steps, with candidates left over from groups of another k.
+    const schedule: SpaceConfig[] = [
+      { k: 3, layout: FULL_LAYOUT }, { k: 3, layout: FULL_LAYOUT }, AR_CONFIG, { k: 2, layout: LEAN_LAYOUT }, { k: 2, layout: LEAN_LAYOUT }, AR_CONFIG, AR_CONFIG, { k: 1, layout: FULL_LAYOUT },
+    ];
+    const verified: number[] = [];
+    let step = 0;
+    const auto: SpaceAuto = { configs: schedule, choose: () => schedule[step++ % schedule.length], observe: (m) => void verified.push(m) };
+    const got = await run(e, spaceAuto(3, 200, () => auto), prompt, { maxTokens: 30, banned });
+    expectSameOutput(got, want, "scheduled AR steps");
+    // Steps right after an AR step verify nothing; the others verify the candidates left over.
+    verified.forEach((m, i) => {
+      if (schedule[i % schedule.length].k === 0 || schedule[(i + schedule.length - 1) % schedule.length].k === 0) expect(m, `step ${i}`).toBe(0);
+    });
+    expect(verified.some((m) => m > 0)).toBe(true);
   });
 });
 

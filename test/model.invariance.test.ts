@@ -44,17 +44,25 @@ describe("batch invariance", () => {
     );
   });
 
-  it("holds for a quantised model (Q4_1 matrices, Q8_0 embeddings) and f32 storage of it", async () => {
+  it("holds for a quantised model (Q4_1 matrices, Q8_0 embeddings) and both f32 storages of it (panels, rows), tied or not", async () => {
     const { tinyModelBytes } = await import("./helpers/tiny-model.js");
     const { engineFromBytes } = await import("./helpers/engine.js");
-    const bytes = tinyModelBytes({ seed: 3, matrixType: GGML.Q4_1, embedType: GGML.Q8_0 });
-    const native = await engineFromBytes(bytes, { weights: "native" });
-    const f32 = await engineFromBytes(bytes, { weights: "f32" });
-    engines.push(native, f32);
-    const tokens = Array.from({ length: 12 }, (_, i) => (i * 11 + 3) % native.config.vocabSize);
-    const ref = logitsInBlocks(native, tokens, tokens.map(() => 1));
-    expectBitIdentical(logitsInBlocks(native, tokens, [5, 7]), ref);
-    expectBitIdentical(logitsInBlocks(f32, tokens, [12]), ref);
+    for (const tied of [true, false]) {
+      const bytes = tinyModelBytes({ seed: 3, matrixType: GGML.Q4_1, embedType: GGML.Q8_0, tied });
+      const native = await engineFromBytes(bytes, { weights: "native" });
+      const f32 = await engineFromBytes(bytes, { weights: "f32" });
+      const rows = await engineFromBytes(bytes, { weights: "f32-rows" });
+      engines.push(native, f32, rows);
+      // "f32" really is panels (the head too), with the embedding table kept row-major for lookups.
+      expect([f32.weights.layers[0].wq.layout, f32.weights.output.layout, f32.weights.tokenEmbd.layout ?? "rows"]).toEqual(["f32-panels", "f32-panels", "rows"]);
+      expect(rows.weights.layers[0].wq.layout ?? "rows").toBe("rows");
+      const tokens = Array.from({ length: 12 }, (_, i) => (i * 11 + 3) % native.config.vocabSize);
+      const ref = logitsInBlocks(native, tokens, tokens.map(() => 1));
+      expectBitIdentical(logitsInBlocks(native, tokens, [5, 7]), ref);
+      expectBitIdentical(logitsInBlocks(f32, tokens, [12]), ref);
+      expectBitIdentical(logitsInBlocks(f32, tokens, [1, 4, 7]), ref);
+      expectBitIdentical(logitsInBlocks(rows, tokens, [12]), ref);
+    }
   });
 
   it("hidden rows between a row's keys, and compacting them away, change nothing", async () => {

@@ -1,15 +1,16 @@
 /**
- * Weight storages (native, f32, bf16, q8) at the model level: each is batch invariant (a row's logits do
- * not depend on how the sequence is cut into blocks, nor on the thread count), "bf16" equals "f32" and
- * "native" bit for bit when the model's weights are bf16 values, and "q8" (lossy by design) stays close
- * to f32 while being exact within itself, in both WebAssembly builds.
+ * Weight storages (native, f32 panels, f32-rows, bf16, q8) at the model level: each is batch invariant (a
+ * row's logits do not depend on how the sequence is cut into blocks, nor on the thread count), "bf16",
+ * "f32" and "f32-rows" equal "native" bit for bit when the model's weights are bf16 values, "q8" (lossy by
+ * design) stays close to f32 while being exact within itself, in both WebAssembly builds; only the
+ * row-major storages can be trained.
  */
 import { afterAll, describe, expect, it } from "vitest";
 import fc from "fast-check";
 import type { Engine } from "../src/engine.js";
 import { chainBlock, range } from "../src/decode/block.js";
 import { GGML } from "../src/gguf/types.js";
-import { ACTIVATION_ROWS, WEIGHT_STORAGES, describeStorage, isRowMajor, type WeightStorage } from "../src/model/weights.js";
+import { ACTIVATION_ROWS, ROW_MAJOR_STORAGES, WEIGHT_STORAGES, describeStorage, isRowMajor, type WeightStorage } from "../src/model/weights.js";
 import { engineFromBytes } from "./helpers/engine.js";
 import { tinyModelBytes, type TinySpec } from "./helpers/tiny-model.js";
 import { logitsInBlocks, splits } from "./helpers/blocks.js";
@@ -73,7 +74,7 @@ describe.each(WEIGHT_STORAGES)("weights %s", (storage) => {
 
   it("is labelled, and packs the matrices it says it packs", async () => {
     const e = await open({ seed: 24, matrixType: GGML.Q4_1 }, storage);
-    const packed = storage === "bf16" || storage === "q8";
+    const packed = storage === "f32" || storage === "bf16" || storage === "q8";
     expect(describeStorage(storage, e.core.build).length).toBeGreaterThan(10);
     expect(isRowMajor(e.weights.layers[0].wq)).toBe(!packed);
     expect(isRowMajor(e.weights.output)).toBe(!packed);
@@ -85,10 +86,11 @@ describe("weights across storages", () => {
   it("bf16 == f32 == native bit for bit on a model whose weights are bf16 values (both builds)", async () => {
     for (const simd of ["plain", "relaxed"] as const) {
       const spec = { seed: 31, matrixType: GGML.BF16, embedType: GGML.BF16 };
-      const [n, f, b] = await Promise.all((["native", "f32", "bf16"] as const).map((w) => open(spec, w, { simd })));
+      const [n, f, r, b] = await Promise.all((["native", "f32", "f32-rows", "bf16"] as const).map((w) => open(spec, w, { simd })));
       const tokens = tokensOf(n, 12, 11, 3);
       const ref = logitsInBlocks(n, tokens, [5, 7]);
       expectBitIdentical(logitsInBlocks(f, tokens, [12]), ref, `${simd}: f32 vs native`);
+      expectBitIdentical(logitsInBlocks(r, tokens, [2, 10]), ref, `${simd}: f32-rows vs native`);
       expectBitIdentical(logitsInBlocks(b, tokens, [3, 9]), ref, `${simd}: bf16 vs native`);
     }
   });
@@ -126,12 +128,14 @@ describe("weights across storages", () => {
 });
 
 describe("training refuses packed weights", () => {
-  it("a trainer on bf16 or q8 panels fails with a clear E_ARGS error", async () => {
+  it("a trainer on f32, bf16 or q8 panels fails with a clear E_ARGS error; native and f32-rows train", async () => {
     const { Trainer } = await import("../src/train/trainer.js");
-    for (const weights of ["bf16", "q8"] as const) {
-      const e = await engineFromBytes(tinyModelBytes({ seed: 41 }), { weights });
+    for (const weights of WEIGHT_STORAGES) {
+      const e = await engineFromBytes(tinyModelBytes({ seed: 41, matrixType: GGML.Q8_0 }), { weights });
       engines.push(e);
-      expect(() => Trainer.fromEngine(e, { maxT: 16, lr: 1e-3, totalSteps: 1 })).toThrow(/needs row-major weights/);
+      const make = () => Trainer.fromEngine(e, { maxT: 16, lr: 1e-3, totalSteps: 1 });
+      if (ROW_MAJOR_STORAGES.includes(weights)) expect(make, weights).not.toThrow();
+      else expect(make, weights).toThrow(/needs row-major weights \(storage native or f32-rows\)/);
     }
   });
 });

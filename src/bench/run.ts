@@ -15,7 +15,7 @@ import { fail } from "../errors.js";
 import { parseArgs, usage, type OptionSpec, type Parsed } from "../cli/args.js";
 import { readGGUF, metaGetter } from "../gguf/reader.js";
 import { configFromMetadata } from "../model/config.js";
-import { WEIGHT_STORAGES } from "../model/weights.js";
+import { DECODE_STORAGES, WEIGHT_STORAGES } from "../model/weights.js";
 import { decodeAdapter } from "../model/adapter.js";
 import { tokenizerFromMetadata } from "../tokenizer/tokenizer.js";
 import { fileSource } from "../node/files.js";
@@ -32,7 +32,12 @@ import { benchPrompts, CHAT_PROMPTS, defaultDataDir, filler } from "./prompts.js
 import { configLabel, renderMarkdown, type BenchReport, type ContenderReport } from "./report.js";
 import { speedupTauSvg } from "./svg.js";
 
-/** Weight storages the engine offers (every one is tried by default: the baseline is the fastest). */
+/**
+ * Weight storages tried by default: every decoding storage (the baseline is the fastest). "f32" is f32
+ * panels; "f32-rows" (row-major f32, for the trainers) computes the same logits, only slower, so it runs
+ * only when --weights names it (e.g. to measure what the panels gain).
+ */
+const defaultStorages = (): string[] => [...DECODE_STORAGES];
 const weightStorages = (): string[] => [...WEIGHT_STORAGES];
 
 const ALL_DECODERS = ["ar", "space", "spec", "lookup", "llama-ar", "llama-lookup"] as const;
@@ -47,7 +52,7 @@ export const BENCH_OPTIONS: Record<string, OptionSpec> = {
   "mask-token": { kind: "int", min: 0, max: 0x7fffffff, help: "space: mask token id (default: the model's space.mask_token_id, else an untrained <empty_output>)" },
   layout: { kind: "string", choices: Object.keys(LAYOUTS), help: "space layout (default full)" },
   "draft-layers": { kind: "int", min: 1, max: 1 << 16, help: "spec: draft = the first N layers (default a quarter of them)" },
-  weights: { kind: "string", help: `weight storages to try, comma-separated (default all: ${weightStorages().join(",")})` },
+  weights: { kind: "string", help: `weight storages to try, comma-separated, of ${weightStorages().join(",")} (default ${defaultStorages().join(",")}; f32 = f32 panels)` },
   threads: { kind: "string", help: "thread counts to try, comma-separated, the same for llama.cpp (default 1)" },
   simd: { kind: "string", choices: ["auto", "plain", "relaxed"], help: "our WebAssembly build (default auto)" },
   decoders: { kind: "string", help: `comma-separated subset of ${ALL_DECODERS.join(",")} (default all)` },
@@ -95,7 +100,7 @@ export async function runBench(argv: readonly string[]): Promise<number> {
   } catch {
     fail("E_IO", `${model}: no such file (run \`npm run fetch-models\`)`);
   }
-  const storages = ((o.weights as string | undefined) ?? weightStorages().join(",")).split(",").map((w) => w.trim());
+  const storages = ((o.weights as string | undefined) ?? defaultStorages().join(",")).split(",").map((w) => w.trim());
   for (const w of storages) if (!weightStorages().includes(w)) fail("E_ARGS", `--weights: ${w} is not one of ${weightStorages().join(", ")}`);
   const threadList = intList("threads", (o.threads as string | undefined) ?? "1");
   const decoders = ((o.decoders as string | undefined) ?? ALL_DECODERS.join(",")).split(",").map((d) => d.trim());

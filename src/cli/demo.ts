@@ -11,7 +11,7 @@ import { metaGetter } from "../gguf/meta.js";
 import type { Engine } from "../engine.js";
 import { FULL_LAYOUT } from "../decode/space.js";
 import { compareArSpace } from "../decode/compare.js";
-import { autoSpace, expectedRate } from "../decode/costmodel.js";
+import { autoSpace, expectedRate, isAr } from "../decode/costmodel.js";
 
 export interface SpaceMeta {
   readonly maskToken?: number;
@@ -72,13 +72,15 @@ export async function runDemo(engine: Engine, write: (s: string) => void, maxTok
   const best = auto.best();
   const alpha = (j: number) => auto.tracker.alpha(j);
   const predicted = expectedRate(best, alpha, auto.cost).rate * auto.cost(1);
-  write(`layout: auto (cost model): now k = ${best.k}, ${best.layout.name}; predicted ${predicted.toFixed(2)}x AR's tokens per second\n`);
+  const now = isAr(best) ? "plain AR steps (no SPACE block is predicted to pay for its rows)" : `k = ${best.k}, ${best.layout.name}`;
+  const { ar, speculating, probes } = auto.counts;
+  write(`layout: auto (cost model): now ${now}; predicted ${predicted.toFixed(2)}x AR's tokens per second; steps of both runs: ${ar} AR, ${speculating} SPACE (${probes} probes)\n`);
   if (c.arMs < c.spaceMs) {
     const full = { k, layout: FULL_LAYOUT };
     write(
       `(a model this small is compute-bound on a CPU: a step of SPACE's full layout runs 1 + k(k+2) = ${1 + k * (k + 2)} rows at ` +
         `${(auto.cost(1 + k * (k + 2)) / auto.cost(1)).toFixed(1)}x the cost of AR's one row (predicted ${(expectedRate(full, alpha, auto.cost).rate * auto.cost(1)).toFixed(2)}x AR), ` +
-        (predicted < 1 ? "and even the cost model's best block costs more than the tokens it adds" : "so the cost model picks a smaller block") +
+        (isAr(best) ? "so the cost model falls back to plain AR steps, probing the masks now and then" : "so the cost model picks a smaller block") +
         `; spec/space.md, layouts)\n`,
     );
   }

@@ -11,7 +11,7 @@ import { embeddedModelPath } from "../node/embedded.js";
 import { runDemo, spaceMetadata } from "./demo.js";
 import { relaxedSimdAvailable } from "../node/wasm.js";
 import type { Engine } from "../engine.js";
-import { describeStorage, type WeightStorage } from "../model/weights.js";
+import { WEIGHT_STORAGES, describeStorage, type WeightStorage } from "../model/weights.js";
 import { generate, type DecodingContext, type GenerateResult } from "../decode/generate.js";
 import type { Proposer } from "../decode/proposer.js";
 import { LAYOUTS, MAX_K, FULL_LAYOUT } from "../decode/space.js";
@@ -31,7 +31,7 @@ const LOAD_OPTIONS: Record<string, OptionSpec> = {
   model: { kind: "string", help: "GGUF model file (default: the embedded models/space-tiny.gguf)" },
   simd: { kind: "string", choices: ["auto", "plain", "relaxed"], help: "WebAssembly build (default auto: relaxed when available)" },
   threads: { kind: "int", min: 1, max: 64, help: "threads (default 1)" },
-  weights: { kind: "string", choices: ["native", "f32", "bf16", "q8"], help: "weights in memory: as stored, f32, bf16 panels, or int8 panels (q8: lossy, its own configuration)" },
+  weights: { kind: "string", choices: [...WEIGHT_STORAGES], help: "weights in memory: as stored (default), f32 panels, f32-rows (row-major f32, what training reads: same logits as f32, slower), bf16 panels, or int8 panels (q8: lossy, its own configuration)" },
   json: { kind: "flag", help: "print one JSON object" },
 };
 

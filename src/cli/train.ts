@@ -13,6 +13,7 @@ import { fail } from "../errors.js";
 import type { OptionSpec, Parsed } from "./args.js";
 import { loadEngine, SMOLLM2_PATH, type SimdChoice } from "../node/engine.js";
 import type { Engine } from "../engine.js";
+import type { WeightStorage } from "../model/weights.js";
 import { generate } from "../decode/generate.js";
 import { ArProposer } from "../decode/proposer.js";
 import { SpaceProposer, maxExtraRows, FULL_LAYOUT, type SpaceLayout } from "../decode/space.js";
@@ -32,11 +33,19 @@ const COMMON: Record<string, OptionSpec> = {
   model: { kind: "string", help: "base GGUF (default: SmolLM2-135M-Instruct from `npm run fetch-models`)" },
   simd: { kind: "string", choices: ["auto", "plain", "relaxed"], help: "WebAssembly build (default auto)" },
   threads: { kind: "int", min: 1, max: 64, help: "threads for decoding (default 1)" },
-  weights: { kind: "string", choices: ["native", "f32"], help: "base weights in memory: as stored, or dequantised to f32 (faster backward)" },
 };
+
+/**
+ * `--weights f32` means what each command runs fastest, with the same logits either way: distill only
+ * decodes, so f32 panels; train runs the backward kernels, which read rows, so row-major f32
+ * ("f32-rows"). The name stays `f32` for train so existing recipes (scripts/smollm2-space.sh) keep working.
+ */
+const DISTILL_STORAGE: Readonly<Record<string, WeightStorage>> = { native: "native", f32: "f32" };
+const TRAIN_STORAGE: Readonly<Record<string, WeightStorage>> = { native: "native", f32: "f32-rows" };
 
 export const DISTILL_OPTIONS: Record<string, OptionSpec> = {
   ...COMMON,
+  weights: { kind: "string", choices: Object.keys(DISTILL_STORAGE), help: "weights in memory: as stored (default), or f32 (dequantised into f32 panels: same tokens, faster)" },
   out: { kind: "string", help: "JSONL output (appended to; ids already there are skipped)" },
   split: { kind: "string", choices: ["train", "heldout", "all"], help: "which prompts (default train: HumanEval-X 0-119 + instruction prompts)" },
   "data-dir": { kind: "string", help: "HumanEval-X directory (default ../shared/data/humaneval-x)" },
@@ -47,6 +56,7 @@ export const DISTILL_OPTIONS: Record<string, OptionSpec> = {
 
 export const TRAIN_OPTIONS: Record<string, OptionSpec> = {
   ...COMMON,
+  weights: { kind: "string", choices: Object.keys(TRAIN_STORAGE), help: "base weights in memory: as stored (default), or f32 (dequantised to row-major f32 rows, storage f32-rows: the backward reads rows; faster than native)" },
   data: { kind: "string", help: "distilled JSONL (space distill); its train split is used" },
   "run-dir": { kind: "string", help: "checkpoints, logs and the config of the run (resumed when present)" },
   out: { kind: "string", help: "adapter GGUF, exported at every checkpoint and at the end" },
@@ -78,8 +88,9 @@ function modelPath(o: Parsed): string {
   return (o.model as string | undefined) ?? SMOLLM2_PATH;
 }
 
-async function open(o: Parsed): Promise<Engine> {
-  return loadEngine(modelPath(o), { simd: (o.simd as SimdChoice | undefined) ?? "auto", threads: (o.threads as number | undefined) ?? 1, weights: (o.weights as "native" | "f32" | undefined) ?? "native" });
+async function open(o: Parsed, storages: Readonly<Record<string, WeightStorage>>): Promise<Engine> {
+  const weights = storages[(o.weights as string | undefined) ?? "native"];
+  return loadEngine(modelPath(o), { simd: (o.simd as SimdChoice | undefined) ?? "auto", threads: (o.threads as number | undefined) ?? 1, weights });
 }
 
 function chatIds(engine: Engine, message: string): number[] {
@@ -108,7 +119,7 @@ export async function runDistill(o: Parsed): Promise<number> {
     if (text.length > 0 && !text.endsWith("\n")) appendFileSync(out, "\n"); // a run killed mid-line
   }
   const todo = prompts.filter((p) => !done.has(p.id)).slice(0, (o.limit as number | undefined) ?? Infinity);
-  const engine = await open(o);
+  const engine = await open(o, DISTILL_STORAGE);
   try {
     const t0 = performance.now();
     let tokens = 0;
@@ -183,7 +194,7 @@ export async function runTrain(o: Parsed): Promise<number> {
   }
   if (examples.length === 0) fail("E_ARGS", `${dataPath}: no training example (run space distill first)`);
   const baseSha = sha256File(modelPath(o));
-  const engine = await open(o);
+  const engine = await open(o, TRAIN_STORAGE);
   try {
     const { k, groups } = cfgRun;
     const trainer = new AdapterTrainer(engine.core, engine.arena, engine.config, engine.weights, {

@@ -8,25 +8,37 @@
  *    forward passes on a scratch context (measureCost, cached in memory per engine), or given as a table.
  *  - acceptance: alpha_j = P(candidate j accepted | candidates 1..j-1 accepted), from exponentially
  *    weighted counts of the verdicts, starting from a prior (AcceptanceTracker).
- *  - the choice: among a FINITE set of configurations (spaceConfigs: k = 1..K x AUTO_LAYOUTS); the
- *    exactness property tests iterate over the same set, so the model only ever picks a tested layout.
+ *  - the choice: among a FINITE set of configurations (spaceConfigs: plain AR, then k = 1..K x
+ *    AUTO_LAYOUTS); the exactness property tests iterate over the same set, so the model only ever picks
+ *    a tested configuration. Plain AR (AR_CONFIG, rate 1 / cost(1)) is in the set, so the model never
+ *    picks a block it expects to be slower than AR.
+ *  - exploration: while it runs AR steps no candidate is verified, so nothing would ever update the
+ *    acceptance estimate; it probes now and then (SpaceCostModel.choose), within a budget.
  *
  * Lossless whatever it picks: a configuration changes only the candidates and the mask rows, never the
  * verification. No Node APIs here.
  */
 import type { Engine } from "../engine.js";
 import { costCurve } from "../bench/cost.js";
-import { FULL_LAYOUT, LEAN_LAYOUT, type SpaceAuto, type SpaceConfig, type SpaceLayout } from "./space.js";
+import { AR_CONFIG, FULL_LAYOUT, LEAN_LAYOUT, type SpaceAuto, type SpaceConfig, type SpaceLayout } from "./space.js";
 import type { Verdict } from "./verify.js";
 
-/** The layouts the cost model chooses among (test/decode.space.test.ts checks exactness for each). */
+/** The layouts the cost model chooses among when it speculates (test/decode.space.test.ts checks exactness for each). */
 export const AUTO_LAYOUTS: readonly SpaceLayout[] = [FULL_LAYOUT, LEAN_LAYOUT];
 
-/** Every configuration the cost model may pick for a mask source of kMax masks: k = 1..kMax x AUTO_LAYOUTS. */
+/**
+ * Every configuration the cost model may pick for a mask source of kMax masks: AR_CONFIG (a plain AR
+ * step), then k = 1..kMax x AUTO_LAYOUTS. AR comes first, so it wins ties (the smallest block).
+ */
 export function spaceConfigs(kMax: number): SpaceConfig[] {
-  const out: SpaceConfig[] = [];
+  const out: SpaceConfig[] = [AR_CONFIG];
   for (let k = 1; k <= kMax; k++) for (const layout of AUTO_LAYOUTS) out.push({ k, layout });
   return out;
+}
+
+/** Whether c is a plain AR step (no candidates, no mask group). */
+export function isAr(c: SpaceConfig): boolean {
+  return c.k === 0;
 }
 
 /** Rows of a step's block: one pending (bonus) token, m candidates, k masks per mask group. */
@@ -67,18 +79,12 @@ export function costFromTable(points: readonly { readonly T: number; readonly ms
  * (n < m) or a_1..a_m (n = m) and emits n + 1 tokens. The layout decides the next step's candidates:
  * k if there is a mask group after c_n, else none (the lean layout when 0 < n < k). So the candidate
  * count is a two-state Markov chain {0, k}; by renewal-reward, tokens per unit time = (sum over states
- * of pi * tokens) / (sum of pi * cost). It starts with no candidates (the first step).
+ * of pi * tokens) / (sum of pi * cost). It starts with no candidates (the first step). AR_CONFIG (k = 0,
+ * no group) stays in state 0: one token per cost(1).
  */
 export function expectedRate(c: SpaceConfig, alpha: (j: number) => number, cost: CostFn): { tokensPerStep: number; costPerStep: number; rate: number } {
   const { k, layout } = c;
-  // P(n accepted) with k candidates.
-  const pn: number[] = [];
-  let reach = 1;
-  for (let n = 0; n <= k; n++) {
-    const a = n < k ? clamp01(alpha(n + 1)) : 0;
-    pn.push(reach * (1 - a));
-    reach *= a;
-  }
+  const pn = acceptedDistribution(k, alpha);
   const tokensK = pn.reduce((s, p, n) => s + p * (n + 1), 0);
   const toK0 = layout.groupAfter(0, 0) ? 1 : 0; // no candidates -> candidates
   const stayK = pn.reduce((s, p, n) => s + (layout.groupAfter(n, k) ? p : 0), 0); // candidates -> candidates
@@ -87,6 +93,30 @@ export function expectedRate(c: SpaceConfig, alpha: (j: number) => number, cost:
   const tokensPerStep = pi0 * 1 + piK * tokensK;
   const costPerStep = pi0 * cost(blockRows(c, 0)) + piK * cost(blockRows(c, k));
   return { tokensPerStep, costPerStep, rate: tokensPerStep / costPerStep };
+}
+
+/** P(n accepted), n = 0..k, for a step with k candidates: a_1..a_n (1 - a_{n+1}), the last a_1..a_k. */
+function acceptedDistribution(k: number, alpha: (j: number) => number): number[] {
+  const pn: number[] = [];
+  let reach = 1;
+  for (let n = 0; n <= k; n++) {
+    const a = n < k ? clamp01(alpha(n + 1)) : 0;
+    pn.push(reach * (1 - a));
+    reach *= a;
+  }
+  return pn;
+}
+
+/**
+ * A probe of a speculating configuration c from no candidates: two steps, the first ([pending] [M]*k)
+ * proposes k candidates, the second verifies them (the verdict that updates alpha). `extra` is what the
+ * probe costs beyond the AR steps that would emit its expected tokens: cost of the two blocks minus
+ * cost(1) x expected tokens (negative when the probe is cheaper than AR for the same tokens).
+ */
+export function probeCost(c: SpaceConfig, alpha: (j: number) => number, cost: CostFn): { tokens: number; cost: number; extra: number } {
+  const tokens = 1 + acceptedDistribution(c.k, alpha).reduce((s, p, n) => s + p * (n + 1), 0);
+  const total = cost(blockRows(c, 0)) + cost(blockRows(c, c.k));
+  return { tokens, cost: total, extra: total - tokens * cost(1) };
 }
 
 /** The configuration with the highest expected rate (ties: the earlier one, i.e. the smaller block). */
@@ -149,33 +179,108 @@ export class AcceptanceTracker {
 export interface CostModelOptions extends AcceptanceOptions {
   /** Re-choose every this many steps (default 1: every step). */
   readonly every?: number;
+  /**
+   * While the model runs plain AR steps, probes may cost at most this fraction of the AR time, by the
+   * model's own estimate (default 0.05: 5%). 0: never probe once a verdict has been seen.
+   */
+  readonly probeBudget?: number;
 }
 
-/** The SpaceProposer's `auto`: picks the best configuration from cost(T) and the running acceptance. */
+/**
+ * The SpaceProposer's `auto`: picks the best configuration from cost(T) and the running acceptance, plain
+ * AR included.
+ *
+ * Exploration. AR steps verify no candidate, so if AR were simply picked, alpha would freeze at the
+ * value that made AR win, and a text where the masks start predicting well would never be noticed. So
+ * while AR is the choice, the model probes: it runs the best *speculating* configuration (the one that
+ * would replace AR if alpha were higher, so the evidence is about the decision at stake) for the two
+ * steps that give one verdict. Probes are paid from a budget rather than run every N steps, so that
+ * their cost is bounded whatever cost(T) is: each AR step earns `probeBudget` x cost(1) of credit, and a
+ * probe starts when the credit covers its expected extra cost over AR (probeCost); any verdict resets
+ * the credit. The exploration overhead is thus at most probeBudget of the AR time (by the model's
+ * estimate): cheap probes (a flat cost(T), a large memory-bound model) come every few steps, costly ones
+ * (a small compute-bound model) every few dozen. Before the first verdict the credit is unlimited: the
+ * prior is no evidence, so the first AR choice probes at once (at the first step that is the prompt's
+ * prefill plus k mask rows, which costs little more than the prefill).
+ */
 export class SpaceCostModel implements SpaceAuto {
   readonly tracker: AcceptanceTracker;
+  /** Steps by kind, and probes started (what exploration cost; for tests and the demo). */
+  readonly counts = { ar: 0, speculating: 0, probes: 0 };
   private current: SpaceConfig;
   private steps = 0;
   private readonly every: number;
+  private readonly probeBudget: number;
+  private readonly speculating: readonly SpaceConfig[];
+  private credit = Infinity; // in cost units; see the class comment
+  private probe: SpaceConfig | null = null; // the probe in progress (until its verdict)
+  private probeSteps = 0;
+  // The decision depends only on alpha, which changes only at verdicts (observe(), not the tracker's
+  // own observe): between them (every AR step) it is reused, so an AR step costs no rate evaluations
+  // (on the embedded model a whole step takes ~0.1 ms).
+  private decision: { best: SpaceConfig; probe: SpaceConfig | null; probeExtra: number } | null = null;
 
   constructor(readonly configs: readonly SpaceConfig[], readonly cost: CostFn, o: CostModelOptions = {}) {
     if (configs.length === 0) throw new Error("SPACE cost model: no configurations");
-    this.tracker = new AcceptanceTracker(Math.max(...configs.map((c) => c.k)), o);
+    this.tracker = new AcceptanceTracker(Math.max(1, ...configs.map((c) => c.k)), o);
     this.every = Math.max(1, Math.floor(o.every ?? 1));
+    this.probeBudget = Math.max(0, o.probeBudget ?? 0.05);
+    this.speculating = configs.filter((c) => !isAr(c));
     this.current = this.best();
   }
 
+  private readonly alpha = (j: number): number => this.tracker.alpha(j);
+
+  /** The configuration with the highest expected rate now (AR_CONFIG when nothing beats AR). */
   best(): SpaceConfig {
-    return chooseConfig(this.configs, (j) => this.tracker.alpha(j), this.cost);
+    return chooseConfig(this.configs, this.alpha, this.cost);
+  }
+
+  /** The best configuration that proposes candidates (what a probe runs); null if there is none. */
+  bestSpeculating(): SpaceConfig | null {
+    return this.speculating.length ? chooseConfig(this.speculating, this.alpha, this.cost) : null;
   }
 
   choose(): SpaceConfig {
-    if (this.steps++ % this.every === 0) this.current = this.best();
+    const c = this.pick();
+    this.counts[isAr(c) ? "ar" : "speculating"]++;
+    return c;
+  }
+
+  private decide(): { best: SpaceConfig; probe: SpaceConfig | null; probeExtra: number } {
+    if (!this.decision) {
+      const probe = this.bestSpeculating();
+      this.decision = { best: this.best(), probe, probeExtra: probe ? probeCost(probe, this.alpha, this.cost).extra : Infinity };
+    }
+    return this.decision;
+  }
+
+  private pick(): SpaceConfig {
+    const d = this.decide();
+    if (this.steps++ % this.every === 0) this.current = d.best;
+    // A probe lasts until its verdict: two steps from no candidates, one if candidates were left over.
+    if (this.probe && this.probeSteps < 2) {
+      this.probeSteps++;
+      return this.probe;
+    }
+    this.probe = null;
+    if (!isAr(this.current)) return this.current;
+    if (d.probe && this.credit >= d.probeExtra) {
+      this.probe = d.probe;
+      this.probeSteps = 1;
+      this.counts.probes++;
+      return d.probe;
+    }
+    this.credit += this.probeBudget * this.cost(1);
     return this.current;
   }
 
   observe(m: number, verdict: Verdict): void {
-    if (m > 0) this.tracker.observe(m, verdict.accepted, verdict.ended);
+    if (m === 0) return; // no candidate verified: no evidence
+    this.tracker.observe(m, verdict.accepted, verdict.ended);
+    this.decision = null;
+    this.credit = 0;
+    this.probe = null;
   }
 }
 

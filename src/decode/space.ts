@@ -20,7 +20,8 @@
  *
  * The layout (which candidates get a mask group) is a parameter: the paper's full layout, or leaner
  * ones for a CPU, where every row costs; or k and the layout are chosen per step by the cost model
- * (`auto`, costmodel.ts). Any layout is lossless: only the candidates change.
+ * (`auto`, costmodel.ts), which may also run a plain AR step (AR_CONFIG: k = 0, no candidates, no mask
+ * group) when no block pays for its rows. Any layout is lossless: only the candidates change.
  */
 import { fail } from "../errors.js";
 import type { Block } from "../model/forward.js";
@@ -63,6 +64,9 @@ export const LEAN_LAYOUT: SpaceLayout = { name: "lean", groupAfter: (j, m) => j 
 
 export const LAYOUTS: Readonly<Record<string, SpaceLayout>> = { full: FULL_LAYOUT, lean: LEAN_LAYOUT };
 
+/** No mask group anywhere: the layout of AR_CONFIG (not a `--layout` choice: that is `--decoder ar`). */
+export const AR_LAYOUT: SpaceLayout = { name: "ar", groupAfter: () => false };
+
 /** One step's shape: k masks per group (= candidates it proposes) and the layout. */
 export interface SpaceConfig {
   readonly k: number;
@@ -70,11 +74,21 @@ export interface SpaceConfig {
 }
 
 /**
+ * A plain AR step inside SPACE: k = 0, so candidates proposed by an earlier step are dropped and none
+ * are proposed (block = the pending tokens only, as ArProposer's). Only the cost model picks it (auto):
+ * it is what runs when no SPACE block is expected to pay for its rows.
+ */
+export const AR_CONFIG: SpaceConfig = { k: 0, layout: AR_LAYOUT };
+
+/**
  * Chooses each step's configuration (the cost model, costmodel.ts). Only the candidates and the block's
  * mask rows change with it, never the verification, so any choice is lossless.
  */
 export interface SpaceAuto {
-  /** Every configuration choose() may return: sizes the workspace; each k at most the proposer's k. */
+  /**
+   * Every configuration choose() may return: sizes the workspace; each k in [1, the proposer's k], or
+   * AR_CONFIG (k = 0).
+   */
   readonly configs: readonly SpaceConfig[];
   /** The configuration of the next step. */
   choose(): SpaceConfig;
@@ -150,13 +164,15 @@ export function spaceBlock(
   const logitRows = range(P - 1, T);
   const at = (row: number) => row - (P - 1);
   const maskRows = Int32Array.from(groupRows.flatMap((rows) => rows ?? []));
+  // Mask vectors and LoRA apply to mask rows only; a block without any (an AR step) is the base model's.
+  const masked = maskRows.length > 0;
   const block: Block = {
     tokens: Int32Array.from(tokens),
     positions,
     mask: attend,
     logitRows,
-    ...(mask.embeddings ? { embeddings: maskEmbeddings(mask.embeddings, maskRows, k) } : {}),
-    ...(mask.lora ? { adapter: { rows: maskRows, lora: mask.lora } } : {}),
+    ...(masked && mask.embeddings ? { embeddings: maskEmbeddings(mask.embeddings, maskRows, k) } : {}),
+    ...(masked && mask.lora ? { adapter: { rows: maskRows, lora: mask.lora } } : {}),
   };
   return {
     block,
@@ -215,7 +231,8 @@ export class SpaceProposer implements Proposer<SpacePlan> {
     if (opts.auto) {
       if (opts.auto.configs.length === 0) fail("E_ARGS", "SPACE auto: no configurations to choose from");
       for (const c of opts.auto.configs) {
-        if (!(Number.isInteger(c.k) && c.k >= 1 && c.k <= k)) fail("E_ARGS", `SPACE auto: configuration k = ${c.k} is outside [1, ${k}]`);
+        if (c.k === 0 && c.layout !== AR_LAYOUT) fail("E_ARGS", `SPACE auto: k = 0 (a plain AR step) needs the "ar" layout, got ${c.layout.name}`);
+        if (!(Number.isInteger(c.k) && c.k >= 0 && c.k <= k)) fail("E_ARGS", `SPACE auto: configuration k = ${c.k} is outside [0, ${k}]`);
       }
     }
     this.maxExtraRows = Math.max(...(opts.auto?.configs ?? [{ k, layout: this.layout }]).map((c) => maxExtraRows(c.k, c.layout)));
@@ -229,9 +246,10 @@ export class SpaceProposer implements Proposer<SpacePlan> {
   plan(ctx: StepContext): SpacePlan {
     const { k, layout } = this.opts.auto?.choose() ?? this;
     if (this.candidates.length > k) {
-      // A smaller k than the group that proposed them: the first k are the same proposals.
+      // A smaller k than the group that proposed them: the first k are the same proposals (k = 0, an
+      // AR step: none; the verifier then draws from p_0 alone, exactly AR).
       this.candidates = this.candidates.slice(0, k);
-      this.q = this.q?.slice(0, k);
+      this.q = k > 0 ? this.q?.slice(0, k) : undefined;
     }
     const injected = this.opts.inject ? Int32Array.from(this.opts.inject(ctx, this.candidates)) : null;
     const c = injected ?? this.candidates;

@@ -147,9 +147,7 @@ export class Forward {
       const kRows = cache.rowPtr(cache.k[l], C);
       const vRows = cache.rowPtr(cache.v[l], C);
       k.rmsnorm(ws.x, L.attnNorm, ws.xn, T, D, cfg.rmsEps);
-      exec.matmul(L.wq, ws.xn, ws.q, T);
-      exec.matmul(L.wk, ws.xn, kRows, T);
-      exec.matmul(L.wv, ws.xn, vRows, T);
+      exec.matmuls([L.wq, L.wk, L.wv], ws.xn, [ws.q, kRows, vRows], T); // one synchronisation for three
       if (ad) {
         ad.lora.apply(l, "attn_q", ws.xn, ws.q, ad.rows);
         ad.lora.apply(l, "attn_k", ws.xn, kRows, ad.rows);
@@ -167,8 +165,7 @@ export class Forward {
       k.add(ws.x, ws.tmp, T * D);
       // SwiGLU MLP: gate, up [T, F]; down [T, D].
       k.rmsnorm(ws.x, L.ffnNorm, ws.xn, T, D, cfg.rmsEps);
-      exec.matmul(L.wGate, ws.xn, ws.gate, T);
-      exec.matmul(L.wUp, ws.xn, ws.up, T);
+      exec.matmuls([L.wGate, L.wUp], ws.xn, [ws.gate, ws.up], T);
       if (ad) {
         ad.lora.apply(l, "ffn_gate", ws.xn, ws.gate, ad.rows);
         ad.lora.apply(l, "ffn_up", ws.xn, ws.up, ad.rows);

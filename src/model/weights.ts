@@ -3,16 +3,21 @@
  *
  * Storage choices:
  *  - "native": tensors stay in their GGUF format (Q4_1 is ~5x smaller than f32);
- *  - "f32": every matrix is dequantised at load (row-major f32). Logits are bit-identical to "native",
- *    because the matmul kernels dequantise in registers with exactly the values `dequantRows` produces;
- *  - "bf16": matrices repacked into bf16 panels (spec/kernels.md, "Packed layouts"): half the bytes of
- *    f32, the f32 dot-product order, so bit-identical to "f32" whenever the weights are bf16 values
- *    (otherwise each weight is rounded to nearest bf16: its own configuration, labelled as such);
+ *  - "f32": every matrix is dequantised at load into f32 panels (spec/kernels.md, "Packed layouts"), which
+ *    the matmul streams front to back (faster than f32 rows: `npm run bench:kernels`). PANEL_F32 keeps the
+ *    row-major kernel's order of operations, and the kernels dequantise in registers with exactly the
+ *    values `dequantRows` produces, so logits are bit-identical to "native" and "f32-rows";
+ *  - "f32-rows": every matrix dequantised to row-major f32 (GGML F32 rows). Same logits as "f32", slower;
+ *    it exists for the trainers, whose backward kernels read rows (requireRowMajor);
+ *  - "bf16": matrices repacked into bf16 panels: half the bytes of f32, the f32 dot-product order, so
+ *    bit-identical to "f32" whenever the weights are bf16 values (otherwise each weight is rounded to
+ *    nearest bf16: its own configuration, labelled as such);
  *  - "q8": matrices quantised to int8 panels (a scale per row and block of 32) against int8 activations
  *    (a scale per token row and block of 32): lossy by design, its own configuration, exact within itself
  *    and batch invariant. The relaxed-SIMD build stores 7-bit weight codes (its integer dot product needs
  *    one operand in [0, 127]), so "q8" on that build is again its own configuration.
- * With "bf16" / "q8" the embedding table stays native for row lookups; the output head is a packed copy.
+ * With the panel storages ("f32", "bf16", "q8") the embedding table stays native for row lookups; the
+ * output head is a packed copy of it when the embeddings are tied.
  *
  * GGUF's Llama converter permutes the rows of attn_q / attn_k so that RoPE rotates adjacent pairs
  * (x[2i], x[2i+1]). We undo that permutation here, so the engine uses the Hugging Face "rotate half"
@@ -26,9 +31,18 @@ import type { WasmCore } from "../wasm/core.js";
 import type { Arena } from "../wasm/arena.js";
 import type { ModelConfig } from "./config.js";
 
-export type WeightStorage = "native" | "f32" | "bf16" | "q8";
+export type WeightStorage = "native" | "f32" | "f32-rows" | "bf16" | "q8";
 
-export const WEIGHT_STORAGES: readonly WeightStorage[] = ["native", "f32", "bf16", "q8"];
+export const WEIGHT_STORAGES: readonly WeightStorage[] = ["native", "f32", "f32-rows", "bf16", "q8"];
+
+/**
+ * The storages worth decoding with (what `space bench` tries by default): "f32-rows" computes exactly
+ * what "f32" computes, only slower, so it is left out (`--weights f32-rows` still selects it).
+ */
+export const DECODE_STORAGES: readonly WeightStorage[] = ["native", "f32", "bf16", "q8"];
+
+/** The storages the trainers accept: every matrix row-major (the backward kernels read rows). */
+export const ROW_MAJOR_STORAGES: readonly WeightStorage[] = ["native", "f32-rows"];
 
 /**
  * How a matrix lies in memory: "rows" = GGML row-major of `type` (the `matmul` kernel), or packed 4-row
@@ -39,6 +53,11 @@ export type MatrixLayout = "rows" | "f32-panels" | "bf16-panels" | "q8-panels";
 /** The packed layout code of a matrix layout (0 for "rows"). */
 export const PANEL_OF: Readonly<Record<MatrixLayout, PanelLayout | 0>> = {
   rows: 0, "f32-panels": PANEL.F32, "bf16-panels": PANEL.BF16, "q8-panels": PANEL.Q8,
+};
+
+/** The layout a storage gives the model's matrices ("native" keeps the GGUF type's rows). */
+export const LAYOUT_OF: Readonly<Record<WeightStorage, MatrixLayout>> = {
+  native: "rows", f32: "f32-panels", "f32-rows": "rows", bf16: "bf16-panels", q8: "q8-panels",
 };
 
 /**
@@ -75,7 +94,7 @@ export function isRowMajor(m: Matrix): boolean {
 export function requireRowMajor(w: ModelWeights, what: string): void {
   const all = [w.tokenEmbd, w.output, ...w.layers.flatMap((L) => [L.wq, L.wk, L.wv, L.wo, L.wGate, L.wUp, L.wDown])];
   const packed = all.find((m) => !isRowMajor(m));
-  if (packed) fail("E_ARGS", `${what} needs row-major weights (--weights native or f32), but ${packed.name} is stored as ${packed.layout}`);
+  if (packed) fail("E_ARGS", `${what} needs row-major weights (storage ${ROW_MAJOR_STORAGES.join(" or ")}), but ${packed.name} is stored as ${packed.layout}`);
 }
 
 /** Rows of the q8 activation buffer (a prefill chunk; longer blocks are quantised in pieces). */
@@ -87,7 +106,9 @@ export function describeStorage(storage: WeightStorage, build: "plain" | "relaxe
     case "native":
       return "as stored in the GGUF, dequantised in registers (exact: same logits as f32)";
     case "f32":
-      return "f32 rows (exact: same logits as native)";
+      return "f32 panels (exact: same logits as native and f32-rows)";
+    case "f32-rows":
+      return "f32 rows, row-major as training reads them (exact: same logits as native and f32; slower than f32 panels)";
     case "bf16":
       return "bf16 panels, f32 arithmetic (exact when the weights are bf16 values; otherwise rounded to bf16: its own configuration)";
     case "q8":
@@ -146,11 +167,11 @@ export function loadWeights(
       wDown: loader.matrix(p + "ffn_down.weight", cfg.dFF, D),
     });
   }
-  // The embedding table is looked up row by row (the `embed` kernel dequantises), so it stays native
-  // unless it doubles as the output head, where it is a matmul like any other ("f32": one f32 table for
-  // both; packed storages: the native table for lookups plus a packed copy for the head).
+  // The embedding table is looked up row by row (the `embed` kernel reads rows and dequantises), so it
+  // stays native unless it doubles as the output head, where it is a matmul like any other ("f32-rows":
+  // one f32 table for both; panel storages: the native table for lookups plus a packed copy for the head).
   const tied = !file.tensorByName.has("output.weight");
-  const packed = storage === "bf16" || storage === "q8";
+  const packed = LAYOUT_OF[storage] !== "rows";
   const tokenEmbd = packed ? loader.matrix("token_embd.weight", D, cfg.vocabSize, undefined, "native") : loader.matrix("token_embd.weight", D, cfg.vocabSize);
   const output = tied && !packed ? tokenEmbd : loader.matrix(tied ? "token_embd.weight" : "output.weight", D, cfg.vocabSize);
   const outputNorm = loader.vector("output_norm.weight", D);
@@ -204,16 +225,16 @@ class TensorLoader {
     const unpermute = (ptr: number) => {
       if (ropeHeads !== undefined) this.unpermuteRope(ptr, rowBytes(t.type, K), N, ropeHeads);
     };
-    if (storage === "bf16" || storage === "q8") {
-      const layout: MatrixLayout = storage === "bf16" ? "bf16-panels" : "q8-panels";
+    const layout = LAYOUT_OF[storage];
+    if (layout !== "rows") {
       const code = PANEL_OF[layout] as PanelLayout;
       if (!packableK(code, K)) {
         fail("E_UNSUPPORTED", `${this.file.name}: tensor ${name} rows of ${K} elements cannot be stored as ${storage} (needs a multiple of ${code === PANEL.Q8 ? 32 : 4})`);
       }
       const ptr = this.packed(t, K, N, code, unpermute);
-      return { name, type: t.type, ptr, K, N, layout, ...(storage === "q8" ? { act: this.activationBuffer() } : {}) };
+      return { name, type: t.type, ptr, K, N, layout, ...(layout === "q8-panels" ? { act: this.activationBuffer() } : {}) };
     }
-    if (storage === "f32" && t.type !== GGML.F32) {
+    if (storage === "f32-rows" && t.type !== GGML.F32) {
       return { name, type: GGML.F32, ptr: this.dequantized(t, K, N, unpermute), K, N };
     }
     const ptr = this.copyIn(t);

@@ -28,10 +28,24 @@ export interface Executor {
   readonly threads: number;
   /** y[T, m.N] = x[T, m.K] . W^T */
   matmul(m: Matrix, x: number, y: number, T: number): void;
+  /**
+   * ys[i][T, ms[i].N] = x[T, K] . ms[i]^T for every i: matrices that read the same input (q, k, v; gate,
+   * up), as ONE unit of work, so a pool synchronises once for the group instead of once per matrix.
+   * Every ms[i] has the same K (and, for "q8-panels", the same activation buffer).
+   */
+  matmuls(ms: readonly Matrix[], x: number, ys: readonly number[], T: number): void;
   attention(a: AttentionArgs): void;
   /** Counters that let tests check which paths ran. */
   readonly counters: { matmulRows: number; multiRowCalls: number; parallelCalls: number };
   close(): void;
+}
+
+/** Checks that a group of matrices can share one input: the same K, and one activation buffer or none. */
+export function checkGroup(ms: readonly Matrix[], ys: readonly number[]): void {
+  if (ms.length === 0 || ms.length !== ys.length) throw new RangeError("matmuls: one output per matrix, at least one");
+  for (const m of ms) {
+    if (m.K !== ms[0].K || m.act?.ptr !== ms[0].act?.ptr) throw new RangeError(`matmuls: ${m.name} does not share ${ms[0].name}'s input`);
+  }
 }
 
 /**
@@ -72,6 +86,11 @@ export class LocalExecutor implements Executor {
     this.counters.matmulRows += T;
     if (T > 1) this.counters.multiRowCalls++;
     for (const p of matmulPieces(m, x, y, T)) matmulRange(this.kernels, m, matmulInput(this.kernels, m, p.x, p.T), p.y, p.T, 0, m.N);
+  }
+
+  matmuls(ms: readonly Matrix[], x: number, ys: readonly number[], T: number): void {
+    checkGroup(ms, ys);
+    for (let i = 0; i < ms.length; i++) this.matmul(ms[i], x, ys[i], T);
   }
 
   attention(a: AttentionArgs): void {

@@ -8,23 +8,34 @@
  * Protocol over a small shared Int32Array `ctrl` (not the WebAssembly memory):
  *   ctrl[GEN]   job counter; workers wait for it to change
  *   ctrl[DONE]  workers that finished the current job
- *   ctrl[OP..]  the job: op code and arguments
+ *   ctrl[OP..]  the job: op code and arguments (MATMULS: a group of up to MAX_GROUP matrices that read the
+ *               same input, so q/k/v or gate/up cost ONE synchronisation: a forward pass synchronises
+ *               five times per layer: q/k/v, attention, output projection, gate/up, down)
  *   ctrl[READY] workers that have started; ctrl[FAILED] set by a worker that threw (the calling thread
  *               blocks in Atomics.wait and could never hear of it through an event)
- *   ctrl[PARTS + 2i], ctrl[PARTS + 2i + 1]  thread i's [from, to)
+ *   ctrl[PARTS + 2(j * MAX_THREADS + i)], ... + 1  thread i's [from, to) of the job's matrix j (or heads)
  * Waiting spins for a bounded number of checks, then sleeps in Atomics.wait: never an unbounded spin
  * (on 2 vCPUs a spinning thread can starve the one it waits for).
  */
 import type { KernelExports } from "../wasm/kernels.js";
 import type { Matrix } from "../model/weights.js";
-import { matmulInput, matmulPieces, matmulRange, type AttentionArgs, type Executor } from "./executor.js";
+import { checkGroup, matmulInput, matmulRange, type AttentionArgs, type Executor } from "./executor.js";
 import { PANEL_OF } from "../model/weights.js";
 import { fail } from "../errors.js";
 
-export const CTRL = { GEN: 0, DONE: 1, OP: 2, FAILED: 3, READY: 4, SCALE: 5, ARGS: 8, PARTS: 24 } as const;
-export const OP = { EXIT: 0, MATMUL: 1, ATTENTION: 2, MATMUL_PACKED: 3 } as const;
-export const SPIN_CHECKS = 20000;
+export const CTRL = { GEN: 0, DONE: 1, OP: 2, FAILED: 3, READY: 4, SCALE: 5, ARGS: 8, PARTS: 32 } as const;
+export const OP = { EXIT: 0, MATMULS: 1, ATTENTION: 2, PING: 3 } as const;
+/**
+ * Checks before a waiting side sleeps in Atomics.wait: about 5 ms at ~4.6 ns a check on these machines.
+ * It has to outlast the other side's wake-up from Atomics.wait (a futex: 25-200 us on these VMs). With
+ * 20000 checks (~90 us) a round trip measured 200 us: once one side slept, the other's spin ran out
+ * before the answer came, so both slept on every job. Hot, a round trip is ~0.2 us. Still bounded: an
+ * idle pool sleeps after 5 ms and takes no CPU.
+ */
+export const SPIN_CHECKS = 1 << 20;
 const MAX_THREADS = 64;
+/** Matrices in one MATMULS job (q, k, v is the largest group the model posts). */
+export const MAX_GROUP = 4;
 /** Below this many multiply-adds a matmul is not worth a round trip to the workers. */
 const MIN_PARALLEL_WORK = 1 << 16;
 /** How long the pool waits for its workers to start. */
@@ -44,7 +55,7 @@ export interface SpawnedWorker {
 }
 
 export function ctrlBuffer(): SharedArrayBuffer {
-  return new SharedArrayBuffer((CTRL.PARTS + 2 * MAX_THREADS) * 4);
+  return new SharedArrayBuffer((CTRL.PARTS + 2 * MAX_THREADS * MAX_GROUP) * 4);
 }
 
 export class PoolExecutor implements Executor {
@@ -84,31 +95,66 @@ export class PoolExecutor implements Executor {
   }
 
   matmul(m: Matrix, x: number, y: number, T: number): void {
-    this.counters.matmulRows += T;
-    if (T > 1) this.counters.multiRowCalls++;
-    const panel = PANEL_OF[m.layout ?? "rows"];
-    for (const p of matmulPieces(m, x, y, T)) {
-      // q8 panels: the calling thread quantises the rows once, every thread reads them.
-      const input = matmulInput(this.kernels, m, p.x, p.T);
-      if (p.T * m.K * m.N < MIN_PARALLEL_WORK || m.N < 4 * this.threads) {
-        matmulRange(this.kernels, m, input, p.y, p.T, 0, m.N);
-        continue;
-      }
-      // Parts are multiples of 4 output rows: whole tiles of the row-major kernel, whole panels.
-      this.split(m.N, 4);
-      if (panel) this.post(OP.MATMUL_PACKED, [panel, input, m.ptr, p.y, p.T, m.K, m.N]);
-      else this.post(OP.MATMUL, [m.type, input, m.ptr, p.y, p.T, m.K, m.N]);
-      const [n0, n1] = this.part(0);
-      matmulRange(this.kernels, m, input, p.y, p.T, n0, n1);
-      this.join();
+    this.matmuls([m], x, [y], T);
+  }
+
+  matmuls(ms: readonly Matrix[], x: number, ys: readonly number[], T: number): void {
+    checkGroup(ms, ys);
+    if (ms.length > MAX_GROUP) throw new RangeError(`matmuls: at most ${MAX_GROUP} matrices per group`);
+    this.counters.matmulRows += T * ms.length;
+    if (T > 1) this.counters.multiRowCalls += ms.length;
+    // q8 panels quantise at most act.rows rows at a time: longer blocks go in pieces (invisible in the
+    // results: batch invariance). The calling thread quantises each piece once; every thread reads it.
+    const K = ms[0].K;
+    const rows = ms[0].act?.rows ?? T;
+    for (let t = 0; t < T; t += rows) {
+      const n = Math.min(rows, T - t);
+      const input = matmulInput(this.kernels, ms[0], x + t * K * 4, n);
+      this.group(ms, input, ys.map((y, i) => y + t * ms[i].N * 4), n);
     }
   }
 
+  /** One MATMULS job: every matrix split by output rows, in multiples of 4 (whole tiles, whole panels). */
+  private group(ms: readonly Matrix[], input: number, ys: readonly number[], T: number): void {
+    let work = 0;
+    for (const m of ms) work += T * m.K * m.N;
+    if (work < MIN_PARALLEL_WORK) {
+      for (let i = 0; i < ms.length; i++) matmulRange(this.kernels, ms[i], input, ys[i], T, 0, ms[i].N);
+      return;
+    }
+    const args = [T, ms[0].K, input, ms.length];
+    for (let j = 0; j < ms.length; j++) {
+      const m = ms[j];
+      const panel = PANEL_OF[m.layout ?? "rows"];
+      args.push(panel ? -panel : m.type, m.ptr, ys[j], m.N); // code < 0: a packed layout
+      this.split(j, m.N, 4);
+    }
+    this.post(OP.MATMULS, args);
+    for (let j = 0; j < ms.length; j++) {
+      const [n0, n1] = this.part(j, 0);
+      if (n0 < n1) matmulRange(this.kernels, ms[j], input, ys[j], T, n0, n1);
+    }
+    this.join();
+  }
+
+  /**
+   * Mean time of `n` empty jobs (post, every worker answers, join), in microseconds: the price of one
+   * synchronisation, what fusing work saves per avoided job.
+   */
+  roundTripMicros(n: number): number {
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) {
+      this.post(OP.PING, []);
+      this.join();
+    }
+    return ((performance.now() - t0) * 1000) / n;
+  }
+
   attention(a: AttentionArgs): void {
-    this.split(a.nHeads, 1);
+    this.split(0, a.nHeads, 1);
     this.f[CTRL.SCALE] = a.scale;
     this.post(OP.ATTENTION, [a.q, a.k, a.v, a.mask, a.out, a.scores, a.T, a.nKeys, a.nHeads, a.nKvHeads, a.headDim, a.scoresStride]);
-    const [h0, h1] = this.part(0);
+    const [h0, h1] = this.part(0, 0);
     this.kernels.attention(a.q, a.k, a.v, a.mask, a.out, a.scores, a.T, a.nKeys, a.nHeads, a.nKvHeads, a.headDim, h0, h1, a.scale);
     this.join();
   }
@@ -122,17 +168,19 @@ export class PoolExecutor implements Executor {
     this.workers.length = 0;
   }
 
-  /** Thread i gets [from, to): contiguous, in units of `unit`, as even as possible. */
-  private split(n: number, unit: number): void {
+  /** Thread i gets [from, to) of the job's item j: contiguous, in units of `unit`, as even as possible. */
+  private split(j: number, n: number, unit: number): void {
     const units = Math.ceil(n / unit);
+    const base = CTRL.PARTS + 2 * j * MAX_THREADS;
     for (let i = 0; i < this.threads; i++) {
-      this.c[CTRL.PARTS + 2 * i] = Math.min(n, Math.floor((units * i) / this.threads) * unit);
-      this.c[CTRL.PARTS + 2 * i + 1] = Math.min(n, Math.floor((units * (i + 1)) / this.threads) * unit);
+      this.c[base + 2 * i] = Math.min(n, Math.floor((units * i) / this.threads) * unit);
+      this.c[base + 2 * i + 1] = Math.min(n, Math.floor((units * (i + 1)) / this.threads) * unit);
     }
   }
 
-  private part(i: number): [number, number] {
-    return [this.c[CTRL.PARTS + 2 * i], this.c[CTRL.PARTS + 2 * i + 1]];
+  private part(j: number, i: number): [number, number] {
+    const base = CTRL.PARTS + 2 * (j * MAX_THREADS + i);
+    return [this.c[base], this.c[base + 1]];
   }
 
   private post(op: number, args: number[]): void {
@@ -162,7 +210,7 @@ export class PoolExecutor implements Executor {
  * compiled JavaScript.
  */
 export function workerMain(data: WorkerData): void {
-  const GEN = 0, DONE = 1, OP_ = 2, READY = 4, SCALE = 5, ARGS = 8, PARTS = 24;
+  const GEN = 0, DONE = 1, OP_ = 2, READY = 4, SCALE = 5, ARGS = 8, PARTS = 32, MAX_THREADS = 64;
   const instance = new WebAssembly.Instance(data.module, { env: { memory: data.memory } });
   const k = instance.exports as unknown as KernelExports;
   const c = new Int32Array(data.ctrl);
@@ -178,17 +226,22 @@ export function workerMain(data: WorkerData): void {
     seen = Atomics.load(c, GEN);
     const op = c[OP_];
     if (op === 0) return;
-    const from = c[PARTS + 2 * me];
-    const to = c[PARTS + 2 * me + 1];
     const A = ARGS;
-    if (from < to) {
-      if (op === 1) k.matmul(c[A], c[A + 1], c[A + 2], c[A + 3], c[A + 4], c[A + 5], c[A + 6], from, to);
-      else if (op === 3) k.matmulPacked(c[A], c[A + 1], c[A + 2], c[A + 3], c[A + 4], c[A + 5], c[A + 6], from, to);
-      else if (op === 2) {
-        const scores = c[A + 5] + me * c[A + 11] * 4; // this thread's slice of the scratch
-        k.attention(c[A], c[A + 1], c[A + 2], c[A + 3], c[A + 4], scores, c[A + 6], c[A + 7], c[A + 8], c[A + 9], c[A + 10], from, to, f[SCALE]);
+    if (op === 1) {
+      // MATMULS: [T, K, input, n, (code, w, y, N) x n]; code < 0 is a packed layout, else a GGML type.
+      const T = c[A], K = c[A + 1], input = c[A + 2], n = c[A + 3];
+      for (let j = 0; j < n; j++) {
+        const code = c[A + 4 + 4 * j], w = c[A + 5 + 4 * j], y = c[A + 6 + 4 * j], N = c[A + 7 + 4 * j];
+        const from = c[PARTS + 2 * (j * MAX_THREADS + me)], to = c[PARTS + 2 * (j * MAX_THREADS + me) + 1];
+        if (from >= to) continue;
+        if (code < 0) k.matmulPacked(-code, input, w, y, T, K, N, from, to);
+        else k.matmul(code, input, w, y, T, K, N, from, to);
       }
-    }
+    } else if (op === 2) {
+      const from = c[PARTS + 2 * me], to = c[PARTS + 2 * me + 1];
+      const scores = c[A + 5] + me * c[A + 11] * 4; // this thread's slice of the scratch
+      if (from < to) k.attention(c[A], c[A + 1], c[A + 2], c[A + 3], c[A + 4], scores, c[A + 6], c[A + 7], c[A + 8], c[A + 9], c[A + 10], from, to, f[SCALE]);
+    } // op 3 (PING): no work, only the answer
     Atomics.add(c, DONE, 1);
     Atomics.notify(c, DONE);
   }
