@@ -1,19 +1,25 @@
 /**
  * The bench's prompts: held-out HumanEval-X problems (ids 120-163 of all six languages, the range SPACE is
  * evaluated on) and a few chat prompts. HumanEval-X is read at run time from ../shared/data/humaneval-x/ beside the repository (never
- * copied into it). Every prompt is a ChatML conversation with SmolLM2's default system prompt, tokenized
- * by our tokenizer; llama.cpp gets the same ids.
+ * copied into it) through the same reader and the same wording as `space distill` (src/node/prompts.ts,
+ * humanEvalMessage of src/train/prompts.ts), so a problem has the same id, message and token ids in the
+ * training data and in the bench. Every prompt is a ChatML conversation with SmolLM2's default system
+ * prompt (userPromptIds), tokenized by our tokenizer; llama.cpp gets the same ids.
  */
-import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { gunzipSync } from "node:zlib";
-import { encodeChat } from "../tokenizer/chat.js";
+import { userPromptIds } from "../tokenizer/chat.js";
 import type { Tokenizer } from "../tokenizer/tokenizer.js";
 import { packageRoot } from "../node/wasm.js";
+import { humanEvalLanguagePrompts, humanEvalPath } from "../node/prompts.js";
+import { HUMANEVAL_LANGUAGES, TRAIN_PROBLEMS, type HumanEvalLanguage } from "../train/prompts.js";
+
+/** What a prompt is reported under in the per-group summary: its HumanEval-X language, or "chat". */
+export type PromptGroup = HumanEvalLanguage | "chat";
 
 export interface BenchPrompt {
-  readonly id: string;
+  readonly id: string; // "humaneval-x/python/142" (the id `space distill` gives the problem) or "chat/story"
   readonly source: "chat" | "humaneval-x";
+  readonly group: PromptGroup;
   /** The user message. */
   readonly text: string;
   /** ChatML token ids, generation prompt included. */
@@ -37,18 +43,8 @@ export const CHAT_PROMPTS: readonly { id: string; text: string }[] = [
   },
 ];
 
-/** The six HumanEval-X languages: file suffix, task-id prefix, fence name, name in the instruction. */
-export const LANGUAGES: readonly { file: string; prefix: string; fence: string; name: string }[] = [
-  { file: "cpp", prefix: "CPP", fence: "cpp", name: "C++" },
-  { file: "go", prefix: "Go", fence: "go", name: "Go" },
-  { file: "java", prefix: "Java", fence: "java", name: "Java" },
-  { file: "js", prefix: "JavaScript", fence: "javascript", name: "JavaScript" },
-  { file: "python", prefix: "Python", fence: "python", name: "Python" },
-  { file: "rust", prefix: "Rust", fence: "rust", name: "Rust" },
-];
-
-/** The held-out problems (never trained on by issue "SAR-SFT"): ids 120..163. */
-export const HELD_OUT_FIRST = 120;
+/** The held-out problems (never trained on: `space distill`'s split, src/train/prompts.ts): ids 120..163. */
+export const HELD_OUT_FIRST = TRAIN_PROBLEMS;
 export const HELD_OUT_LAST = 163;
 
 /**
@@ -66,20 +62,6 @@ export function defaultDataDir(): string {
   return join(packageRoot(), "..", "shared", "data", "humaneval-x");
 }
 
-function readHumanEval(path: string): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const line of gunzipSync(readFileSync(path)).toString("utf8").split("\n")) {
-    if (line.trim() === "") continue;
-    const row = JSON.parse(line) as { task_id: string; prompt: string };
-    out.set(row.task_id, row.prompt);
-  }
-  return out;
-}
-
-function chatIds(tokenizer: Tokenizer, text: string): number[] {
-  return encodeChat(tokenizer, [{ role: "user", content: text }], { addGenerationPrompt: true, parseSpecial: false });
-}
-
 export interface PromptSet {
   readonly prompts: BenchPrompt[];
   /** Why prompts are missing (e.g. the HumanEval-X data is not there); shown in the report. */
@@ -95,25 +77,23 @@ export function benchPrompts(tokenizer: Tokenizer, dataDir = defaultDataDir(), c
   const prompts: BenchPrompt[] = [];
   const warnings: string[] = [];
   const numbers = heldOutProblems(choice.problems);
-  for (const lang of choice.problems > 0 ? LANGUAGES : []) {
-    const path = join(dataDir, `humaneval_${lang.file}.jsonl.gz`);
-    if (!existsSync(path)) {
-      warnings.push(`${path} not found: no ${lang.name} prompts`);
+  for (const lang of choice.problems > 0 ? HUMANEVAL_LANGUAGES : []) {
+    const problems = humanEvalLanguagePrompts(dataDir, lang);
+    if (problems === undefined) {
+      warnings.push(`${humanEvalPath(dataDir, lang)} not found: no ${lang} prompts`);
       continue;
     }
-    const problems = readHumanEval(path);
+    const byId = new Map(problems.map((p) => [p.id, p]));
     for (const number of numbers) {
-      const task = `${lang.prefix}/${number}`;
-      const code = problems.get(task);
-      if (code === undefined) {
-        warnings.push(`${task} not found in ${path}`);
+      const p = byId.get(`humaneval-x/${lang}/${number}`);
+      if (p === undefined) {
+        warnings.push(`problem ${number} not found in ${humanEvalPath(dataDir, lang)}`);
         continue;
       }
-      const text = `Complete the following ${lang.name} function.\n\n\`\`\`${lang.fence}\n${code}\`\`\``;
-      prompts.push({ id: `humaneval-x/${task.toLowerCase()}`, source: "humaneval-x", text, ids: chatIds(tokenizer, text) });
+      prompts.push({ id: p.id, source: "humaneval-x", group: lang, text: p.message, ids: userPromptIds(tokenizer, p.message) });
     }
   }
-  for (const p of CHAT_PROMPTS.slice(0, choice.chat)) prompts.push({ id: p.id, source: "chat", text: p.text, ids: chatIds(tokenizer, p.text) });
+  for (const p of CHAT_PROMPTS.slice(0, choice.chat)) prompts.push({ id: p.id, source: "chat", group: "chat", text: p.text, ids: userPromptIds(tokenizer, p.text) });
   return { prompts, warnings };
 }
 

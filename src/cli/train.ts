@@ -17,7 +17,7 @@ import type { WeightStorage } from "../model/weights.js";
 import { generate } from "../decode/generate.js";
 import { ArProposer } from "../decode/proposer.js";
 import { SpaceProposer, maxExtraRows, FULL_LAYOUT, type SpaceLayout } from "../decode/space.js";
-import { encodeChat } from "../tokenizer/chat.js";
+import { userPromptIds } from "../tokenizer/chat.js";
 import { defaultDataDir } from "../bench/prompts.js";
 import { humanEvalPrompts, readJsonl, sha256File, type DistillPrompt, type DistilledExample } from "../node/prompts.js";
 import { INSTRUCTION_PROMPTS } from "../train/prompts.js";
@@ -32,7 +32,7 @@ import {
 const COMMON: Record<string, OptionSpec> = {
   model: { kind: "string", help: "base GGUF (default: SmolLM2-135M-Instruct from `npm run fetch-models`)" },
   simd: { kind: "string", choices: ["auto", "plain", "relaxed"], help: "WebAssembly build (default auto)" },
-  threads: { kind: "int", min: 1, max: 64, help: "threads for decoding (default 1)" },
+  threads: { kind: "int", min: 1, max: 64, help: "threads (default 1): decoding, and in train the frozen base's forward matmuls (bit-identical results for any count)" },
 };
 
 /**
@@ -94,7 +94,7 @@ async function open(o: Parsed, storages: Readonly<Record<string, WeightStorage>>
 }
 
 function chatIds(engine: Engine, message: string): number[] {
-  return encodeChat(engine.tokenizer, [{ role: "user", content: message }], { addGenerationPrompt: true, parseSpecial: false });
+  return userPromptIds(engine.tokenizer, message);
 }
 
 function distillPrompts(split: string, dataDir: string, sources: string): DistillPrompt[] {
@@ -200,7 +200,7 @@ export async function runTrain(o: Parsed): Promise<number> {
     const trainer = new AdapterTrainer(engine.core, engine.arena, engine.config, engine.weights, {
       shape: { k, rank: cfgRun.rank, targets: cfgRun.targets, maskToken: cfgRun.maskToken },
       maxPrefix: cfgRun.maxPrefix, maxMask: k * groups, lr: cfgRun.lr, minLr: cfgRun.minLr, warmupSteps: cfgRun.warmup,
-      totalSteps: cfgRun.steps, seed: cfgRun.seed,
+      totalSteps: cfgRun.steps, seed: cfgRun.seed, executor: engine.executor,
     });
     const ckpt = join(runDir, "checkpoint.gguf");
     if (existsSync(ckpt)) {

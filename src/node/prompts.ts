@@ -16,18 +16,36 @@ export interface DistillPrompt {
   readonly message: string; // the user message (wrapped in the chat template by the caller)
 }
 
+/** Where one language's HumanEval-X problems are: DIR/humaneval_LANG.jsonl.gz. */
+export function humanEvalPath(dir: string, lang: HumanEvalLanguage): string {
+  return join(dir, `humaneval_${lang}.jsonl.gz`);
+}
+
+/**
+ * One language's HumanEval-X problems in file order, each with its split and its user message
+ * (humanEvalMessage); undefined when the file is missing. `space distill` and `space bench` both read
+ * the problems through here, so a problem is the same id and the same message in both.
+ */
+export function humanEvalLanguagePrompts(dir: string, lang: HumanEvalLanguage): DistillPrompt[] | undefined {
+  const path = humanEvalPath(dir, lang);
+  if (!existsSync(path)) return undefined;
+  const out: DistillPrompt[] = [];
+  for (const line of gunzipSync(readFileSync(path)).toString("utf8").split("\n")) {
+    if (line.trim() === "") continue;
+    const row = JSON.parse(line) as { task_id: string; prompt: string };
+    const n = Number(row.task_id.split("/")[1]);
+    out.push({ id: `humaneval-x/${lang}/${n}`, split: splitOf(n), message: humanEvalMessage(lang, row.prompt) });
+  }
+  return out;
+}
+
 /** Every HumanEval-X problem of the six languages, in language then problem order. */
 export function humanEvalPrompts(dir: string): DistillPrompt[] {
   const out: DistillPrompt[] = [];
   for (const lang of HUMANEVAL_LANGUAGES) {
-    const path = join(dir, `humaneval_${lang}.jsonl.gz`);
-    if (!existsSync(path)) fail("E_IO", `${path}: HumanEval-X data not found (expected ../shared/data/humaneval-x/ beside the repository)`);
-    for (const line of gunzipSync(readFileSync(path)).toString("utf8").split("\n")) {
-      if (line.trim() === "") continue;
-      const row = JSON.parse(line) as { task_id: string; prompt: string };
-      const n = Number(row.task_id.split("/")[1]);
-      out.push({ id: `humaneval-x/${lang}/${n}`, split: splitOf(n), message: humanEvalMessage(lang as HumanEvalLanguage, row.prompt) });
-    }
+    const ps = humanEvalLanguagePrompts(dir, lang);
+    if (ps === undefined) fail("E_IO", `${humanEvalPath(dir, lang)}: HumanEval-X data not found (expected ../shared/data/humaneval-x/ beside the repository)`);
+    out.push(...ps);
   }
   return out;
 }

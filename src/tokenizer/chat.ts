@@ -101,6 +101,15 @@ export function encodeChat(tokenizer: Tokenizer, messages: readonly ChatMessage[
 }
 
 /**
+ * One user message as a prompt: the default system prompt, the message as plain text (no control-token
+ * parsing), then the generation prompt. The one wrapping that `space distill` trains on, `space train`
+ * evaluates tau on and `space bench` times, so that a problem is the same token ids in all three.
+ */
+export function userPromptIds(tokenizer: Tokenizer, message: string): number[] {
+  return encodeChat(tokenizer, [{ role: "user", content: message }], { addGenerationPrompt: true, parseSpecial: false });
+}
+
+/**
  * What this module can do with a GGUF `tokenizer.chat_template`: null when it is not ChatML; otherwise the default
  * system prompt it inserts (null when it inserts none). Recognises the SmolLM2 shape; anything else that merely
  * mentions <|im_start|> is reported as ChatML with no default system prompt.

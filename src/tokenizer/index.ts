@@ -12,6 +12,7 @@ export {
   SMOLLM2_DEFAULT_SYSTEM,
   formatChat,
   encodeChat,
+  userPromptIds,
   chatTemplateInfo,
 } from "./chat.js";
 export { decodeUtf8Strict, decodeUtf8Lossy, findInvalidUtf8, assertWellFormed, type Utf8Problem } from "./utf8.js";

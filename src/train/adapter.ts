@@ -26,7 +26,7 @@ import type { ModelConfig } from "../model/config.js";
 import { requireRowMajor, type Matrix, type ModelWeights } from "../model/weights.js";
 import { Forward, Workspace } from "../model/forward.js";
 import { KVCache } from "../model/kvcache.js";
-import { LocalExecutor } from "../threads/executor.js";
+import { LocalExecutor, type Executor } from "../threads/executor.js";
 import {
   LoraRows, loraName, maskEmbdName, targetShape,
   type AdapterData, type AdapterMeta, type LoraMatrix, type LoraTarget, type LoraWeights,
@@ -92,6 +92,12 @@ export class AdapterModel {
     readonly maxPrefix: number,
     readonly maxMask: number,
     seed = 0,
+    /**
+     * Where the frozen base's forward matmuls run (the prefix, and the mask rows' base projections and
+     * head): a worker pool splits them by output rows, which changes no bit of any result (src/threads/).
+     * The backward kernels run on the calling thread.
+     */
+    private readonly exec: Executor = new LocalExecutor(core.exports),
   ) {
     const D = cfg.dModel, F = cfg.dFF, V = cfg.vocabSize, kvDim = cfg.nKvHeads * cfg.headDim, r = shape.rank;
     if (!(Number.isInteger(maxPrefix) && maxPrefix > 0 && Number.isInteger(maxMask) && maxMask > 0)) fail("E_ARGS", "adapter training: maxPrefix and maxMask must be positive integers");
@@ -132,8 +138,8 @@ export class AdapterModel {
     // The prefix runs through the decoding forward into this cache; mask rows' K/V go after it.
     const capacity = maxPrefix + maxMask;
     this.cache = new KVCache(arena, core.memory, cfg.nLayers, kvDim, capacity);
-    this.ws = new Workspace(arena, cfg, { maxT: Math.min(PREFIX_CHUNK, maxPrefix), maxKeys: capacity, maxLogitRows: 1, threads: 1 });
-    this.forwardBase = new Forward(core, arena, cfg, base, new LocalExecutor(k));
+    this.ws = new Workspace(arena, cfg, { maxT: Math.min(PREFIX_CHUNK, maxPrefix), maxKeys: capacity, maxLogitRows: 1, threads: exec.threads });
+    this.forwardBase = new Forward(core, arena, cfg, base, exec);
 
     const f32 = (n: number) => arena.alloc(n * 4, 64);
     const M = maxMask;
@@ -221,9 +227,7 @@ export class AdapterModel {
       const L = this.base.layers[l], A = this.acts[l];
       const kRows = this.cache.rowPtr(this.cache.k[l], C), vRows = this.cache.rowPtr(this.cache.v[l], C);
       k.rmsnorm(A.x, L.attnNorm, A.xn1, M, D, cfg.rmsEps);
-      this.matmul(L.wq, A.xn1, A.q, M);
-      this.matmul(L.wk, A.xn1, kRows, M);
-      this.matmul(L.wv, A.xn1, vRows, M);
+      this.exec.matmuls([L.wq, L.wk, L.wv], A.xn1, [A.q, kRows, vRows], M);
       this.addLora(l, "attn_q", A.xn1, A.q);
       this.addLora(l, "attn_k", A.xn1, kRows);
       this.addLora(l, "attn_v", A.xn1, vRows);
@@ -235,8 +239,7 @@ export class AdapterModel {
       this.copy(A.xMid, A.x, M * D);
       k.add(A.xMid, buf.tmp, M * D);
       k.rmsnorm(A.xMid, L.ffnNorm, A.xn2, M, D, cfg.rmsEps);
-      this.matmul(L.wGate, A.xn2, A.gate, M);
-      this.matmul(L.wUp, A.xn2, A.up, M);
+      this.exec.matmuls([L.wGate, L.wUp], A.xn2, [A.gate, A.up], M);
       this.addLora(l, "ffn_gate", A.xn2, A.gate);
       this.addLora(l, "ffn_up", A.xn2, A.up);
       k.swiglu(A.gate, A.up, A.act, M * cfg.dFF);
@@ -373,7 +376,7 @@ export class AdapterModel {
   }
 
   private matmul(m: Matrix, x: number, y: number, T: number): void {
-    this.core.exports.matmul(m.type, x, m.ptr, y, T, m.K, m.N, 0, m.N);
+    this.exec.matmul(m, x, y, T);
   }
 
   private backX(m: Matrix, dy: number, dx: number, T: number, accumulate: boolean): void {
@@ -400,6 +403,8 @@ export interface AdapterTrainerOptions {
   readonly weightDecay?: number;
   readonly maxGradNorm?: number;
   readonly seed?: number;
+  /** Runs the base's forward matmuls (default: the calling thread); see AdapterModel. */
+  readonly executor?: Executor;
 }
 
 /**
@@ -420,7 +425,7 @@ export class AdapterTrainer {
     };
     checkSchedule(this.hyper, this.hyper);
     this.store = new ParamStore(arena);
-    this.model = new AdapterModel(core, arena, cfg, base, this.store, opts.shape, opts.maxPrefix, opts.maxMask, opts.seed ?? 0);
+    this.model = new AdapterModel(core, arena, cfg, base, this.store, opts.shape, opts.maxPrefix, opts.maxMask, opts.seed ?? 0, opts.executor);
     this.rng = new Rng(opts.seed ?? 0);
   }
 
