@@ -2,7 +2,8 @@
  * `npm run bench:kernels`: the matmul kernels against this machine's roofline (not a test).
  *
  *   npx tsx scripts/bench-kernels.ts [--simd plain|relaxed|both] [--formats f32,bf16,q8,q4_1,f32-rows]
- *                                    [--shapes 576x576,...] [--T 1,2,4,8,16] [--samples 9] [--out FILE.json]
+ *                                    [--shapes 576x576,...] [--T 1,2,4,8,16] [--samples 9]
+ *                                    [--sections kernels,threads] [--out FILE.json]
  *
  * It measures the machine: streaming-read bandwidth (a 128 MiB buffer, in 4 MiB pieces) and the in-cache SIMD
  * peak of a 2 x 4 register tile (f32 multiply-adds; int8 dot products), and for each matmul shape of
@@ -18,12 +19,23 @@
  * "f32-rows" storages run), for comparison.
  * Timings are medians of interleaved samples (every format and T in turn), so drift hits all alike; the
  * load average is printed so a busy machine shows.
+ *
+ * The threads section states what bounds decode on 2 threads when the weights are read from DRAM: (a) the
+ * worker pool's round trip (one empty job: post, every worker answers, join; src/threads/pool.ts) with the
+ * workers hot (jobs back to back, as inside a forward pass) and asleep (after an idle longer than their
+ * spin, as at the first job of a step that followed other work); (b) streaming-read bandwidth of 1 thread,
+ * and of 2 threads that start together, each reading its own cold region of the same shared memory (a
+ * worker instantiates the same module over it). A 2-thread matmul on DRAM-bound weights can at best gain
+ * the ratio of (b), less a round trip per job.
  */
 import { writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { setFlagsFromString } from "node:v8";
+import { Worker } from "node:worker_threads";
 import { loadCoreNode } from "../src/node/wasm.js";
+import { nodeExecutor } from "../src/node/threads.js";
+import { SPIN_CHECKS, type PoolExecutor } from "../src/threads/pool.js";
 import { Arena } from "../src/wasm/arena.js";
 import type { WasmCore } from "../src/wasm/core.js";
 import { GGML, PANEL, packedBytes, q8RowBytes, rowBytes } from "../src/wasm/kernels.js";
@@ -275,15 +287,234 @@ function table(rows: Row[], widths: number[]): string {
   return out.join("\n");
 }
 
+// ---- threads: the pool's round trip and 2-thread streaming-read bandwidth ------------------------------
+
+const THREADS = 2; // the pool's threads and the concurrent readers (this machine has 2 cores)
+const HOT_JOBS = 100; // back-to-back empty jobs per hot sample (their mean is one sample), in chunks of HOT_CHUNK
+const HOT_CHUNK = 10;
+/** A hot sample stops early after this long: where the scheduler makes a job cost milliseconds, a sample stays short. */
+const HOT_SAMPLE_MS = 2;
+const ROUND_TRIP_SAMPLES = 31;
+/** Idle before each "asleep" job: several times the workers' spin (SPIN_CHECKS checks, ~5 ms), so they sleep in Atomics.wait. */
+const IDLE_MS = 20;
+const READ_ROUNDS = 9;
+
+interface ThreadsResult {
+  threads: number;
+  round_trip: {
+    hot_us: number; // median over samples of the mean of up to HOT_JOBS back-to-back jobs
+    asleep_us: number; // median over samples of one job after IDLE_MS of idle
+    hot_min_us: number; // the best samples: each thread had a core of its own
+    asleep_min_us: number;
+    idle_ms: number;
+    spin_checks: number;
+    hot_samples_us: number[];
+    asleep_samples_us: number[];
+  };
+  read: {
+    region_bytes: number; // each reader's region (cold: PROBE_BYTES, 4x the last-level cache)
+    one_GBs: number; // 1 thread: its region's bytes / its time, median over rounds
+    two_GBs: number; // 2 threads: both regions' bytes / the time until both finished, median over rounds
+    per_thread_GBs: number[]; // 2 threads: each thread's median 4 MiB piece rate, medians over rounds
+    /**
+     * two_GBs / the sum of per_thread_GBs: 1 when both threads read at their own running rate at the same
+     * time, 0.5 when they took turns on one core (another process holding the other).
+     */
+    overlap: number;
+    rounds: { one_GBs: number; two_GBs: number; per_thread_GBs: number[] }[];
+  };
+}
+
+function sleepMs(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms); // a blocked thread, no CPU
+}
+
+/** The pool's round trip, hot and after its workers fell asleep, in microseconds. */
+function roundTrips(core: WasmCore): ThreadsResult["round_trip"] {
+  const pool = nodeExecutor(core, THREADS) as PoolExecutor;
+  /** Mean of up to HOT_JOBS back-to-back jobs, in chunks, stopping after HOT_SAMPLE_MS. */
+  const hotSample = (): number => {
+    let jobs = 0, us = 0;
+    for (const t0 = performance.now(); jobs < HOT_JOBS && performance.now() - t0 < HOT_SAMPLE_MS; jobs += HOT_CHUNK) us += pool.roundTripMicros(HOT_CHUNK) * HOT_CHUNK;
+    return us / jobs;
+  };
+  try {
+    hotSample(); // warm-up: compiled code, workers running
+    const hot: number[] = [];
+    const asleep: number[] = [];
+    for (let i = 0; i < ROUND_TRIP_SAMPLES; i++) {
+      hot.push(hotSample());
+      sleepMs(IDLE_MS);
+      asleep.push(pool.roundTripMicros(1));
+    }
+    return {
+      hot_us: median(hot), asleep_us: median(asleep), hot_min_us: Math.min(...hot), asleep_min_us: Math.min(...asleep),
+      idle_ms: IDLE_MS, spin_checks: SPIN_CHECKS, hot_samples_us: hot, asleep_samples_us: asleep,
+    };
+  } finally {
+    pool.close();
+  }
+}
+
+/** What the reader worker gets: the core's module and memory, its control words and its piece times. */
+interface ReaderData {
+  module: WebAssembly.Module;
+  memory: WebAssembly.Memory;
+  ctrl: SharedArrayBuffer; // Int32 [GEN, ARRIVED, GO, DONE, PTR, BYTES]
+  times: SharedArrayBuffer; // Float64 [total ms, ms of piece 0, piece 1, ...]
+  piece: number;
+}
+const R = { GEN: 0, ARRIVED: 1, GO: 2, DONE: 3, PTR: 4, BYTES: 5 } as const;
+
+/**
+ * The reader worker's body (serialised with toString, as the pool's workers are: no imports, no
+ * closures). Per job: say it arrived, spin until the main thread says go (so both start together), read
+ * [PTR, PTR + BYTES) in pieces, timing each, then answer. BYTES = 0 ends it.
+ */
+function readerMain(d: ReaderData): void {
+  const GEN = 0, ARRIVED = 1, GO = 2, DONE = 3, PTR = 4, BYTES = 5;
+  const k = new WebAssembly.Instance(d.module, { env: { memory: d.memory } }).exports as unknown as { probeRead(p: number, n: number): number };
+  const c = new Int32Array(d.ctrl);
+  const t = new Float64Array(d.times);
+  let seen = 0;
+  for (;;) {
+    Atomics.wait(c, GEN, seen);
+    seen = Atomics.load(c, GEN);
+    const p = c[PTR], bytes = c[BYTES];
+    if (bytes === 0) return;
+    Atomics.store(c, ARRIVED, seen);
+    Atomics.notify(c, ARRIVED);
+    while (Atomics.load(c, GO) !== seen); // only as long as the main thread takes to see ARRIVED
+    const t0 = performance.now();
+    for (let off = 0, i = 1; off < bytes; off += d.piece, i++) {
+      const s = performance.now();
+      k.probeRead(p + off, d.piece);
+      t[i] = performance.now() - s;
+    }
+    t[0] = performance.now() - t0;
+    Atomics.store(c, DONE, seen);
+    Atomics.notify(c, DONE);
+  }
+}
+
+/** Reads `bytes` at p in PROBE_PIECE pieces on this thread: total ms and each piece's ms. */
+function readHere(core: WasmCore, p: number, bytes: number): { ms: number; pieces: number[] } {
+  const pieces: number[] = [];
+  const t0 = performance.now();
+  for (let off = 0; off < bytes; off += PROBE_PIECE) {
+    const s = performance.now();
+    core.exports.probeRead(p + off, PROBE_PIECE);
+    pieces.push(performance.now() - s);
+  }
+  return { ms: performance.now() - t0, pieces };
+}
+
+/** Streaming-read bandwidth of 1 thread and of 2 threads together, each on its own cold region. */
+async function readBandwidth(core: WasmCore, arena: Arena): Promise<ThreadsResult["read"]> {
+  const bytes = PROBE_BYTES;
+  const regions = [arena.alloc(bytes, 64), arena.alloc(bytes, 64)];
+  for (const r of regions) arena.u8(r, bytes).fill(1); // touched: untouched pages would all read the one zero page
+  const ctrl = new SharedArrayBuffer(8 * 4);
+  const times = new SharedArrayBuffer(8 * (1 + bytes / PROBE_PIECE));
+  const c = new Int32Array(ctrl);
+  const t = new Float64Array(times);
+  const data: ReaderData = { module: core.module, memory: core.memory, ctrl, times, piece: PROBE_PIECE };
+  const worker = new Worker(`"use strict";\nvar __name = (f) => f;\n(${readerMain.toString()})(require("node:worker_threads").workerData);`, { eval: true, workerData: data });
+  const failed = new Promise<never>((_, reject) => worker.on("error", reject));
+  const gbs = (b: number, ms: number) => b / (ms / 1000) / 1e9;
+  /** Blocks until c[i] == gen (the worker's answer); a worker that died never answers: give up after 30 s. */
+  const waitFor = (i: number, gen: number, what: string): void => {
+    const deadline = performance.now() + 30_000;
+    for (let v; (v = Atomics.load(c, i)) !== gen; ) {
+      if (performance.now() > deadline) throw new Error(`the reader worker did not ${what} within 30 s`);
+      Atomics.wait(c, i, v, 100);
+    }
+  };
+  /** One job on both threads: the worker reads region 1 while this thread reads region 0. */
+  const together = (): { wallMs: number; mine: number[]; theirs: number[] } => {
+    const gen = c[R.GEN] + 1;
+    c[R.PTR] = regions[1];
+    c[R.BYTES] = bytes;
+    Atomics.store(c, R.GEN, gen);
+    Atomics.notify(c, R.GEN);
+    waitFor(R.ARRIVED, gen, "start");
+    Atomics.store(c, R.GO, gen);
+    const t0 = performance.now();
+    const mine = readHere(core, regions[0], bytes);
+    waitFor(R.DONE, gen, "finish");
+    const wallMs = performance.now() - t0;
+    return { wallMs, mine: mine.pieces, theirs: Array.from(t.subarray(1, 1 + bytes / PROBE_PIECE)) };
+  };
+  try {
+    await Promise.race([new Promise((ok) => worker.once("online", ok)), failed]);
+    readHere(core, regions[0], bytes); // warm-up of both paths (the worker compiles its instance here)
+    together();
+    const rounds: ThreadsResult["read"]["rounds"] = [];
+    for (let i = 0; i < READ_ROUNDS; i++) {
+      const one = readHere(core, regions[0], bytes);
+      const two = together();
+      rounds.push({
+        one_GBs: gbs(bytes, one.ms),
+        two_GBs: gbs(2 * bytes, two.wallMs),
+        per_thread_GBs: [two.mine, two.theirs].map((ps) => gbs(PROBE_PIECE, median(ps))),
+      });
+    }
+    const two = median(rounds.map((r) => r.two_GBs));
+    const perThread = [0, 1].map((i) => median(rounds.map((r) => r.per_thread_GBs[i])));
+    return {
+      region_bytes: bytes,
+      one_GBs: median(rounds.map((r) => r.one_GBs)),
+      two_GBs: two,
+      per_thread_GBs: perThread,
+      overlap: two / (perThread[0] + perThread[1]),
+      rounds,
+    };
+  } finally {
+    c[R.BYTES] = 0;
+    Atomics.add(c, R.GEN, 1);
+    Atomics.notify(c, R.GEN);
+    await worker.terminate();
+  }
+}
+
+async function benchThreads(build: "plain" | "relaxed"): Promise<ThreadsResult> {
+  const core = await loadCoreNode(build);
+  const arena = new Arena(core);
+  const round_trip = roundTrips(core);
+  process.stderr.write(`  threads: round trips done\n`);
+  const read = await readBandwidth(core, arena);
+  process.stderr.write(`  threads: read bandwidth done\n`);
+  return { threads: THREADS, round_trip, read };
+}
+
+function threadsText(r: ThreadsResult, build: string): string[] {
+  const rt = r.round_trip;
+  const rd = r.read;
+  return [
+    `## threads (${r.threads}, ${build} build)`,
+    "",
+    `Pool round trip (one empty job: post, ${r.threads - 1} worker(s) answer, join), medians (best): hot ${rt.hot_us.toFixed(2)} us (${rt.hot_min_us.toFixed(2)}), ` +
+      `${rt.hot_samples_us.length} samples of up to ${HOT_JOBS} back-to-back jobs; asleep ${rt.asleep_us.toFixed(1)} us (${rt.asleep_min_us.toFixed(1)}), ` +
+      `${rt.asleep_samples_us.length} jobs, each after ${rt.idle_ms} ms idle (longer than the workers' spin of ${rt.spin_checks} checks).`,
+    `Streaming read, each thread its own cold ${(rd.region_bytes / 2 ** 20).toFixed(0)} MiB region, medians over ${rd.rounds.length} rounds: ` +
+      `1 thread ${rd.one_GBs.toFixed(1)} GB/s; 2 threads started together ${rd.two_GBs.toFixed(1)} GB/s ` +
+      `(both regions / time until both finished: ${(rd.two_GBs / rd.one_GBs).toFixed(2)}x one thread). ` +
+      `Per thread, median of its 4 MiB pieces (its rate while it runs): ${rd.per_thread_GBs.map((g) => g.toFixed(1)).join(" + ")} GB/s; ` +
+      `overlap ${rd.overlap.toFixed(2)} (2-thread rate / their sum: 1 = both read at once, 0.5 = they took turns on one core).`,
+  ];
+}
+
 async function main(): Promise<void> {
   // Optimised code from the first call (no baseline tier), so that warm-up need not wait for tier-up.
   setFlagsFromString("--no-liftoff");
   const { values } = parseArgs({
     options: {
       simd: { type: "string" }, formats: { type: "string" }, shapes: { type: "string" }, T: { type: "string" },
-      samples: { type: "string" }, out: { type: "string" },
+      samples: { type: "string" }, sections: { type: "string" }, out: { type: "string" },
     },
   });
+  const sections = (values.sections ?? "kernels,threads").split(",");
+  for (const x of sections) if (x !== "kernels" && x !== "threads") throw new Error(`unknown section ${x} (kernels, threads)`);
   const simd = values.simd ?? "both";
   const builds = (simd === "both" ? ["plain", "relaxed"] : [simd]) as ("plain" | "relaxed")[];
   const formats = (values.formats ?? FORMATS.join(",")).split(",") as Format[];
@@ -293,24 +524,29 @@ async function main(): Promise<void> {
   const samples = Number(values.samples ?? 9);
   const load0 = loadavg();
   const results = [];
-  for (const b of builds) results.push({ build: b, ...(await benchBuild(b, formats, shapes, widths, samples)) });
+  if (sections.includes("kernels")) for (const b of builds) results.push({ build: b, ...(await benchBuild(b, formats, shapes, widths, samples)) });
+  const threads = sections.includes("threads") ? await benchThreads(builds[0]) : undefined;
   const load1 = loadavg();
   const lines: string[] = [];
-  lines.push(`# matmul kernels vs the roofline (${cpus()[0]?.model ?? "?"}, ${cpus().length} cpus, Node ${process.version}, one thread)`);
+  lines.push(`# ${sections.join(" and ")} (${cpus()[0]?.model ?? "?"}, ${cpus().length} cpus, Node ${process.version})`);
   lines.push("");
   lines.push(`Load average ${load0.map((l) => l.toFixed(2)).join(" ")} at start, ${load1.map((l) => l.toFixed(2)).join(" ")} at end.`);
-  for (const r of results) {
-    lines.push(`${r.build} (medians over rounds): streaming read ${r.machine.bandwidthGBs.toFixed(1)} GB/s; in-cache peak ${r.machine.peakF32.toFixed(1)} GFLOP/s f32, ` +
-      `${r.machine.peakInt8.toFixed(1)} Gop/s int8 (${r.build === "relaxed" ? "relaxed int8 dot" : "i16 dot"}).`);
+  if (results.length > 0) {
+    lines.push("", "## matmul kernels vs the roofline (one thread)", "");
+    for (const r of results) {
+      lines.push(`${r.build} (medians over rounds): streaming read ${r.machine.bandwidthGBs.toFixed(1)} GB/s; in-cache peak ${r.machine.peakF32.toFixed(1)} GFLOP/s f32, ` +
+        `${r.machine.peakInt8.toFixed(1)} Gop/s int8 (${r.build === "relaxed" ? "relaxed int8 dot" : "i16 dot"}).`);
+    }
+    lines.push("");
+    lines.push("Cells: microseconds per call (weights cold; medians), then achieved / bound, where bound = max(bytes / " +
+      "bandwidth, flops / peak) from the probes' medians, and m / c says which term binds; ! marks a ratio above 1.25. " +
+      "q8 includes quantizing the activations; q4_1 and f32-rows are the row-major kernel (storages native and f32).");
+    lines.push("");
+    lines.push(table(results.flatMap((r) => r.rows), widths));
   }
-  lines.push("");
-  lines.push("Cells: microseconds per call (weights cold; medians), then achieved / bound, where bound = max(bytes / " +
-    "bandwidth, flops / peak) from the probes' medians, and m / c says which term binds; ! marks a ratio above 1.25. " +
-    "q8 includes quantizing the activations; q4_1 and f32-rows are the row-major kernel (storages native and f32).");
-  lines.push("");
-  lines.push(table(results.flatMap((r) => r.rows), widths));
+  if (threads) lines.push("", ...threadsText(threads, builds[0]));
   process.stdout.write(lines.join("\n") + "\n");
-  if (values.out) writeFileSync(values.out, JSON.stringify({ date: new Date().toISOString(), loadavg: [load0, load1], results }, null, 2) + "\n");
+  if (values.out) writeFileSync(values.out, JSON.stringify({ date: new Date().toISOString(), loadavg: [load0, load1], results, ...(threads ? { threads } : {}) }, null, 2) + "\n");
 }
 
 main().catch((e: unknown) => {

@@ -1,10 +1,11 @@
 /** The pure arithmetic of `space bench`: the fastest-AR baseline, the SPACE bound, the greedy check, selection. */
 import { describe, expect, it } from "vitest";
-import { analyze, fastestAr, mergeRows, spaceBound, type Contender } from "../src/bench/analysis.js";
+import { analyze, family, fastestAr, figures, groupResults, mergeRows, spaceBound, type Contender } from "../src/bench/analysis.js";
 import type { RunTiming } from "../src/bench/decoder.js";
 import { selectTimed } from "../src/bench/harness.js";
 
 const ours = (decoder: string, weights: string, threads = 1): Contender => ({ id: `${decoder}/${weights}/t${threads}`, decoder, engine: "ours", weights, threads, label: `ours ${decoder}` });
+const space = (layout: string, weights = "native", threads = 1): Contender => ({ id: `space/${layout}/${weights}/t${threads}`, decoder: "space", engine: "ours", weights, threads, layout, label: `ours SPACE (${layout} layout)` });
 const LLAMA: Contender = { id: "llama-ar/t1", decoder: "llama-ar", engine: "llama", threads: 1, label: "llama.cpp AR" };
 
 function run(tokS: number, tokens: number[], tau = 1, stepRows?: Record<string, number>): RunTiming {
@@ -109,5 +110,81 @@ describe("selectTimed", () => {
     const rate = new Map([["ar/native/t1", 1], ["ar/f32/t1", 9], ["space/native/t1", 3], ["space/f32/t1", 5], ["llama-ar/t1", 50]]);
     expect([...selectTimed(cs, rate, "fastest")].sort()).toEqual(["ar/f32/t1", "ar/native/t1", "llama-ar/t1", "space/f32/t1"]);
     expect(selectTimed(cs, rate, "all").size).toBe(cs.length);
+  });
+});
+
+describe("SPACE layouts as separate contenders", () => {
+  it("ranks configurations within a decoder and, for SPACE, within a layout", () => {
+    expect(family(space("full"))).toBe("space full");
+    expect(family(space("auto"))).toBe("space auto");
+    expect(family(ours("ar", "native"))).toBe("ar");
+    const cs = [ours("ar", "native"), space("full", "native"), space("full", "q8"), space("auto", "native"), space("auto", "q8")];
+    const rate = new Map([["ar/native/t1", 1], ["space/full/native/t1", 2], ["space/full/q8/t1", 3], ["space/auto/native/t1", 5], ["space/auto/q8/t1", 4]]);
+    expect([...selectTimed(cs, rate, "fastest")].sort()).toEqual(["ar/native/t1", "space/auto/native/t1", "space/full/q8/t1"]);
+  });
+
+  it("marks the fastest configuration of each layout", () => {
+    const cs = [ours("ar", "native"), space("full"), space("auto"), space("auto", "q8")];
+    const A = [1, 2, 3];
+    const b = analyze({ contenders: cs, promptIds: ["p"], banned: new Set(), cost: {}, runs: [[[run(10, A)], [run(5, A, 2)], [run(9, A, 1)], [run(11, A, 1)]]] });
+    expect(b.summary.filter((x) => x.best).map((x) => x.id)).toEqual(["ar/native/t1", "space/full/native/t1", "space/auto/q8/t1"]);
+  });
+});
+
+describe("per prompt group", () => {
+  const cs = [ours("ar", "native"), ours("ar", "f32"), space("full"), space("auto"), LLAMA];
+  const A = [1, 2, 3, 4, 5]; // 4 decode tokens per run
+  const ids = ["humaneval-x/python/130", "humaneval-x/python/142", "humaneval-x/cpp/142", "chat/story"];
+  const groupOf = ["python", "python", "cpp", "chat"];
+  // Per prompt: our AR native 10 tok/s, f32 20 (the baseline), llama.cpp 40; SPACE full at [30, 10, 40, 20] tok/s
+  // with tau [2, 2, 4, 1] (2, 2, 1, 4 decode steps); SPACE auto at 20 tok/s, tau 1 everywhere.
+  const fullRate = [30, 10, 40, 20], fullTau = [2, 2, 4, 1];
+  const runs = ids.map((_, p) => [[run(10, A)], [run(20, A)], [run(fullRate[p], A, fullTau[p])], [run(20, A)], [run(40, A)]]);
+  const a = analyze({ contenders: cs, promptIds: ids, promptGroups: groupOf, runs, banned: new Set(), cost: {} });
+  const at = (group: string, id: string) => a.groups.find((g) => g.group === group)!.decoders.find((d) => d.id === id)!;
+
+  it("lists the groups in the order of their first prompt, then all", () => {
+    expect(a.groups.map((g) => [g.group, g.prompts])).toEqual([
+      ["python", ids.slice(0, 2)],
+      ["cpp", [ids[2]]],
+      ["chat", [ids[3]]],
+      ["all", ids],
+    ]);
+  });
+
+  // [group, contender, tau, decode tok/s, speedup vs our fastest AR (f32, 20 tok/s), vs llama.cpp AR (40 tok/s)]
+  const cases: [string, string, number, number, number, number][] = [
+    ["python", "space/full/native/t1", 8 / 4, 20, Math.sqrt(1.5 * 0.5), Math.sqrt(0.75 * 0.25)],
+    ["cpp", "space/full/native/t1", 4, 40, 2, 1],
+    ["chat", "space/full/native/t1", 1, 20, 1, 0.5],
+    ["all", "space/full/native/t1", 16 / 9, 25, (1.5 * 0.5 * 2 * 1) ** (1 / 4), (0.75 * 0.25 * 1 * 0.5) ** (1 / 4)],
+    ["python", "space/auto/native/t1", 1, 20, 1, 0.5],
+    ["all", "space/auto/native/t1", 1, 20, 1, 0.5],
+    ["cpp", "ar/f32/t1", 1, 20, 1, 0.5],
+    ["chat", "ar/native/t1", 1, 10, 0.5, 0.25],
+    ["python", "llama-ar/t1", 1, 40, 2, 1],
+  ];
+  it.each(cases)("%s, %s: tau %f, %f tok/s, speedup %f, vs llama.cpp %f", (group, id, tau, tokS, speedup, vsLlama) => {
+    const d = at(group, id);
+    expect(d.tau).toBeCloseTo(tau, 12);
+    expect(d.decode_tok_s).toBeCloseTo(tokS, 12);
+    expect(d.speedup).toBeCloseTo(speedup, 12);
+    expect(d.vs_llama).toBeCloseTo(vsLlama, 12);
+  });
+
+  it("gives in \"all\" exactly the headline figures of every contender", () => {
+    for (const s of a.summary) {
+      const { tau, decode_tok_s, speedup, vs_llama } = s;
+      expect(at("all", s.id)).toEqual({ id: s.id, tau, decode_tok_s, speedup, vs_llama });
+    }
+  });
+
+  it("is only \"all\" without groups; NaN against llama.cpp when it did not run; NaN tau when steps are unknown", () => {
+    const noLlama = analyze({ contenders: cs.slice(0, 4), promptIds: ids, runs: runs.map((r) => r.slice(0, 4)), banned: new Set(), cost: {} });
+    expect(noLlama.groups.map((g) => g.group)).toEqual(["all"]);
+    expect(noLlama.groups[0].decoders.every((d) => Number.isNaN(d.vs_llama))).toBe(true);
+    const unknown = { ...a.prompts[0].decoders[4], runs: [{ ...a.prompts[0].decoders[4].runs[0], decode_steps: NaN }] };
+    expect(figures([unknown]).tau).toBeNaN();
+    expect(() => groupResults(a.prompts, ["python"], cs)).toThrow(/groups/);
   });
 });

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Engine } from "../src/engine.js";
 import { bannedIds, type DecoderSpec } from "../src/decode/decoders.js";
 import { LEAN_LAYOUT } from "../src/decode/space.js";
+import { autoSpace } from "../src/decode/costmodel.js";
 import { ourDecoder } from "../src/bench/decoder.js";
 import { tinyEngine } from "./helpers/engine.js";
 
@@ -18,7 +19,7 @@ afterAll(() => engine.close());
 const MASK = 141;
 
 describe("ourDecoder over buildDecoder", () => {
-  it("ar, space (full, lean), spec and lookup give AR's n tokens; tau and step widths add up", async () => {
+  it("ar, space (full, lean, auto), spec and lookup give AR's n tokens; tau and step widths add up", async () => {
     const prompt = engine.tokenizer.encode("the cat sat on the mat, the cat sat");
     const banned = new Set([...engine.tokenizer.eogTokens, ...bannedIds(engine, MASK)]);
     const n = 20;
@@ -26,6 +27,7 @@ describe("ourDecoder over buildDecoder", () => {
       { kind: "ar", k: 1 },
       { kind: "space", k: 3, mask: { token: MASK } },
       { kind: "space", k: 2, mask: { token: MASK }, layout: LEAN_LAYOUT },
+      { kind: "space", k: 3, mask: { token: MASK }, auto: autoSpace(engine, 3) }, // the bench's --layout auto
       { kind: "spec", k: 3, draftLayers: 1 },
       { kind: "lookup", k: 4 },
     ];

@@ -24,15 +24,15 @@ function report(spaceTokens: number[]): BenchReport {
   const reports: ContenderReport[] = contenders.map((c, i) => ({ ...c, calibration_tok_s: 10 + i, timed: true, rss_mb: 200 + i, info: c.engine === "llama" ? { llama_cpp_tag: "b1234" } : {} }));
   reports.push({ id: "space/native/t1", decoder: "space", engine: "ours", weights: "native", threads: 1, label: "ours SPACE (untrained mask)", calibration_tok_s: 3, timed: false, rss_mb: 180, info: {} });
   return {
-    schema: "space-bench/2", date: "2026-01-01T00:00:00Z", argv: [],
+    schema: "space-bench/3", date: "2026-01-01T00:00:00Z", argv: [],
     machine: { cpu: "test CPU", cpus: 2, node: "v20", platform: "linux", loadavg_start: [0.5], loadavg_end: [0.7] },
     model: { path: "/m/model.gguf", bytes: 98e6 },
     settings: {
-      n: 5, calibration_n: 5, repeats: 1, warmup: 1, problems: 1, chat: 0, weights: ["native", "q8"], threads: [1], select: "fastest", k: 5, layout: "full",
+      n: 5, calibration_n: 5, repeats: 1, warmup: 1, problems: 1, chat: 0, weights: ["native", "q8"], threads: [1], select: "fastest", k: 5, layouts: ["full"],
       mask: { token: 16, trained: false, source: "<empty_output>" }, draft_layers: 8, cost_prefix: 100, cost_repeats: 5,
     },
     rss: { method: "one process per contender", idle_mb: 50 },
-    prompts: [{ id: "humaneval-x/python/142", source: "humaneval-x", tokens: 9 }],
+    prompts: [{ id: "humaneval-x/python/142", source: "humaneval-x", group: "python", tokens: 9 }],
     contenders: reports, cost, analysis, warnings: [], elapsed_s: 12,
   };
 }
@@ -74,6 +74,24 @@ describe("renderMarkdown", () => {
     expect(md).not.toContain("MISMATCH");
     expect(md).toContain("- **lossy**: ours AR (q8, 1 thread) differs from ours AR (native, 1 thread) on 1 of 1 prompts");
     expect(md).toContain("**NO** (1 of 1, lossy) vs native, 1 thread AR");
+  });
+
+  it("has a per-group table (tok/s / tau / speedup / vs llama.cpp) of the decoders in their fastest configuration", () => {
+    const r = report([5, 6, 7, 8, 9]);
+    const runs = [[[run(10, [5, 6, 7, 8, 9])], [run(12, [5, 6, 7, 8, 9])], [run(6, [5, 6, 7, 8, 9], 2, { 36: 2 })], [run(40, [5, 6, 7, 8, 9])]]];
+    const analysis = analyze({ contenders, promptIds: ["humaneval-x/python/142"], promptGroups: ["python"], runs, banned: new Set([2]), cost: r.cost });
+    const md = renderMarkdown({ ...r, analysis });
+    const section = md.split("### Per prompt group")[1].split("###")[0];
+    expect(section).toContain("| group (prompts) | ours AR | ours SPACE (untrained mask) | llama.cpp AR |");
+    // our AR (q8) is the baseline: 12 tok/s, 12 / 40 of llama.cpp; SPACE 6 tok/s at tau 4 / 2 = 2.
+    expect(section).toContain("| python (1) | 12.0 / 1.00 / 1.00× / 0.30× | 6.0 / 2.00 / 0.50× / 0.15× | 40.0 / 1.00 / 3.33× / 1.00× |");
+    expect(section).toContain("| all (1) | 12.0 / 1.00 / 1.00× / 0.30× |");
+  });
+
+  it("names SPACE's layouts, the cost model's included", () => {
+    const r = report([5, 6, 7, 8, 9]);
+    const md = renderMarkdown({ ...r, settings: { ...r.settings, layouts: ["full", "auto"] } });
+    expect(md).toContain("- SPACE: k = 5 (auto: k <= 5 per step), full layout (the paper's: a mask group after every candidate); auto layout (the cost model:");
   });
 
   it("labels configurations", () => {

@@ -18,6 +18,10 @@
  *                  exact within itself, and may differ there (reported, labelled lossy, not a bug).
  *                  llama.cpp is compared with the exact reference too, up to the first id it emits that
  *                  ours may not (end-of-generation); it computes differently (reported, not a bug).
+ *   family         what "fastest configuration" ranks within: the decoder, and for SPACE its layout too
+ *                  (the paper's fixed layout and the cost model's choice are separate contenders).
+ *   group          prompts by language (python, cpp, java, js, go, rust) or chat, and "all": per group the
+ *                  same figures as per decoder, over the group's prompts only (so "all" is the headline row).
  */
 import type { CostPoint } from "./cost.js";
 import type { RunTiming } from "./decoder.js";
@@ -31,7 +35,14 @@ export interface Contender {
   readonly engine: Engine;
   readonly weights?: string;
   readonly threads: number;
+  /** space: its layout (full, lean, or auto: the cost model); absent for the other decoders. */
+  readonly layout?: string;
   readonly label: string;
+}
+
+/** What the fastest configuration is chosen within: "space full" and "space auto" are separate contenders. */
+export function family(c: Pick<Contender, "decoder" | "layout">): string {
+  return c.layout !== undefined ? `${c.decoder} ${c.layout}` : c.decoder;
 }
 
 export type RunRecord = Omit<RunTiming, "tokens">;
@@ -81,11 +92,27 @@ export interface ContenderSummary {
   readonly best: boolean;
 }
 
+/** One contender's figures over a set of prompts (the headline's definitions, restricted to those prompts). */
+export interface Figures {
+  readonly tau: number; // decode tokens / decode steps over the prompts' last runs: tokens per forward pass
+  readonly decode_tok_s: number; // median over the prompts
+  readonly speedup: number; // geometric mean over the prompts of the same-round ratios to our fastest AR
+  readonly vs_llama: number; // the same against llama.cpp AR (NaN where it did not run)
+}
+
+export interface GroupResult {
+  readonly group: string; // "python", "cpp", "java", "js", "go", "rust", "chat", ... or "all"
+  readonly prompts: string[]; // its prompt ids
+  readonly decoders: (Figures & { readonly id: string })[]; // every contender, in contender order
+}
+
 export interface Analysis {
   readonly baseline: string; // id of our fastest AR contender
   readonly llama?: string; // id of llama.cpp AR
   readonly prompts: PromptResult[];
   readonly summary: ContenderSummary[];
+  /** Per prompt group, in the order the groups' first prompts come, then "all". */
+  readonly groups: GroupResult[];
 }
 
 /** The contender id with the highest geometric mean of `rate` among those `eligible`; ties keep the first. */
@@ -178,6 +205,37 @@ export interface AnalysisInput {
   readonly banned: ReadonlySet<number>;
   /** cost(T) per contender id (SPACE contenders), for the bound. */
   readonly cost: Readonly<Record<string, readonly CostPoint[]>>;
+  /** The group of each prompt, in promptIds order (default: none, only "all"). */
+  readonly promptGroups?: readonly string[];
+}
+
+/**
+ * A contender's figures over some of its per-prompt results. tau pools tokens and steps (every prompt
+ * runs n tokens, so it is the harmonic mean of the prompts' tau); it is NaN where an engine does not
+ * report its steps.
+ */
+export function figures(per: readonly ContenderOnPrompt[]): Figures {
+  const lastRuns = per.map((x) => x.runs[x.runs.length - 1]);
+  const decoded = lastRuns.reduce((a, r) => a + r.generated - 1, 0);
+  const steps = lastRuns.reduce((a, r) => a + r.decode_steps, 0);
+  return {
+    tau: steps > 0 ? decoded / steps : NaN,
+    decode_tok_s: median(per.map((x) => x.decode_tok_s)),
+    speedup: geomean(per.map((x) => x.speedup)),
+    vs_llama: geomean(per.map((x) => x.vs_llama)),
+  };
+}
+
+/** Prompts grouped (groups in order of first appearance, then "all"), with every contender's figures per group. */
+export function groupResults(prompts: readonly PromptResult[], groupOf: readonly string[], contenders: readonly Pick<Contender, "id">[]): GroupResult[] {
+  if (groupOf.length !== prompts.length) throw new Error(`prompt groups: ${groupOf.length} groups for ${prompts.length} prompts`);
+  const names = [...new Set(groupOf)].filter((g) => g !== "all");
+  const members = [...names.map((g) => ({ group: g, ps: prompts.filter((_, p) => groupOf[p] === g) })), { group: "all", ps: [...prompts] }];
+  return members.map(({ group, ps }) => ({
+    group,
+    prompts: ps.map((p) => p.id),
+    decoders: contenders.map((c, i) => ({ id: c.id, ...figures(ps.map((p) => p.decoders[i])) })),
+  }));
 }
 
 export function analyze(inp: AnalysisInput): Analysis {
@@ -223,18 +281,14 @@ export function analyze(inp: AnalysisInput): Analysis {
     const per = prompts.map((p) => p.decoders[i]);
     const lastRuns = Array.from({ length: P }, (_, p) => last(runs[p][i]));
     const decoded = lastRuns.reduce((a, r) => a + r.generated - 1, 0);
-    const steps = lastRuns.reduce((a, r) => a + r.decode_steps, 0);
     const cost = inp.cost[c.id];
     const rows = mergeRows(lastRuns.map((r) => r.step_rows));
     return {
       id: c.id,
       decoder: c.decoder,
       label: c.label,
-      decode_tok_s: median(per.map((x) => x.decode_tok_s)),
+      ...figures(per),
       prefill_tok_s: median(per.map((x) => x.prefill_tok_s)),
-      tau: steps > 0 ? decoded / steps : NaN,
-      speedup: geomean(per.map((x) => x.speedup)),
-      vs_llama: geomean(per.map((x) => x.vs_llama)),
       ...(cost ? { bound: spaceBound(rows, decoded, costTable(cost)) } : {}),
       reference: referenceOf(c, contenders, baseline).id,
       mismatch_kind: referenceOf(c, contenders, baseline).kind,
@@ -243,11 +297,12 @@ export function analyze(inp: AnalysisInput): Analysis {
       best: false,
     };
   });
-  // The fastest configuration of each decoder (by geometric mean of the same-round speedups).
-  for (const dec of new Set(contenders.map((c) => c.decoder))) {
-    const mine = summary.filter((s) => s.decoder === dec);
-    const top = dec === "ar" ? mine.find((s) => s.id === baseline)! : mine.reduce((a, s) => (s.speedup > a.speedup || !Number.isFinite(a.speedup) ? s : a));
+  // The fastest configuration of each decoder family (by geometric mean of the same-round speedups).
+  for (const fam of new Set(contenders.map(family))) {
+    const mine = summary.filter((_, i) => family(contenders[i]) === fam);
+    const top = fam === "ar" ? mine.find((s) => s.id === baseline)! : mine.reduce((a, s) => (s.speedup > a.speedup || !Number.isFinite(a.speedup) ? s : a));
     (top as { best: boolean }).best = true;
   }
-  return { baseline, ...(llama !== undefined ? { llama } : {}), prompts, summary };
+  const groups = groupResults(prompts, inp.promptGroups ?? prompts.map(() => "all"), contenders);
+  return { baseline, ...(llama !== undefined ? { llama } : {}), prompts, summary, groups };
 }

@@ -7,8 +7,8 @@
  */
 import type { Engine } from "../engine.js";
 import { loadEngine } from "../node/engine.js";
-import { LAYOUTS } from "../decode/space.js";
-import type { SpaceMask } from "../decode/space.js";
+import { autoSpace } from "../decode/costmodel.js";
+import { FULL_LAYOUT, LAYOUTS, type SpaceMask } from "../decode/space.js";
 import { loadAdapterFor } from "../cli/train.js";
 import { costCurve } from "./cost.js";
 import { ourDecoder, type BenchDecoder } from "./decoder.js";
@@ -29,7 +29,11 @@ async function open(spec: ChildSpec): Promise<Record<string, unknown>> {
     return llama.info;
   }
   engine = await loadEngine(spec.model, { simd: spec.simd, threads: spec.threads, weights: spec.weights as never });
-  const layout = LAYOUTS[spec.layout];
+  // auto: the cost model picks k (up to the mask source's) and the layout, or a plain AR step, every step,
+  // as `space generate --layout auto` does; the full layout sizes an adapter's rows (the largest block).
+  const auto = spec.layout === "auto";
+  const layout = auto ? FULL_LAYOUT : LAYOUTS[spec.layout];
+  if (spec.decoder === "space" && layout === undefined) throw new Error(`unknown SPACE layout ${spec.layout}`);
   let mask: SpaceMask | undefined;
   let k = spec.k;
   if (spec.decoder === "space") {
@@ -41,8 +45,10 @@ async function open(spec: ChildSpec): Promise<Record<string, unknown>> {
       mask = { token: spec.maskToken! };
     }
   }
-  decoder = ourDecoder(engine, { kind: spec.decoder, k, mask, layout, draftLayers: spec.draftLayers }, new Set(spec.banned), spec.contextTokens);
-  return { simd: engine.core.build, weights: engine.storage, weight_bytes: engine.weights.bytes, threads: engine.executor.threads, k };
+  // The cost model measures this engine's cost(T) here, before any timed run (not part of a run's time).
+  const costModel = spec.decoder === "space" && auto ? { auto: autoSpace(engine, k) } : {};
+  decoder = ourDecoder(engine, { kind: spec.decoder, k, mask, layout, draftLayers: spec.draftLayers, ...costModel }, new Set(spec.banned), spec.contextTokens);
+  return { simd: engine.core.build, weights: engine.storage, weight_bytes: engine.weights.bytes, threads: engine.executor.threads, k, ...(spec.decoder === "space" ? { layout: spec.layout } : {}) };
 }
 
 async function handle(req: ChildRequest): Promise<unknown> {

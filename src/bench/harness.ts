@@ -3,12 +3,13 @@
  * process of its own (procs.ts):
  *   1. calibration = warm-up: `warmup` runs of every contender on the first prompt, in rotating order
  *      (JIT tier-up, caches); the last one's decode tok/s picks each decoder's fastest configuration;
- *   2. with select "fastest", the slower configurations of every decoder but our AR are closed (our AR is
- *      timed in every configuration: the fastest of them, over all prompts, is the baseline);
+ *   2. with select "fastest", the slower configurations of every decoder but our AR are closed (SPACE per
+ *      layout: full and auto are both timed; our AR is timed in every configuration: the fastest of them,
+ *      over all prompts, is the baseline);
  *   3. `repeats` rounds; in each round every prompt runs on every contender back to back, the order
  *      rotating, so that machine drift hits all of them alike and ratios compare runs seconds apart.
  */
-import type { Contender } from "./analysis.js";
+import { family, type Contender } from "./analysis.js";
 import type { RunTiming } from "./decoder.js";
 import type { ChildEngine } from "./procs.js";
 import type { BenchPrompt } from "./prompts.js";
@@ -45,7 +46,8 @@ export async function calibrate(live: readonly Live[], prompt: BenchPrompt, s: S
 
 /**
  * Which contenders are timed: all of them, or (select "fastest") every configuration of our AR plus the
- * configuration of each other decoder with the highest calibration rate (the first one when none has a rate).
+ * configuration of each other decoder family (SPACE: per layout) with the highest calibration rate (the
+ * first one when none has a rate).
  */
 export function selectTimed(contenders: readonly Contender[], rate: ReadonlyMap<string, number>, select: "fastest" | "all"): Set<string> {
   if (select === "all") return new Set(contenders.map((c) => c.id));
@@ -56,9 +58,9 @@ export function selectTimed(contenders: readonly Contender[], rate: ReadonlyMap<
       keep.add(c.id);
       continue;
     }
-    const b = best.get(c.decoder);
+    const b = best.get(family(c));
     const r = rate.get(c.id) ?? NaN;
-    if (!b || (Number.isFinite(r) && !((rate.get(b.id) ?? NaN) >= r))) best.set(c.decoder, c);
+    if (!b || (Number.isFinite(r) && !((rate.get(b.id) ?? NaN) >= r))) best.set(family(c), c);
   }
   for (const c of best.values()) keep.add(c.id);
   return keep;

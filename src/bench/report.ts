@@ -14,7 +14,7 @@ export interface ContenderReport extends Contender {
 }
 
 export interface BenchReport {
-  readonly schema: "space-bench/2";
+  readonly schema: "space-bench/3";
   readonly date: string;
   readonly argv: string[];
   readonly machine: { cpu: string; cpus: number; node: string; platform: string; loadavg_start: number[]; loadavg_end: number[] };
@@ -30,7 +30,8 @@ export interface BenchReport {
     threads: number[];
     select: "fastest" | "all";
     k: number;
-    layout: string;
+    /** SPACE's layouts, each a contender of its own: full, lean, or auto (the cost model). */
+    layouts: string[];
     mask: { token: number | null; trained: boolean; source: string };
     draft_layers: number;
     cost_prefix: number;
@@ -38,7 +39,7 @@ export interface BenchReport {
   };
   /** How memory was measured, and the idle Node process it is compared with. */
   readonly rss: { method: string; idle_mb: number };
-  readonly prompts: { id: string; source: string; tokens: number; text?: string }[];
+  readonly prompts: { id: string; source: string; group: string; tokens: number; text?: string }[];
   readonly contenders: ContenderReport[];
   readonly cost: Record<string, CostPoint[]>;
   readonly analysis: Analysis;
@@ -57,6 +58,13 @@ function times(x: number | undefined): string {
 export function table(head: string[], align: ("l" | "r")[], rows: string[][]): string {
   const sep = align.map((a) => (a === "r" ? "---:" : "---"));
   return [head, sep, ...rows].map((r) => `| ${r.join(" | ")} |`).join("\n");
+}
+
+/** What a SPACE layout is, in the report's words. */
+export function layoutLabel(layout: string): string {
+  if (layout === "auto") return "auto layout (the cost model: k, the layout or a plain AR step chosen per step from cost(T) and acceptance)";
+  if (layout === "full") return "full layout (the paper's: a mask group after every candidate)";
+  return `${layout} layout`;
 }
 
 /** "native, 1 thread" */
@@ -85,7 +93,7 @@ export function renderMarkdown(r: BenchReport): string {
   out.push(`- model: \`${r.model.path}\` (${(r.model.bytes / 1e6).toFixed(1)} MB), the same file for every engine`);
   out.push(`- baseline: **our fastest AR**, ${base.label} (${configLabel(base)}), chosen among weights ${s.weights.join(", ")} × threads ${s.threads.join(", ")}`);
   out.push(
-    `- SPACE: k = ${s.k}, ${s.layout} layout, mask ${s.mask.trained ? `trained (${s.mask.source})` : `**untrained** (token ${s.mask.token}, ${s.mask.source}): tau near 1 is expected until issue "SAR-SFT" supplies a trained mask`}`,
+    `- SPACE: k = ${s.k}${s.layouts.includes("auto") ? ` (auto: k <= ${s.k} per step)` : ""}, ${s.layouts.map(layoutLabel).join("; ")}, mask ${s.mask.trained ? `trained (${s.mask.source})` : `**untrained** (token ${s.mask.token}, ${s.mask.source}): tau near 1 is expected until issue "SAR-SFT" supplies a trained mask`}`,
   );
   out.push(`- spec: draft = the model's first ${s.draft_layers} layers; lookup: prompt lookup, k = ${s.k}; llama.cpp: ${String(r.contenders.find((c) => c.engine === "llama")?.info.llama_cpp_tag ?? "not run")}, plain AR and InputLookupTokenPredictor`);
   out.push(
@@ -150,6 +158,21 @@ export function renderMarkdown(r: BenchReport): string {
   });
   out.push(table(["prompt", "tokens", ...shown.map((x) => byId.get(x.id)!.label)], ["l", "r", ...shown.map(() => "r" as const)], prow));
   out.push("", `† runs more than ${NOISY_SPREAD}× apart: the cores were busy with something else during some runs.`);
+
+  out.push("", "### Per prompt group: decode tok/s / tau / speedup vs our fastest AR / vs llama.cpp AR", "");
+  const grow = a.groups.map((g) => [
+    `${g.group} (${g.prompts.length})`,
+    ...shown.map((x) => {
+      const d = g.decoders.find((y) => y.id === x.id)!;
+      return `${num(d.decode_tok_s)} / ${num(d.tau, 2)} / ${times(d.speedup)} / ${times(d.vs_llama)}`;
+    }),
+  ]);
+  out.push(table(["group (prompts)", ...shown.map((x) => byId.get(x.id)!.label)], ["l", ...shown.map(() => "r" as const)], grow));
+  out.push(
+    "",
+    "Per group: tau = decode tokens / decode steps over its prompts; tok/s the median over its prompts; ratios the geometric mean of its prompts' same-round ratios. " +
+      "Each decoder in its fastest configuration (every timed configuration in the JSON).",
+  );
 
   const costIds = Object.keys(r.cost);
   if (costIds.length > 0) {

@@ -3,6 +3,8 @@
  * and llama.cpp (plain AR and its prompt-lookup predictor) on the same GGUF, the same prompts (held-out
  * HumanEval-X problems of six languages + chat prompts) and the same thread counts, interleaved in one
  * run, each decoder in its fastest configuration (weights x threads), every speedup over OUR fastest AR.
+ * SPACE runs once per --layout (full, lean, auto: the cost model), each layout a contender of its own.
+ * The report has every figure per prompt, per prompt group (language, chat, all) and per decoder.
  * Every contender runs in a process of its own, so its peak RSS is its own.
  *
  * Writes DIR/bench.json, DIR/bench.md (also on stdout) and DIR/speedup-tau.svg; progress on stderr.
@@ -23,7 +25,7 @@ import { SMOLLM2_PATH, type SimdChoice } from "../node/engine.js";
 import { packageRoot } from "../node/wasm.js";
 import { LAYOUTS, MAX_K } from "../decode/space.js";
 import type { DecoderKind } from "../decode/decoders.js";
-import { analyze, type Contender } from "./analysis.js";
+import { analyze, family, type Contender } from "./analysis.js";
 import type { CostPoint } from "./cost.js";
 import { calibrate, selectTimed, timedRuns, type Live, type Schedule } from "./harness.js";
 import { ChildEngine, type ChildSpec } from "./procs.js";
@@ -41,6 +43,8 @@ const defaultStorages = (): string[] => [...DECODE_STORAGES];
 const weightStorages = (): string[] => [...WEIGHT_STORAGES];
 
 const ALL_DECODERS = ["ar", "space", "spec", "lookup", "llama-ar", "llama-lookup"] as const;
+/** SPACE's fixed layouts (src/decode/space.ts) and "auto", the cost model (src/decode/costmodel.ts), as `space generate` has them. */
+const SPACE_LAYOUTS = [...Object.keys(LAYOUTS), "auto"];
 const DEFAULT_K = 5;
 /** Defaults sized so that a default run takes at most ~10 minutes on one thread of these machines. */
 const DEFAULT_CHAT = 2;
@@ -50,7 +54,7 @@ export const BENCH_OPTIONS: Record<string, OptionSpec> = {
   adapter: { kind: "string", help: "space: a SPACE adapter GGUF for --model (gives k and the trained mask)" },
   k: { kind: "int", min: 1, max: 64, help: `candidates per step (space without adapter, spec, lookup; default ${DEFAULT_K}, space at most ${MAX_K})` },
   "mask-token": { kind: "int", min: 0, max: 0x7fffffff, help: "space: mask token id (default: the model's space.mask_token_id, else an untrained <empty_output>)" },
-  layout: { kind: "string", choices: Object.keys(LAYOUTS), help: "space layout (default full)" },
+  layout: { kind: "string", help: `space layouts, comma-separated, of ${SPACE_LAYOUTS.join(",")} (auto: the cost model picks k and the layout, or a plain AR step, per step); each is a contender of its own (default full)` },
   "draft-layers": { kind: "int", min: 1, max: 1 << 16, help: "spec: draft = the first N layers (default a quarter of them)" },
   weights: { kind: "string", help: `weight storages to try, comma-separated, of ${weightStorages().join(",")} (default ${defaultStorages().join(",")}; f32 = f32 panels)` },
   threads: { kind: "string", help: "thread counts to try, comma-separated, the same for llama.cpp (default 1)" },
@@ -107,7 +111,8 @@ export async function runBench(argv: readonly string[]): Promise<number> {
   for (const d of decoders) if (!(ALL_DECODERS as readonly string[]).includes(d)) fail("E_ARGS", `--decoders: ${d} is not one of ${ALL_DECODERS.join(", ")}`);
   if (!decoders.includes("ar")) fail("E_ARGS", "--decoders must include ar: our fastest AR is the baseline");
   const simd = ((o.simd as string | undefined) ?? "auto") as SimdChoice;
-  const layout = (o.layout as string | undefined) ?? "full";
+  const layouts = [...new Set(((o.layout as string | undefined) ?? "full").split(",").map((l) => l.trim()))];
+  for (const l of layouts) if (!SPACE_LAYOUTS.includes(l)) fail("E_ARGS", `--layout: ${l} is not one of ${SPACE_LAYOUTS.join(", ")}`);
   const n = (o.n as number | undefined) ?? 24;
   const s: Schedule = {
     n,
@@ -164,22 +169,28 @@ export async function runBench(argv: readonly string[]): Promise<number> {
   const stamp = new Date().toISOString().replace(/[:]/g, "").replace(/\..*/, "");
   const outDir = resolve((o.out as string | undefined) ?? join(packageRoot(), "bench-results", `bench-${stamp}`));
 
-  // Contenders: our decoders in every (weights, threads), llama.cpp's in every thread count.
+  // Contenders: our decoders in every (weights, threads), SPACE also in every layout, llama.cpp's in every thread count.
   const plans: { c: Contender; spec: ChildSpec }[] = [];
-  const spaceLabel = `ours SPACE${mask.trained ? "" : " (untrained mask)"}`;
-  const LABELS: Record<string, string> = { ar: "ours AR", space: spaceLabel, spec: `ours spec (${draftLayers}-layer draft)`, lookup: "ours lookup" };
+  const untrained = mask.trained ? "" : ", untrained mask";
+  const LABELS: Record<string, string> = { ar: "ours AR", spec: `ours spec (${draftLayers}-layer draft)`, lookup: "ours lookup" };
   for (const d of decoders.filter((x) => !x.startsWith("llama"))) {
-    for (const weights of storages) {
-      for (const threads of threadList) {
-        plans.push({
-          c: { id: `${d}/${weights}/t${threads}`, decoder: d, engine: "ours", weights, threads, label: LABELS[d] },
-          spec: {
-            engine: "ours", model, simd, threads, weights, decoder: d as DecoderKind, k: d === "space" ? k : lookupK, layout, contextTokens, banned,
-            ...(d === "space" && o.adapter !== undefined ? { adapter: resolve(o.adapter as string) } : {}),
-            ...(d === "space" && o.adapter === undefined ? { maskToken: mask.token! } : {}),
-            ...(d === "spec" ? { draftLayers } : {}),
-          },
-        });
+    for (const layout of d === "space" ? layouts : [undefined]) {
+      for (const weights of storages) {
+        for (const threads of threadList) {
+          plans.push({
+            c: {
+              id: `${d}/${layout !== undefined ? `${layout}/` : ""}${weights}/t${threads}`, decoder: d, engine: "ours", weights, threads,
+              ...(layout !== undefined ? { layout } : {}),
+              label: layout !== undefined ? `ours SPACE (${layout} layout${untrained})` : LABELS[d],
+            },
+            spec: {
+              engine: "ours", model, simd, threads, weights, decoder: d as DecoderKind, k: d === "space" ? k : lookupK, layout: layout ?? "full", contextTokens, banned,
+              ...(d === "space" && o.adapter !== undefined ? { adapter: resolve(o.adapter as string) } : {}),
+              ...(d === "space" && o.adapter === undefined ? { maskToken: mask.token! } : {}),
+              ...(d === "spec" ? { draftLayers } : {}),
+            },
+          });
+        }
       }
     }
   }
@@ -220,9 +231,9 @@ export async function runBench(argv: readonly string[]): Promise<number> {
     warm.end("calibration");
     const keep = selectTimed(live, rate, s.select);
     for (const c of live) {
-      reports.set(c.id, { id: c.id, decoder: c.decoder, engine: c.engine, ...(c.weights !== undefined ? { weights: c.weights } : {}), threads: c.threads, label: c.label, calibration_tok_s: rate.get(c.id) ?? NaN, timed: keep.has(c.id), rss_mb: NaN, info: c.info });
+      reports.set(c.id, { id: c.id, decoder: c.decoder, engine: c.engine, ...(c.weights !== undefined ? { weights: c.weights } : {}), threads: c.threads, ...(c.layout !== undefined ? { layout: c.layout } : {}), label: c.label, calibration_tok_s: rate.get(c.id) ?? NaN, timed: keep.has(c.id), rss_mb: NaN, info: c.info });
       if (!keep.has(c.id)) {
-        process.stderr.write(`bench: ${c.id} is slower than another configuration of ${c.decoder}: not timed\n`);
+        process.stderr.write(`bench: ${c.id} is slower than another configuration of ${family(c)}: not timed\n`);
         (reports.get(c.id) as { rss_mb: number }).rss_mb = await c.child.rssMB();
         await c.child.close();
       }
@@ -245,21 +256,21 @@ export async function runBench(argv: readonly string[]): Promise<number> {
     }
     progress.end();
 
-    const analysis = analyze({ contenders: timed, promptIds: prompts.map((p) => p.id), runs, banned: new Set(banned), cost });
+    const analysis = analyze({ contenders: timed, promptIds: prompts.map((p) => p.id), promptGroups: prompts.map((p) => p.group), runs, banned: new Set(banned), cost });
     const report: BenchReport = {
-      schema: "space-bench/2",
+      schema: "space-bench/3",
       date: new Date().toISOString(),
       argv: [...argv],
       machine: { cpu: cpus()[0]?.model ?? "unknown", cpus: cpus().length, node: process.version, platform: platform(), loadavg_start: loadStart, loadavg_end: loadavg() },
       model: { path: model, bytes: modelBytes },
       settings: {
         n: s.n, calibration_n: s.calibrationN, repeats: s.repeats, warmup: s.warmup, problems: (o.problems as number | undefined) ?? 1, chat: (o.chat as number | undefined) ?? DEFAULT_CHAT,
-        weights: storages, threads: threadList, select: s.select, k, layout, mask: { token: mask.token, trained: mask.trained, source: mask.source },
+        weights: storages, threads: threadList, select: s.select, k, layouts, mask: { token: mask.token, trained: mask.trained, source: mask.source },
         draft_layers: draftLayers, cost_prefix: costPrefix, cost_repeats: costRepeats,
       },
       rss: { method: "one process per contender; peak RSS = process.resourceUsage().maxRSS of that process after its timed runs (before cost(T))", idle_mb: idleMb },
       // Chat prompts with their text; HumanEval-X problems by id only (the data set stays outside the repository).
-      prompts: prompts.map((p) => ({ id: p.id, source: p.source, tokens: p.ids.length, ...(p.source === "chat" ? { text: p.text } : {}) })),
+      prompts: prompts.map((p) => ({ id: p.id, source: p.source, group: p.group, tokens: p.ids.length, ...(p.source === "chat" ? { text: p.text } : {}) })),
       contenders: [...reports.values()],
       cost,
       analysis,
