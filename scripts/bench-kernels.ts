@@ -35,7 +35,7 @@ import { setFlagsFromString } from "node:v8";
 import { Worker } from "node:worker_threads";
 import { loadCoreNode } from "../src/node/wasm.js";
 import { nodeExecutor } from "../src/node/threads.js";
-import { SPIN_CHECKS, type PoolExecutor } from "../src/threads/pool.js";
+import { SPIN, type PoolExecutor } from "../src/threads/pool.js";
 import { Arena } from "../src/wasm/arena.js";
 import type { WasmCore } from "../src/wasm/core.js";
 import { GGML, PANEL, packedBytes, q8RowBytes, rowBytes } from "../src/wasm/kernels.js";
@@ -295,7 +295,7 @@ const HOT_CHUNK = 10;
 /** A hot sample stops early after this long: where the scheduler makes a job cost milliseconds, a sample stays short. */
 const HOT_SAMPLE_MS = 2;
 const ROUND_TRIP_SAMPLES = 31;
-/** Idle before each "asleep" job: several times the workers' spin (SPIN_CHECKS checks, ~5 ms), so they sleep in Atomics.wait. */
+/** Idle before each "asleep" job: several times the workers' longest spin (SPIN.MAX checks, ~5 ms), so they sleep in Atomics.wait. */
 const IDLE_MS = 20;
 const READ_ROUNDS = 9;
 
@@ -307,7 +307,7 @@ interface ThreadsResult {
     hot_min_us: number; // the best samples: each thread had a core of its own
     asleep_min_us: number;
     idle_ms: number;
-    spin_checks: number;
+    spin_checks: { MIN: number; MAX: number };
     hot_samples_us: number[];
     asleep_samples_us: number[];
   };
@@ -349,7 +349,7 @@ function roundTrips(core: WasmCore): ThreadsResult["round_trip"] {
     }
     return {
       hot_us: median(hot), asleep_us: median(asleep), hot_min_us: Math.min(...hot), asleep_min_us: Math.min(...asleep),
-      idle_ms: IDLE_MS, spin_checks: SPIN_CHECKS, hot_samples_us: hot, asleep_samples_us: asleep,
+      idle_ms: IDLE_MS, spin_checks: SPIN, hot_samples_us: hot, asleep_samples_us: asleep,
     };
   } finally {
     pool.close();
@@ -495,7 +495,7 @@ function threadsText(r: ThreadsResult, build: string): string[] {
     "",
     `Pool round trip (one empty job: post, ${r.threads - 1} worker(s) answer, join), medians (best): hot ${rt.hot_us.toFixed(2)} us (${rt.hot_min_us.toFixed(2)}), ` +
       `${rt.hot_samples_us.length} samples of up to ${HOT_JOBS} back-to-back jobs; asleep ${rt.asleep_us.toFixed(1)} us (${rt.asleep_min_us.toFixed(1)}), ` +
-      `${rt.asleep_samples_us.length} jobs, each after ${rt.idle_ms} ms idle (longer than the workers' spin of ${rt.spin_checks} checks).`,
+      `${rt.asleep_samples_us.length} jobs, each after ${rt.idle_ms} ms idle (longer than the workers' longest spin of ${rt.spin_checks.MAX} checks).`,
     `Streaming read, each thread its own cold ${(rd.region_bytes / 2 ** 20).toFixed(0)} MiB region, medians over ${rd.rounds.length} rounds: ` +
       `1 thread ${rd.one_GBs.toFixed(1)} GB/s; 2 threads started together ${rd.two_GBs.toFixed(1)} GB/s ` +
       `(both regions / time until both finished: ${(rd.two_GBs / rd.one_GBs).toFixed(2)}x one thread). ` +

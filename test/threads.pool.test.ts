@@ -7,7 +7,7 @@
 import { afterAll, describe, expect, it } from "vitest";
 import type { Engine } from "../src/engine.js";
 import { GGML } from "../src/gguf/types.js";
-import { PoolExecutor, MAX_GROUP } from "../src/threads/pool.js";
+import { PoolExecutor, MAX_GROUP, SPIN, nextSpin } from "../src/threads/pool.js";
 import { WEIGHT_STORAGES } from "../src/model/weights.js";
 import { tinyModelBytes } from "./helpers/tiny-model.js";
 import { engineFromBytes } from "./helpers/engine.js";
@@ -64,6 +64,17 @@ describe("fused thread pool", () => {
     const pool = e.executor as PoolExecutor;
     const us = pool.roundTripMicros(200);
     expect(Number.isFinite(us) && us > 0).toBe(true);
+  });
+
+  it("the spin budget doubles after a covered wait, halves after one it missed, within [MIN, MAX]", () => {
+    expect(nextSpin(1024, 10)).toBe(2048); // the answer came within the spin: spin longer next time
+    expect(nextSpin(1024, 1024)).toBe(512); // the spin ran out (the thread slept): spin less
+    expect(nextSpin(SPIN.MAX, 0)).toBe(SPIN.MAX);
+    expect(nextSpin(SPIN.MIN, SPIN.MIN)).toBe(SPIN.MIN);
+    // Sharing a core, every spin runs out: from MAX the budget reaches MIN in log2(MAX / MIN) waits.
+    let b: number = SPIN.MAX;
+    for (let i = 0; i < Math.log2(SPIN.MAX / SPIN.MIN); i++) b = nextSpin(b, b);
+    expect(b).toBe(SPIN.MIN);
   });
 
   it("refuses groups that cannot share one input or are larger than a job holds", async () => {

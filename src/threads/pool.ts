@@ -26,13 +26,24 @@ import { fail } from "../errors.js";
 export const CTRL = { GEN: 0, DONE: 1, OP: 2, FAILED: 3, READY: 4, SCALE: 5, ARGS: 8, PARTS: 32 } as const;
 export const OP = { EXIT: 0, MATMULS: 1, ATTENTION: 2, PING: 3 } as const;
 /**
- * Checks before a waiting side sleeps in Atomics.wait: about 5 ms at ~4.6 ns a check on these machines.
- * It has to outlast the other side's wake-up from Atomics.wait (a futex: 25-200 us on these VMs). With
- * 20000 checks (~90 us) a round trip measured 200 us: once one side slept, the other's spin ran out
- * before the answer came, so both slept on every job. Hot, a round trip is ~0.2 us. Still bounded: an
- * idle pool sleeps after 5 ms and takes no CPU.
+ * How long a waiting side spins before it sleeps in Atomics.wait, in checks (~4.6 ns each here): an
+ * adaptive budget per side, doubled after a wait the spin covered, halved after one it did not, between
+ * MIN and MAX (~1 us and ~5 ms).
+ *  - Idle machine: the budget climbs to MAX, which outlasts the other side's wake-up from Atomics.wait
+ *    (a futex: 25-200 us on these VMs), so neither side sleeps while jobs keep coming: a round trip is
+ *    ~0.2 us. A fixed ~90 us spin measured 200 us a round trip instead: once one side slept, the other's
+ *    spin ran out before the answer came, and both slept on every job from then on.
+ *  - Threads sharing a core (another process busy on the other one): the side that spins holds the core
+ *    the other needs, so every spin runs out; the budget falls to MIN and the sides hand the core over
+ *    through Atomics.wait. A fixed 5 ms spin measured ~8 ms a round trip there.
+ * Bounded either way: an idle pool sleeps and takes no CPU.
  */
-export const SPIN_CHECKS = 1 << 20;
+export const SPIN = { MIN: 1 << 8, MAX: 1 << 20 } as const;
+
+/** The next spin budget: doubled when the wait ended within the budget, halved when it ran out. */
+export function nextSpin(budget: number, spins: number): number {
+  return spins < budget ? Math.min(SPIN.MAX, budget * 2) : Math.max(SPIN.MIN, budget >> 1);
+}
 const MAX_THREADS = 64;
 /** Matrices in one MATMULS job (q, k, v is the largest group the model posts). */
 export const MAX_GROUP = 4;
@@ -47,7 +58,7 @@ export interface WorkerData {
   memory: WebAssembly.Memory;
   ctrl: SharedArrayBuffer;
   index: number; // 1..threads-1
-  spinChecks: number;
+  spin: { MIN: number; MAX: number }; // SPIN
 }
 
 export interface SpawnedWorker {
@@ -63,6 +74,8 @@ export class PoolExecutor implements Executor {
   private readonly c: Int32Array;
   private readonly f: Float32Array;
   private readonly workers: SpawnedWorker[] = [];
+  /** The calling thread's spin budget in join (SPIN). */
+  private spin: number = SPIN.MAX;
 
   constructor(
     private readonly kernels: KernelExports,
@@ -75,7 +88,7 @@ export class PoolExecutor implements Executor {
     const ctrl = ctrlBuffer();
     this.c = new Int32Array(ctrl);
     this.f = new Float32Array(ctrl);
-    for (let i = 1; i < threads; i++) this.workers.push(spawn({ module, memory, ctrl, index: i, spinChecks: SPIN_CHECKS }));
+    for (let i = 1; i < threads; i++) this.workers.push(spawn({ module, memory, ctrl, index: i, spin: { ...SPIN } }));
     const deadline = Date.now() + START_TIMEOUT_MS;
     for (let ready = 0; (ready = Atomics.load(this.c, CTRL.READY)) < threads - 1; ) {
       this.checkFailed();
@@ -194,13 +207,17 @@ export class PoolExecutor implements Executor {
 
   private join(): void {
     const want = this.threads - 1;
-    for (let spins = 0; Atomics.load(this.c, CTRL.DONE) < want; spins++) {
-      if (spins >= SPIN_CHECKS) {
-        this.checkFailed();
-        const done = Atomics.load(this.c, CTRL.DONE);
-        if (done < want) Atomics.wait(this.c, CTRL.DONE, done, 1000);
+    let spins = 0;
+    while (Atomics.load(this.c, CTRL.DONE) < want) {
+      if (spins < this.spin) {
+        spins++;
+        continue;
       }
+      this.checkFailed();
+      const done = Atomics.load(this.c, CTRL.DONE);
+      if (done < want) Atomics.wait(this.c, CTRL.DONE, done, 1000);
     }
+    this.spin = nextSpin(this.spin, spins);
   }
 }
 
@@ -219,10 +236,14 @@ export function workerMain(data: WorkerData): void {
   let seen = Atomics.load(c, GEN);
   Atomics.add(c, READY, 1);
   Atomics.notify(c, READY);
+  let budget = data.spin.MAX; // adaptive, as the calling thread's (SPIN, nextSpin)
   for (;;) {
-    for (let spins = 0; Atomics.load(c, GEN) === seen; spins++) {
-      if (spins >= data.spinChecks) Atomics.wait(c, GEN, seen);
+    let spins = 0;
+    while (Atomics.load(c, GEN) === seen) {
+      if (spins < budget) spins++;
+      else Atomics.wait(c, GEN, seen);
     }
+    budget = spins < budget ? Math.min(data.spin.MAX, budget * 2) : Math.max(data.spin.MIN, budget >> 1);
     seen = Atomics.load(c, GEN);
     const op = c[OP_];
     if (op === 0) return;
