@@ -12,6 +12,21 @@ export interface ByteSource {
    * The result may be a view of the source's own memory: callers must not modify it.
    */
   read(offset: number, length: number): Uint8Array;
+  /**
+   * Optional: bytes [offset, offset + dest.length) straight into dest (e.g. a view of WebAssembly
+   * memory), with no intermediate buffer; copyInto falls back to read + set.
+   */
+  readInto?(offset: number, dest: Uint8Array): void;
+}
+
+/**
+ * Copies bytes [offset, offset + dest.length) of the source into dest. Weights go straight into
+ * WebAssembly memory this way: a tensor of tens of MB never has a second, JavaScript-side copy, which
+ * would count in the peak RSS until the garbage collector ran.
+ */
+export function copyInto(source: ByteSource, offset: number, dest: Uint8Array): void {
+  if (source.readInto) source.readInto(offset, dest);
+  else dest.set(source.read(offset, dest.length));
 }
 
 /** Checks a read request against a source's size; shared by every implementation. */

@@ -25,7 +25,7 @@
  */
 import { fail } from "../errors.js";
 import type { GGUFFile, GGUFTensorInfo } from "../gguf/reader.js";
-import type { ByteSource } from "../gguf/source.js";
+import { copyInto, type ByteSource } from "../gguf/source.js";
 import { GGML, PANEL, blockSize, packableK, packedBytes, q8RowBytes, rowBytes, type PanelLayout } from "../wasm/kernels.js";
 import type { WasmCore } from "../wasm/core.js";
 import type { Arena } from "../wasm/arena.js";
@@ -97,6 +97,9 @@ export function requireRowMajor(w: ModelWeights, what: string): void {
   if (packed) fail("E_ARGS", `${what} needs row-major weights (storage ${ROW_MAJOR_STORAGES.join(" or ")}), but ${packed.name} is stored as ${packed.layout}`);
 }
 
+/** Rows packed per piece when a matrix is repacked at load (a multiple of 4: whole panels). */
+const PACK_CHUNK_ROWS = 4096;
+
 /** Rows of the q8 activation buffer (a prefill chunk; longer blocks are quantised in pieces). */
 export const ACTIVATION_ROWS = 64;
 
@@ -147,9 +150,11 @@ export function loadWeights(
   arena: Arena,
   cfg: ModelConfig,
   storage: WeightStorage,
+  packChunkRows = PACK_CHUNK_ROWS, // rows repacked per piece (a multiple of 4); a parameter for the tests
 ): ModelWeights {
+  if (!(Number.isInteger(packChunkRows) && packChunkRows >= 4 && packChunkRows % 4 === 0)) throw new RangeError("packChunkRows: a positive multiple of 4");
   const start = arena.used;
-  const loader = new TensorLoader(file, source, core, arena, storage);
+  const loader = new TensorLoader(file, source, core, arena, storage, packChunkRows);
   const D = cfg.dModel;
   const kvDim = cfg.nKvHeads * cfg.headDim;
   const layers: LayerWeights[] = [];
@@ -185,6 +190,7 @@ class TensorLoader {
     private readonly core: WasmCore,
     private readonly arena: Arena,
     private readonly storage: WeightStorage,
+    private readonly packChunkRows: number,
   ) {}
 
   /** The activation buffer of "q8" storage (allocated with the first q8 matrix). */
@@ -202,7 +208,7 @@ class TensorLoader {
   /** Copies the tensor's bytes from the file into WebAssembly memory; returns the pointer. */
   private copyIn(t: GGUFTensorInfo): number {
     const ptr = this.arena.alloc(t.byteLength, 64);
-    this.arena.u8(ptr, t.byteLength).set(this.source.read(t.offset, t.byteLength));
+    copyInto(this.source, t.offset, this.arena.u8(ptr, t.byteLength));
     return ptr;
   }
 
@@ -231,7 +237,7 @@ class TensorLoader {
       if (!packableK(code, K)) {
         fail("E_UNSUPPORTED", `${this.file.name}: tensor ${name} rows of ${K} elements cannot be stored as ${storage} (needs a multiple of ${code === PANEL.Q8 ? 32 : 4})`);
       }
-      const ptr = this.packed(t, K, N, code, unpermute);
+      const ptr = ropeHeads === undefined ? this.packedInChunks(t, K, N, code) : this.packed(t, K, N, code, unpermute);
       return { name, type: t.type, ptr, K, N, layout, ...(layout === "q8-panels" ? { act: this.activationBuffer() } : {}) };
     }
     if (storage === "f32-rows" && t.type !== GGML.F32) {
@@ -250,6 +256,27 @@ class TensorLoader {
     prepare(native);
     const tmp = this.arena.alloc(4 * K * 4, 64);
     this.core.exports.packRows(layout, t.type, native, K, N, out, tmp);
+    this.arena.reset(mark);
+    return out;
+  }
+
+  /**
+   * As packed, packChunkRows rows at a time (panels are independent groups of 4 rows): the scratch is a
+   * few MB instead of the whole native tensor (the 49152-row embedding table is ~30 MB), which would stay
+   * resident in WebAssembly memory for the life of the engine.
+   */
+  private packedInChunks(t: GGUFTensorInfo, K: number, N: number, layout: PanelLayout): number {
+    const out = this.arena.alloc(packedBytes(layout, K, N), 64);
+    const mark = this.arena.mark();
+    const rb = rowBytes(t.type, K);
+    const rows = Math.min(N, this.packChunkRows);
+    const native = this.arena.alloc(rows * rb, 64);
+    const tmp = this.arena.alloc(4 * K * 4, 64);
+    for (let r0 = 0; r0 < N; r0 += rows) {
+      const n = Math.min(rows, N - r0);
+      copyInto(this.source, t.offset + r0 * rb, this.arena.u8(native, n * rb));
+      this.core.exports.packRows(layout, t.type, native, K, n, out + packedBytes(layout, K, r0), tmp);
+    }
     this.arena.reset(mark);
     return out;
   }

@@ -29,9 +29,14 @@ export function fileSource(path: string): FileSource {
     name: path,
     byteLength: size,
     read(offset: number, length: number): Uint8Array {
+      const out = new Uint8Array(length);
+      this.readInto!(offset, out);
+      return out;
+    },
+    readInto(offset: number, out: Uint8Array): void {
+      const length = out.length;
       if (!open) fail("E_IO", `${path}: read after close`);
       checkRange(path, size, offset, length);
-      const out = new Uint8Array(length);
       let done = 0;
       try {
         while (done < length) {
@@ -42,7 +47,6 @@ export function fileSource(path: string): FileSource {
       } catch (e) {
         fail("E_IO", `${path}: cannot read ${length} bytes at offset ${offset} (${(e as Error).message})`);
       }
-      return out;
     },
     close(): void {
       if (open) {
