@@ -79,6 +79,13 @@ const CHUNK = 1 << 20;
 const MIN_TENSOR_INFO_BYTES = 8 + 4 + 4 + 8; // name length, n_dims, type, offset
 const MIN_KV_BYTES = 8 + 4 + 1; // key length, value type, smallest value
 
+/**
+ * What a read is for, for error messages only: a string, or a function that makes it, so that reading
+ * the ~100k items of a vocabulary array builds no description string unless one is needed.
+ */
+type What = string | (() => string);
+const say = (what: What): string => (typeof what === "string" ? what : what());
+
 /** Sequential little-endian reads through a ByteSource, buffered in chunks. */
 class Cursor {
   pos = 0;
@@ -100,14 +107,14 @@ class Cursor {
   }
 
   /** Fails unless n more bytes exist; `what` names the field. */
-  need(n: number, what: string): void {
+  need(n: number, what: What): void {
     if (n > this.size - this.pos) {
-      fail("E_GGUF", `${this.name}: truncated GGUF: ${what} needs ${n} bytes at offset ${this.pos}, but the file ends at ${this.size}`);
+      fail("E_GGUF", `${this.name}: truncated GGUF: ${say(what)} needs ${n} bytes at offset ${this.pos}, but the file ends at ${this.size}`);
     }
   }
 
   /** Makes [pos, pos + n) available in `buf`; returns its index in `buf`. */
-  private fill(n: number, what: string): number {
+  private fill(n: number, what: What): number {
     this.need(n, what);
     const at = this.pos - this.bufStart;
     if (at >= 0 && at + n <= this.buf.length) return at;
@@ -119,58 +126,58 @@ class Cursor {
     return 0;
   }
 
-  bytes(n: number, what: string): Uint8Array {
+  bytes(n: number, what: What): Uint8Array {
     const at = this.fill(n, what);
     this.pos += n;
     return this.buf.subarray(at, at + n);
   }
 
-  u8(what: string): number {
+  u8(what: What): number {
     const at = this.fill(1, what);
     this.pos += 1;
     return this.buf[at]!;
   }
-  i8(what: string): number {
+  i8(what: What): number {
     const at = this.fill(1, what);
     this.pos += 1;
     return this.view.getInt8(at);
   }
-  u16(what: string): number {
+  u16(what: What): number {
     const at = this.fill(2, what);
     this.pos += 2;
     return this.view.getUint16(at, true);
   }
-  i16(what: string): number {
+  i16(what: What): number {
     const at = this.fill(2, what);
     this.pos += 2;
     return this.view.getInt16(at, true);
   }
-  u32(what: string): number {
+  u32(what: What): number {
     const at = this.fill(4, what);
     this.pos += 4;
     return this.view.getUint32(at, true);
   }
-  i32(what: string): number {
+  i32(what: What): number {
     const at = this.fill(4, what);
     this.pos += 4;
     return this.view.getInt32(at, true);
   }
-  f32(what: string): number {
+  f32(what: What): number {
     const at = this.fill(4, what);
     this.pos += 4;
     return this.view.getFloat32(at, true);
   }
-  u64(what: string): bigint {
+  u64(what: What): bigint {
     const at = this.fill(8, what);
     this.pos += 8;
     return this.view.getBigUint64(at, true);
   }
-  i64(what: string): bigint {
+  i64(what: What): bigint {
     const at = this.fill(8, what);
     this.pos += 8;
     return this.view.getBigInt64(at, true);
   }
-  f64(what: string): number {
+  f64(what: What): number {
     const at = this.fill(8, what);
     this.pos += 8;
     return this.view.getFloat64(at, true);
@@ -196,31 +203,31 @@ class HeaderReader {
   }
 
   /** A u64 count, checked against `limit` and against the bytes left at `minBytesEach` per item. */
-  private count(what: string, limit: number, minBytesEach: number): number {
+  private count(what: What, limit: number, minBytesEach: number): number {
     const at = this.c.pos;
     const v = this.c.u64(what);
-    if (v > BigInt(limit)) this.bad(`${what} is ${v}, more than the limit of ${limit}`, at);
+    if (v > BigInt(limit)) this.bad(`${say(what)} is ${v}, more than the limit of ${limit}`, at);
     const n = Number(v);
     if (n * minBytesEach > this.c.remaining()) {
-      this.bad(`${what} is ${n}, but only ${this.c.remaining()} bytes follow (at least ${minBytesEach} needed per item)`, at);
+      this.bad(`${say(what)} is ${n}, but only ${this.c.remaining()} bytes follow (at least ${minBytesEach} needed per item)`, at);
     }
     return n;
   }
 
-  private string(what: string): string {
+  private string(what: What): string {
     const at = this.c.pos;
-    const v = this.c.u64(`length of ${what}`);
-    if (v > BigInt(this.limits.maxStringLength)) this.bad(`length of ${what} is ${v}, more than the limit of ${this.limits.maxStringLength}`, at);
+    const v = this.c.u64(() => `length of ${say(what)}`);
+    if (v > BigInt(this.limits.maxStringLength)) this.bad(`length of ${say(what)} is ${v}, more than the limit of ${this.limits.maxStringLength}`, at);
     const n = Number(v);
     if (n > this.c.remaining()) {
-      fail("E_GGUF", `${this.file}: truncated GGUF: ${what} is ${n} bytes long at offset ${at}, but only ${this.c.remaining()} bytes follow`);
+      fail("E_GGUF", `${this.file}: truncated GGUF: ${say(what)} is ${n} bytes long at offset ${at}, but only ${this.c.remaining()} bytes follow`);
     }
     const s = decodeUtf8(this.c.bytes(n, what));
-    if (s === undefined) this.bad(`${what} is not valid UTF-8`, at + 8);
+    if (s === undefined) this.bad(`${say(what)} is not valid UTF-8`, at + 8);
     return s;
   }
 
-  private scalar(t: MetaType, what: string): MetaScalar {
+  private scalar(t: MetaType, what: What): MetaScalar {
     const c = this.c;
     switch (t) {
       case MetaType.UINT8:
@@ -246,27 +253,28 @@ class HeaderReader {
       case MetaType.BOOL: {
         const at = c.pos;
         const b = c.u8(what);
-        if (b > 1) this.bad(`${what} is a BOOL with byte value ${b} (must be 0 or 1)`, at);
+        if (b > 1) this.bad(`${say(what)} is a BOOL with byte value ${b} (must be 0 or 1)`, at);
         return b === 1;
       }
       case MetaType.STRING:
         return this.string(what);
       default:
         // ARRAY is handled by the caller; nothing else reaches here.
-        return this.bad(`${what} has type ${metaTypeName(t)} where a scalar is expected`, c.pos);
+        return this.bad(`${say(what)} has type ${metaTypeName(t)} where a scalar is expected`, c.pos);
     }
   }
 
-  private metaType(what: string): MetaType {
+  private metaType(what: What): MetaType {
     const at = this.c.pos;
     const t = this.c.u32(what);
-    if (!isMetaType(t)) this.bad(`${what} is ${t}, not a known GGUF value type`, at);
+    if (!isMetaType(t)) this.bad(`${say(what)} is ${t}, not a known GGUF value type`, at);
     return t;
   }
 
   private value(key: string): GGUFMetaValue {
-    const what = `metadata value of ${printable(key)}`;
-    const type = this.metaType(`value type of ${printable(key)}`);
+    const k = printable(key);
+    const what = `metadata value of ${k}`;
+    const type = this.metaType(`value type of ${k}`);
     if (type !== MetaType.ARRAY) return { type, value: this.scalar(type, what) };
     const itemAt = this.c.pos;
     const itemType = this.metaType(`array item type of ${printable(key)}`);
@@ -276,7 +284,7 @@ class HeaderReader {
     const minEach = itemType === MetaType.STRING ? 8 : metaScalarSize(itemType);
     const n = this.count(`array length of ${printable(key)}`, this.limits.maxArrayLength, minEach);
     const items: MetaScalar[] = new Array<MetaScalar>(n);
-    for (let i = 0; i < n; i++) items[i] = this.scalar(itemType, `item ${i} of ${printable(key)}`);
+    for (let i = 0; i < n; i++) items[i] = this.scalar(itemType, () => `item ${i} of ${k}`);
     return { type, itemType, value: items };
   }
 
