@@ -1,5 +1,6 @@
 /**
- * A pool of worker threads that run allocation-free kernels on the one shared WebAssembly memory.
+ * A pool of worker threads that run allocation-free kernels on the one shared WebAssembly memory
+ * (spec/threads.md: the protocol, the split, the jobs per layer and the spin policy, with measurements).
  *
  * Work is split by output rows (matmul) or by heads (attention): each element is still computed by one
  * thread with the fixed order of operations of spec/kernels.md, so every thread count gives
