@@ -53,6 +53,14 @@ describe("space generate --decoder", () => {
     });
     for (const out of outs) expect(out.tokens).toEqual(outs[0].tokens);
     expect(outs[5].stats.accept_histogram.at(-1)).toBeGreaterThan(0); // the draft is the model itself: all accepted
+    // spec reports its draft's forward passes: at least one per accepted candidate.
+    for (const out of outs) {
+      if (out.decoder !== "spec") expect(out.stats.draft_passes).toBeUndefined();
+      else {
+        const accepted = out.stats.accept_histogram.reduce((a: number, n: number, i: number) => a + n * i, 0);
+        expect(out.stats.draft_passes).toBeGreaterThanOrEqual(Math.max(1, accepted));
+      }
+    }
   });
 
   it("--trace writes one JSON line per step; sampling with a seed is reproducible", () => {

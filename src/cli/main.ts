@@ -14,6 +14,7 @@ import type { Engine } from "../engine.js";
 import { WEIGHT_STORAGES, describeStorage, type WeightStorage } from "../model/weights.js";
 import { generate, type DecodingContext, type GenerateResult } from "../decode/generate.js";
 import type { Proposer } from "../decode/proposer.js";
+import { SpecProposer } from "../decode/spec.js";
 import { LAYOUTS, MAX_K, FULL_LAYOUT } from "../decode/space.js";
 import { autoSpace } from "../decode/costmodel.js";
 import { bannedIds, buildDecoder, type DecoderSpec } from "../decode/decoders.js";
@@ -175,7 +176,7 @@ async function runGenerate(o: Parsed): Promise<number> {
         onStep: trace?.write,
         yieldEvery: () => new Promise<void>((r) => setImmediate(r)),
       });
-      if (o.json) printJson(result, prompt, proposer.name);
+      if (o.json) printJson(result, prompt, proposer);
       else process.stdout.write("\n");
     } finally {
       trace?.close();
@@ -278,8 +279,11 @@ function openTrace(path: string): { write: (s: TraceStep) => void; close: () => 
   return { write: (s) => writeSync(fd, JSON.stringify(s) + "\n"), close: () => closeSync(fd) };
 }
 
-function printJson(r: GenerateResult, prompt: number[], decoder: string): void {
-  process.stdout.write(JSON.stringify({ text: r.text, tokens: r.tokens, prompt_tokens: prompt, stop_reason: r.stopReason, decoder, stats: r.stats }) + "\n");
+function printJson(r: GenerateResult, prompt: number[], proposer: Proposer): void {
+  // spec: the draft model's forward passes too (each drafts one candidate or catches up on history), so
+  // that the cost of a spec run is visible beside the target's forward_passes.
+  const stats = proposer instanceof SpecProposer ? { ...r.stats, draft_passes: proposer.draftPasses } : r.stats;
+  process.stdout.write(JSON.stringify({ text: r.text, tokens: r.tokens, prompt_tokens: prompt, stop_reason: r.stopReason, decoder: proposer.name, stats }) + "\n");
 }
 
 async function runInfo(o: Parsed): Promise<number> {
