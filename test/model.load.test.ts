@@ -1,14 +1,16 @@
 /**
  * Loading weights: matrices repacked at load piece by piece (a few thousand rows at a time, so the
  * native bytes never sit whole in WebAssembly memory) are byte-identical to packing the whole tensor at
- * once, whatever the piece size, including a last piece shorter than the others.
+ * once, whatever the piece size, including a last piece shorter than the others, and for attn_q / attn_k,
+ * whose pieces hold whole heads un-permuted from GGUF's RoPE order.
  */
 import { describe, expect, it } from "vitest";
 import { readGGUF, metaGetter } from "../src/gguf/reader.js";
 import { bytesSource } from "../src/gguf/source.js";
 import { GGML } from "../src/gguf/types.js";
 import { configFromMetadata } from "../src/model/config.js";
-import { loadWeights, type Matrix, type WeightStorage } from "../src/model/weights.js";
+import { PANEL_OF, loadWeights, type Matrix, type WeightStorage } from "../src/model/weights.js";
+import { packedBytes, type PanelLayout } from "../src/wasm/kernels.js";
 import { Arena } from "../src/wasm/arena.js";
 import { loadCoreNode } from "../src/node/wasm.js";
 import { tinyModelBytes } from "./helpers/tiny-model.js";
@@ -21,13 +23,12 @@ async function matrices(bytes: Uint8Array, storage: WeightStorage, chunkRows?: n
   const arena = new Arena(core);
   const w = loadWeights(file, source, core, arena, cfg, storage, chunkRows);
   const all: Matrix[] = [w.output, ...w.layers.flatMap((L) => [L.wq, L.wk, L.wv, L.wo, L.wGate, L.wUp, L.wDown])];
-  // Each matrix's bytes run up to the next allocation; compare the output head (V rows: many pieces)
-  // and every layer matrix through their pointers' spans in allocation order.
-  const end = arena.mark(); // the top of everything loadWeights allocated
-  const ptrs = all.map((m) => m.ptr).sort((a, b) => a - b);
+  // Each matrix's panels: exactly packedBytes of its layout (not up to the next allocation, which may be
+  // an uninitialised buffer such as q8's activation rows).
   return all.map((m) => {
-    const next = ptrs.find((p) => p > m.ptr) ?? end;
-    return new Uint8Array(core.memory.buffer, m.ptr, next - m.ptr).slice();
+    const layout = PANEL_OF[m.layout ?? "rows"];
+    expect(layout).not.toBe(0);
+    return new Uint8Array(core.memory.buffer, m.ptr, packedBytes(layout as PanelLayout, m.K, m.N)).slice();
   });
 }
 

@@ -20,7 +20,7 @@ import { SpaceProposer, maxExtraRows, FULL_LAYOUT, type SpaceLayout } from "../d
 import { userPromptIds } from "../tokenizer/chat.js";
 import { defaultDataDir } from "../bench/prompts.js";
 import { humanEvalPrompts, readJsonl, sha256File, type DistillPrompt, type DistilledExample } from "../node/prompts.js";
-import { INSTRUCTION_PROMPTS } from "../train/prompts.js";
+import { HUMANEVAL_LANGUAGES, INSTRUCTION_PROMPTS } from "../train/prompts.js";
 import { AdapterTrainer, liveLoraRows } from "../train/adapter.js";
 import { drawAppended, type SftExample } from "../train/sar.js";
 import { decodeCheckpoint, encodeCheckpoint } from "../train/checkpoint.js";
@@ -93,10 +93,6 @@ async function open(o: Parsed, storages: Readonly<Record<string, WeightStorage>>
   return loadEngine(modelPath(o), { simd: (o.simd as SimdChoice | undefined) ?? "auto", threads: (o.threads as number | undefined) ?? 1, weights });
 }
 
-function chatIds(engine: Engine, message: string): number[] {
-  return userPromptIds(engine.tokenizer, message);
-}
-
 function distillPrompts(split: string, dataDir: string, sources: string): DistillPrompt[] {
   const he = sources === "instruct" ? [] : humanEvalPrompts(dataDir);
   const instruct: DistillPrompt[] = INSTRUCTION_PROMPTS.map((m, i) => ({ id: `instruct/${i}`, split: "train", message: m }));
@@ -124,7 +120,7 @@ export async function runDistill(o: Parsed): Promise<number> {
     const t0 = performance.now();
     let tokens = 0;
     for (const [i, p] of todo.entries()) {
-      const prompt = chatIds(engine, p.message);
+      const prompt = userPromptIds(engine.tokenizer, p.message);
       // Greedy AR decoding (prompt lookup was measured slower here: 9 vs 16 tokens/s on SmolLM2).
       const proposer = new ArProposer();
       const ctx = engine.newContext(prompt.length + maxTokens, proposer.maxExtraRows);
@@ -274,18 +270,13 @@ function heldOutPrompts(engine: Engine, o: Parsed): number[][] {
   const evalEvery = (o["eval-every"] as number | undefined) ?? 250;
   if (evalEvery === 0) return [];
   const all = humanEvalPrompts((o["data-dir"] as string | undefined) ?? defaultDataDir()).filter((p) => p.split === "heldout");
-  const byLang = new Map<string, DistillPrompt[]>();
-  for (const p of all) {
-    const lang = p.id.split("/")[1];
-    byLang.set(lang, [...(byLang.get(lang) ?? []), p]);
-  }
-  const langs = [...byLang.values()];
+  const langs = HUMANEVAL_LANGUAGES.map((lang) => all.filter((p) => p.id.startsWith(`humaneval-x/${lang}/`)));
   const out: number[][] = [];
   const room = engine.config.contextLength - ((o["eval-tokens"] as number | undefined) ?? 96);
   for (let i = 0; out.length < n && i < 64; i++) {
     for (const ps of langs) {
       if (out.length >= n || !ps[i]) continue;
-      const ids = chatIds(engine, ps[i].message);
+      const ids = userPromptIds(engine.tokenizer, ps[i].message);
       if (ids.length <= room) out.push(ids); // prompts that do not fit the model's context are skipped
     }
   }

@@ -237,7 +237,7 @@ class TensorLoader {
       if (!packableK(code, K)) {
         fail("E_UNSUPPORTED", `${this.file.name}: tensor ${name} rows of ${K} elements cannot be stored as ${storage} (needs a multiple of ${code === PANEL.Q8 ? 32 : 4})`);
       }
-      const ptr = ropeHeads === undefined ? this.packedInChunks(t, K, N, code) : this.packed(t, K, N, code, unpermute);
+      const ptr = this.packed(t, K, N, code, ropeHeads);
       return { name, type: t.type, ptr, K, N, layout, ...(layout === "q8-panels" ? { act: this.activationBuffer() } : {}) };
     }
     if (storage === "f32-rows" && t.type !== GGML.F32) {
@@ -248,33 +248,25 @@ class TensorLoader {
     return { name, type: t.type, ptr, K, N };
   }
 
-  /** Panels of `layout` made from the tensor; the native bytes only pass through scratch memory. */
-  private packed(t: GGUFTensorInfo, K: number, N: number, layout: PanelLayout, prepare: (nativePtr: number) => void): number {
-    const out = this.arena.alloc(packedBytes(layout, K, N), 64);
-    const mark = this.arena.mark();
-    const native = this.copyIn(t);
-    prepare(native);
-    const tmp = this.arena.alloc(4 * K * 4, 64);
-    this.core.exports.packRows(layout, t.type, native, K, N, out, tmp);
-    this.arena.reset(mark);
-    return out;
-  }
-
   /**
-   * As packed, packChunkRows rows at a time (panels are independent groups of 4 rows): the scratch is a
-   * few MB instead of the whole native tensor (the 49152-row embedding table is ~30 MB), which would stay
-   * resident in WebAssembly memory for the life of the engine.
+   * Panels of `layout` made from the tensor, packChunkRows rows at a time (panels are independent groups
+   * of 4 rows): the native bytes only pass through a scratch of a few MB, never the whole tensor (the
+   * 49152-row embedding table is ~30 MB, which would stay resident in WebAssembly memory for the life of
+   * the engine). With ropeHeads (attn_q / attn_k) a piece holds whole heads, un-permuted in the scratch.
    */
-  private packedInChunks(t: GGUFTensorInfo, K: number, N: number, layout: PanelLayout): number {
+  private packed(t: GGUFTensorInfo, K: number, N: number, layout: PanelLayout, ropeHeads?: number): number {
     const out = this.arena.alloc(packedBytes(layout, K, N), 64);
     const mark = this.arena.mark();
     const rb = rowBytes(t.type, K);
-    const rows = Math.min(N, this.packChunkRows);
+    const headRows = ropeHeads === undefined ? 1 : N / ropeHeads;
+    const unit = headRows % 4 === 0 ? headRows : 4 * headRows; // whole heads and whole panels
+    const rows = Math.min(N, Math.max(unit, Math.floor(this.packChunkRows / unit) * unit));
     const native = this.arena.alloc(rows * rb, 64);
     const tmp = this.arena.alloc(4 * K * 4, 64);
     for (let r0 = 0; r0 < N; r0 += rows) {
       const n = Math.min(rows, N - r0);
       copyInto(this.source, t.offset + r0 * rb, this.arena.u8(native, n * rb));
+      if (ropeHeads !== undefined) this.unpermuteRope(native, rb, n, n / headRows);
       this.core.exports.packRows(layout, t.type, native, K, n, out + packedBytes(layout, K, r0), tmp);
     }
     this.arena.reset(mark);

@@ -22,7 +22,7 @@ import { generate, type GenerateResult } from "../../src/decode/generate.js";
 import { ArProposer } from "../../src/decode/proposer.js";
 import { SpaceProposer, spaceBlock, maxExtraRows, FULL_LAYOUT, type SpaceMask } from "../../src/decode/space.js";
 import type { Block } from "../../src/model/forward.js";
-import { encodeChat } from "../../src/tokenizer/chat.js";
+import { userPromptIds } from "../../src/tokenizer/chat.js";
 import { AdapterTrainer } from "../../src/train/adapter.js";
 import { appendedSample, drawAppended, type SftExample } from "../../src/train/sar.js";
 import { LORA_TARGETS, LoraRows, encodeAdapter, loadLora, maskVectors, type AdapterData } from "../../src/model/adapter.js";
@@ -64,7 +64,7 @@ async function run(prompt: number[], proposer: ArProposer | SpaceProposer, banne
 beforeAll(async () => {
   modelPath = requireRealModel();
   engine = await loadEngine(modelPath, { simd: "auto", threads: 1 });
-  prompts = CHAT.map((q) => encodeChat(engine.tokenizer, [{ role: "user", content: q }], { addGenerationPrompt: true, parseSpecial: false }));
+  prompts = CHAT.map((q) => userPromptIds(engine.tokenizer, q));
   base = [];
   for (const p of prompts) base.push(await run(p, new ArProposer()));
 

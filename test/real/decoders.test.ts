@@ -18,7 +18,7 @@ import { ArProposer, type Proposer } from "../../src/decode/proposer.js";
 import { SpaceProposer, LEAN_LAYOUT } from "../../src/decode/space.js";
 import { LookupProposer } from "../../src/decode/lookup.js";
 import { SpecProposer } from "../../src/decode/spec.js";
-import { encodeChat } from "../../src/tokenizer/chat.js";
+import { userPromptIds } from "../../src/tokenizer/chat.js";
 
 const N = 40; // tokens per prompt
 const MASK = 16; // <empty_output>: a special token SmolLM2 never needs to emit
@@ -57,7 +57,7 @@ beforeAll(async () => {
   engine = await loadEngine(SMOLLM2_PATH, { simd: "auto", threads: 1 });
   const tok = engine.tokenizer;
   for (const p of PROMPTS) {
-    const ids = p.chat !== undefined ? encodeChat(tok, [{ role: "user", content: p.chat }], { addGenerationPrompt: true, parseSpecial: false }) : tok.encode(p.raw!);
+    const ids = p.chat !== undefined ? userPromptIds(tok, p.chat) : tok.encode(p.raw!);
     const byDecoder = new Map<string, GenerateResult>();
     for (const [name, make] of Object.entries(makers)) {
       const contextTokens = ids.length + N;

@@ -15,7 +15,7 @@ import { ArProposer } from "../../src/decode/proposer.js";
 import { chainBlock, range } from "../../src/decode/block.js";
 import { argmax } from "../../src/decode/sampling.js";
 import { PREFILL_CHUNK } from "../../src/model/forward.js";
-import { encodeChat } from "../../src/tokenizer/chat.js";
+import { userPromptIds } from "../../src/tokenizer/chat.js";
 import { hfTeacherForced, llamaGreedy, requireRealModel } from "./peers.js";
 
 const N = 64;
@@ -36,7 +36,7 @@ beforeAll(async () => {
   engine = await loadEngine(requireRealModel(), { simd: "plain", threads: 1 });
   const tok = engine.tokenizer;
   prompts = [
-    ...CHAT.map((q) => encodeChat(tok, [{ role: "user", content: q }], { addGenerationPrompt: true, parseSpecial: false })),
+    ...CHAT.map((q) => userPromptIds(tok, q)),
     ...RAW.map((t) => tok.encode(t)),
   ];
   ours = [];

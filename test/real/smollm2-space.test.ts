@@ -17,7 +17,7 @@ import { loadEngine } from "../../src/node/engine.js";
 import { generate, type GenerateResult } from "../../src/decode/generate.js";
 import { ArProposer } from "../../src/decode/proposer.js";
 import { SpaceProposer, FULL_LAYOUT } from "../../src/decode/space.js";
-import { encodeChat } from "../../src/tokenizer/chat.js";
+import { userPromptIds } from "../../src/tokenizer/chat.js";
 import { loadAdapterFor } from "../../src/cli/train.js";
 import { requireRealModel } from "./peers.js";
 
@@ -48,7 +48,7 @@ beforeAll(async () => {
   engine = await loadEngine(modelPath, { simd: "auto", threads: 1, weights: "f32" });
   adapter = loadAdapterFor(engine, modelPath, SMOLLM2_ADAPTER, undefined, FULL_LAYOUT);
   for (const q of PROMPTS) {
-    const ids = encodeChat(engine.tokenizer, [{ role: "user", content: q }], { addGenerationPrompt: true, parseSpecial: false });
+    const ids = userPromptIds(engine.tokenizer, q);
     const space = new SpaceProposer({
       k: adapter.k, mask: { token: adapter.maskToken, embeddings: adapter.embeddings, lora: adapter.lora }, vocabSize: engine.config.vocabSize,
     });
