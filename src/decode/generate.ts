@@ -23,6 +23,8 @@ import { Rng } from "./rng.js";
 import { verifyGreedy, verifySampled, type Verdict } from "./verify.js";
 import { StopMatcher } from "./stop.js";
 import { traceStep, type TraceStep } from "./trace.js";
+import { beginGeneration, type Pacer } from "./pacer.js";
+import type { ContextGuard } from "../model/lifecycle.js";
 
 export interface GenerateOptions {
   readonly maxTokens: number;
@@ -30,6 +32,12 @@ export interface GenerateOptions {
   readonly seed?: number;
   readonly stop?: readonly string[]; // stop strings: output ends before the first occurrence
   readonly signal?: AbortSignal;
+  /**
+   * KV reuse: the first `cachedPrefix` prompt tokens are already ctx.cache's committed rows (a previous
+   * run's prefix, the cache truncated to it); only the rest of the prompt runs. At least one prompt
+   * token must remain to run. Batch invariance makes the output identical to a run from an empty cache.
+   */
+  readonly cachedPrefix?: number;
   readonly banned?: Banned; // ids never emitted (e.g. a mask token)
   /** Streaming: receives text as soon as it is complete UTF-8 and cannot be part of a stop string. */
   readonly onText?: (text: string) => void;
@@ -72,13 +80,34 @@ export interface DecodingContext {
   readonly tokenizer: Tokenizer;
   /** Prompt + generated tokens this context can hold. */
   readonly contextTokens: number;
+  /** Engine.newContext's contexts: refuses concurrent, post-dispose and post-close use (E_STATE). */
+  readonly guard?: ContextGuard;
 }
 
+/**
+ * Generates from `prompt` on ctx, from an empty KV cache (or its first `cachedPrefix` rows). It yields
+ * to the event loop every few ms (pacer.ts), so `signal` lands within one step or prefill chunk.
+ */
 export async function generate(
   ctx: DecodingContext,
   prompt: readonly number[],
   proposer: Proposer,
   opts: GenerateOptions,
+): Promise<GenerateResult> {
+  const run = beginGeneration(ctx, opts.signal, opts.cachedPrefix ?? 0);
+  try {
+    return await generateSteps(ctx, prompt, proposer, opts, run.pacer);
+  } finally {
+    run.end();
+  }
+}
+
+async function generateSteps(
+  ctx: DecodingContext,
+  prompt: readonly number[],
+  proposer: Proposer,
+  opts: GenerateOptions,
+  pacer: Pacer,
 ): Promise<GenerateResult> {
   const { forward, cache, ws, tokenizer } = ctx;
   const params = opts.sampling ?? GREEDY;
@@ -97,7 +126,11 @@ export async function generate(
   const stream = new StreamDecoder(tokenizer);
   const stops = new StopMatcher(opts.stop ?? []);
   let text = "";
-  let pending: Int32Array = Int32Array.from(prompt);
+  const reused = opts.cachedPrefix ?? 0;
+  if (opts.cachedPrefix !== undefined && !(Number.isInteger(reused) && reused >= 0 && reused < prompt.length && cache.length === reused)) {
+    fail("E_ARGS", `cachedPrefix ${reused} must be the cache's ${cache.length} committed rows and shorter than the ${prompt.length}-token prompt`);
+  }
+  let pending: Int32Array = Int32Array.from(prompt.slice(reused));
   let stopReason: StopReason | null = opts.maxTokens === 0 ? "max_tokens" : null;
   const histogram: number[] = [];
   let steps = 0;
@@ -114,8 +147,12 @@ export async function generate(
     }
     const t0 = now();
     const before = forward.count;
-    pending = prefillAllButLast(forward, cache, ws, pending);
+    pending = await prefillAllButLast(forward, cache, ws, pending, pacer);
     prefillPasses += forward.count - before;
+    if (opts.signal?.aborted) {
+      stopReason = "abort";
+      break;
+    }
     if (cache.length + pending.length > ctx.contextTokens) {
       stopReason = "context";
       break;
@@ -169,7 +206,10 @@ export async function generate(
       afterFirst += verdict.emitted.length;
     }
     pending = Int32Array.of(verdict.emitted[verdict.emitted.length - 1]);
-    if (stopReason === null) await opts.yieldEvery?.();
+    if (stopReason === null) {
+      await opts.yieldEvery?.();
+      await pacer.pause();
+    }
   }
   if (stopReason !== "stop") {
     const rest = stops.flush(stream.flush());
@@ -198,8 +238,8 @@ export async function generate(
  * Runs all but the last PREFILL_CHUNK pending tokens in chunks without logits, so that the proposer's
  * block always fits the workspace. Batch invariance makes this split invisible in every result.
  */
-function prefillAllButLast(forward: Forward, cache: KVCache, ws: Workspace, pending: Int32Array): Int32Array {
-  while (pending.length > PREFILL_CHUNK) {
+async function prefillAllButLast(forward: Forward, cache: KVCache, ws: Workspace, pending: Int32Array, pacer: Pacer): Promise<Int32Array> {
+  while (pending.length > PREFILL_CHUNK && !(await pacer.pause())) {
     const chunk = pending.subarray(0, PREFILL_CHUNK);
     forward.run(cache, ws, chainBlock(cache.length, chunk, []));
     cache.commit(range(0, chunk.length));
