@@ -1,7 +1,12 @@
 /**
- * Builds a decoder (a Proposer for the one generate loop) from resolved options: what `space generate
- * --decoder` and `space bench` both need. Callers resolve files first (an adapter's mask vectors and
- * LoRA, a draft model's engine); this module only wires them, so it has no Node-only imports.
+ * Builds a decoder (a Proposer for the one generate loop): the one wiring that the public API
+ * (src/api/), `space generate --decoder` and `space bench` share. Two levels:
+ *  - wireDecoder(engine, choice): from what a user says (decoder kind, optional k, mask token, layout
+ *    name, adapter, draft) with the model's own SPACE metadata as defaults; gives the proposer, the ids
+ *    no decoder may emit, and what to free;
+ *  - buildDecoder(engine, spec): from fully resolved settings.
+ * Callers read files first (an adapter's bytes, a draft model's engine); this module only wires them,
+ * so it has no Node-only imports.
  *
  *   ar      ArProposer
  *   lookup  LookupProposer({ k })
@@ -10,10 +15,13 @@
  */
 import { fail } from "../errors.js";
 import type { Engine } from "../engine.js";
+import { metaGetter } from "../gguf/meta.js";
+import { LoraRows, checkAdapterBase, loadLora, maskVectors, type AdapterData } from "../model/adapter.js";
+import { autoSpace } from "./costmodel.js";
 import type { DecodingContext } from "./generate.js";
 import { LookupProposer } from "./lookup.js";
 import { ArProposer, type Proposer } from "./proposer.js";
-import { FULL_LAYOUT, MAX_K, SpaceProposer, type SpaceAuto, type SpaceLayout, type SpaceMask } from "./space.js";
+import { FULL_LAYOUT, LAYOUTS, MAX_K, SpaceProposer, maxExtraRows, type SpaceAuto, type SpaceLayout, type SpaceMask } from "./space.js";
 import { SpecProposer } from "./spec.js";
 
 export type DecoderKind = "ar" | "space" | "spec" | "lookup";
@@ -80,4 +88,144 @@ export function buildDecoder(engine: Engine, spec: DecoderSpec, contextTokens: n
       return { proposer, dispose: () => own?.dispose() };
     }
   }
+}
+
+/** Candidates per step when neither the caller nor the model says (the paper's k for SPACE). */
+export const DEFAULT_K = 5;
+
+export type LayoutChoice = "full" | "lean" | "auto";
+export const LAYOUT_CHOICES: readonly LayoutChoice[] = ["full", "lean", "auto"];
+
+export interface SpaceMeta {
+  readonly maskToken?: number;
+  readonly k?: number;
+}
+
+/**
+ * The SPACE settings a model file carries: a model trained with SAR-SFT in full mode (e.g. the embedded
+ * models/space-tiny.gguf) stores `space.mask_token_id` (the vocabulary id of [M], never emitted) and
+ * `space.k` (the k it was trained with), both UINT32; undefined where absent.
+ */
+export function spaceMetadata(engine: Engine): SpaceMeta {
+  const get = metaGetter(engine.file);
+  const int = (key: string, max: number): number | undefined => {
+    const v = get(key);
+    if (v === undefined) return undefined;
+    const n = typeof v === "bigint" ? Number(v) : v;
+    if (typeof n !== "number" || !Number.isInteger(n) || n < 0 || n >= max) fail("E_MODEL", `${engine.file.name}: metadata ${key} must be an integer in [0, ${max}), got ${String(v)}`);
+    return n;
+  };
+  return { maskToken: int("space.mask_token_id", engine.config.vocabSize), k: int("space.k", 1 << 16) };
+}
+
+/** A base-preserving adapter (spec/adapter.md) attached to an engine: what the SPACE proposer needs. */
+export interface AttachedAdapter {
+  readonly k: number;
+  readonly maskToken: number;
+  readonly embeddings: Float32Array[];
+  readonly lora: LoraRows;
+  readonly data: AdapterData;
+}
+
+/**
+ * Checks an adapter against the engine's model (`baseSha256`: the base GGUF file's SHA-256; E_MODEL for
+ * another base) and copies its LoRA into the engine's memory, sized for the largest block its k can run
+ * (the full layout), so one attachment serves every layout and every generation. Allocates from the
+ * engine's arena: attach before creating decoding contexts.
+ */
+export function attachAdapter(engine: Engine, data: AdapterData, baseSha256: string, baseName = engine.file.name): AttachedAdapter {
+  checkAdapterBase(data, engine.config, baseSha256, baseName);
+  const k = data.meta.k;
+  if (k > MAX_K) fail("E_MODEL", `the adapter's k = ${k} exceeds the space decoder's maximum ${MAX_K}`);
+  const lora = new LoraRows(engine.core, engine.arena, loadLora(engine.arena, engine.config, data), maxExtraRows(k, FULL_LAYOUT), engine.config);
+  return { k, maskToken: data.meta.maskToken, embeddings: maskVectors(data), lora, data };
+}
+
+/** What a user chooses; everything left out comes from the model (space.* metadata) or the defaults. */
+export interface DecoderChoice {
+  readonly kind: DecoderKind;
+  /** Candidates per step (space: at most MAX_K; default: the adapter's, else the model's space.k, else DEFAULT_K). */
+  readonly k?: number;
+  /** space: the mask token (default: the model's space.mask_token_id); never emitted, by any decoder. */
+  readonly maskToken?: number;
+  /** space: "full" (the paper's, default), "lean", or "auto" (the cost model picks k and layout per step). */
+  readonly layout?: LayoutChoice;
+  /** space: an adapter attached to this engine (attachAdapter); gives k and the mask. */
+  readonly adapter?: AttachedAdapter;
+  /** spec: draft = the model's first N layers + its output head. */
+  readonly draftLayers?: number;
+  /** spec: a draft model with the same tokenizer (the caller owns it). */
+  readonly draftEngine?: Engine;
+}
+
+export interface WiredDecoder extends BuiltDecoder {
+  /** Ids no decoder may emit (the mask token, if any): pass as GenerateOptions.banned. */
+  readonly banned: Set<number>;
+  readonly k: number;
+}
+
+/**
+ * The decoder a user chose, on `engine`, for runs of up to `contextTokens` tokens. Refuses settings that
+ * do not apply to the chosen kind (E_ARGS), so nothing is silently ignored.
+ */
+export function wireDecoder(engine: Engine, choice: DecoderChoice, contextTokens: number): WiredDecoder {
+  const kind = choice.kind;
+  if (!DECODER_KINDS.includes(kind)) fail("E_ARGS", `unknown decoder ${JSON.stringify(kind)} (decoders: ${DECODER_KINDS.join(", ")})`);
+  const only = (name: string, given: boolean, allowed: readonly DecoderKind[]) => {
+    if (given && !allowed.includes(kind)) fail("E_ARGS", `${name} applies to decoder ${allowed.join("|")}, not ${kind}`);
+  };
+  only("k", choice.k !== undefined, ["space", "spec", "lookup"]);
+  only("layout", choice.layout !== undefined, ["space"]);
+  only("adapter", choice.adapter !== undefined, ["space"]);
+  only("draft layers", choice.draftLayers !== undefined, ["spec"]);
+  only("draft model", choice.draftEngine !== undefined, ["spec"]);
+  if (choice.k !== undefined && !(Number.isInteger(choice.k) && choice.k >= 1)) fail("E_ARGS", `k must be a positive integer, got ${choice.k}`);
+  if (choice.adapter && choice.maskToken !== undefined) fail("E_ARGS", "the adapter supplies the mask: drop the mask token");
+  if (choice.layout !== undefined && !LAYOUT_CHOICES.includes(choice.layout)) fail("E_ARGS", `layout must be one of ${LAYOUT_CHOICES.join(", ")}, got ${JSON.stringify(choice.layout)}`);
+  const meta = spaceMetadata(engine);
+  const maskToken = choice.adapter?.maskToken ?? choice.maskToken ?? meta.maskToken;
+  if (kind === "space" && maskToken === undefined) {
+    fail("E_ARGS", `the space decoder needs a mask token (the token id of the mask [M]) or an adapter: ${engine.file.name} has no space.mask_token_id`);
+  }
+  // A model's own mask is banned for every decoder, so all of them stay comparable token for token.
+  const banned = bannedIds(engine, maskToken, "mask token");
+  let k = choice.k ?? (kind === "space" ? (choice.adapter?.k ?? meta.k) : undefined) ?? DEFAULT_K;
+  if (choice.adapter && k !== choice.adapter.k) fail("E_ARGS", `k ${k}: the adapter was trained with k = ${choice.adapter.k}`);
+  if (kind === "space" && k > MAX_K) fail("E_ARGS", `k must be at most ${MAX_K} for the space decoder (a block of 1 + k(k+2) rows), got ${k}`);
+  const auto = choice.layout === "auto";
+  const layout = auto ? FULL_LAYOUT : LAYOUTS[choice.layout ?? "full"];
+  let spec: DecoderSpec = { kind, k, layout };
+  if (kind === "space") {
+    const a = choice.adapter;
+    spec = { ...spec, mask: a ? { token: a.maskToken, embeddings: a.embeddings, lora: a.lora } : { token: maskToken! } };
+    // auto: the cost model measures this engine's cost(T) once (cached per engine), then picks per step.
+    if (auto) spec = { ...spec, auto: autoSpace(engine, k) };
+  }
+  let draftCtx: (DecodingContext & { dispose(): void }) | undefined;
+  if (kind === "spec") {
+    if ((choice.draftLayers === undefined) === (choice.draftEngine === undefined)) fail("E_ARGS", "the spec decoder needs exactly one draft: draft layers or a draft model");
+    if (choice.draftEngine) {
+      if (choice.draftEngine.tokenizer.vocabSize !== engine.tokenizer.vocabSize) {
+        fail("E_ARGS", `the draft model's vocabulary (${choice.draftEngine.tokenizer.vocabSize}) is not the model's (${engine.tokenizer.vocabSize})`);
+      }
+      draftCtx = choice.draftEngine.newContext(contextTokens, k);
+      spec = { ...spec, draft: draftCtx };
+    } else spec = { ...spec, draftLayers: choice.draftLayers };
+  }
+  let built: BuiltDecoder;
+  try {
+    built = buildDecoder(engine, spec, contextTokens);
+  } catch (e) {
+    draftCtx?.dispose();
+    throw e;
+  }
+  return {
+    proposer: built.proposer,
+    banned,
+    k,
+    dispose() {
+      built.dispose();
+      draftCtx?.dispose();
+    },
+  };
 }

@@ -8,7 +8,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { setFlagsFromString } from "node:v8";
 import { SpaceError } from "../errors.js";
-import { instantiateCore, type CoreChoice, type WasmCore } from "../wasm/core.js";
+import { instantiateCore, type CoreBytes, type CoreChoice, type WasmCore } from "../wasm/core.js";
 
 let root: string | undefined;
 
@@ -53,11 +53,16 @@ export function relaxedSimdAvailable(bytes: Uint8Array<ArrayBuffer> = readBuild(
   return WebAssembly.validate(bytes);
 }
 
-/** Loads the core: "plain", "relaxed" (E_WASM where unsupported) or "auto" (relaxed where supported). */
-export async function loadCoreNode(choice: CoreChoice = "auto", opts: { memory?: WebAssembly.Memory } = {}): Promise<WasmCore> {
+/** The core's bytes for `choice` (the relaxed build too unless "plain"; its V8 flag set where needed). */
+export function readCoreBytes(choice: CoreChoice = "auto"): CoreBytes {
   const plain = readBuild("plain");
-  if (choice === "plain") return instantiateCore({ plain }, "plain", opts);
+  if (choice === "plain") return { plain };
   const relaxed = readBuild("relaxed");
   relaxedSimdAvailable(relaxed);
-  return instantiateCore({ plain, relaxed }, choice, opts);
+  return { plain, relaxed };
+}
+
+/** Loads the core: "plain", "relaxed" (E_WASM where unsupported) or "auto" (relaxed where supported). */
+export async function loadCoreNode(choice: CoreChoice = "auto", opts: { memory?: WebAssembly.Memory } = {}): Promise<WasmCore> {
+  return instantiateCore(readCoreBytes(choice), choice, opts);
 }
