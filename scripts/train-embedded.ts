@@ -39,7 +39,7 @@ import { causalSample } from "../src/train/sample.js";
 import { drawAppended, type SftExample } from "../src/train/sar.js";
 import { generate } from "../src/decode/generate.js";
 import { ArProposer } from "../src/decode/proposer.js";
-import { Rng } from "../src/decode/rng.js";
+import { Rng } from "../src/util/rng.js";
 import { compareArSpace } from "../src/decode/compare.js";
 import type { ModelConfig } from "../src/model/config.js";
 

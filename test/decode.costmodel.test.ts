@@ -31,7 +31,7 @@ import {
   spaceConfigs,
   type CostFn,
 } from "../src/decode/costmodel.js";
-import { Rng } from "../src/decode/rng.js";
+import { Rng } from "../src/util/rng.js";
 import { engineFromBytes } from "./helpers/engine.js";
 import { tinyModelBytes, tinyVocab } from "./helpers/tiny-model.js";
 

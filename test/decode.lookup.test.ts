@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { lookupCandidates, LookupProposer } from "../src/decode/lookup.js";
 import { GREEDY } from "../src/decode/sampling.js";
-import { Rng } from "../src/decode/rng.js";
+import { Rng } from "../src/util/rng.js";
 
 describe("prompt lookup: candidates copied after the most recent match of the longest tail n-gram", () => {
   const table: { name: string; history: number[]; k: number; want: number[] }[] = [

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { argmax, distribution, sample, checkSampling } from "../src/decode/sampling.js";
-import { Rng } from "../src/decode/rng.js";
+import { Rng } from "../src/util/rng.js";
 import { SpaceError } from "../src/errors.js";
 
 describe("sampling", () => {

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { spaceBlock, SpaceProposer, LEAN_LAYOUT, FULL_LAYOUT, maxExtraRows, type SpacePlan } from "../src/decode/space.js";
 import { verifyGreedy } from "../src/decode/verify.js";
 import { argmax, GREEDY } from "../src/decode/sampling.js";
-import { Rng } from "../src/decode/rng.js";
+import { Rng } from "../src/util/rng.js";
 import type { StepContext } from "../src/decode/proposer.js";
 
 const SPEC = readFileSync(join(__dirname, "..", "spec", "space.md"), "utf8");

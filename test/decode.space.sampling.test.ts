@@ -15,7 +15,7 @@ import { generate } from "../src/decode/generate.js";
 import { ArProposer, type Proposer } from "../src/decode/proposer.js";
 import { SpaceProposer, LEAN_LAYOUT, type SpaceAuto } from "../src/decode/space.js";
 import { spaceConfigs } from "../src/decode/costmodel.js";
-import { Rng } from "../src/decode/rng.js";
+import { Rng } from "../src/util/rng.js";
 import { SpecProposer } from "../src/decode/spec.js";
 import { LookupProposer } from "../src/decode/lookup.js";
 import { chainBlock, range } from "../src/decode/block.js";

@@ -16,7 +16,7 @@ import { generate, type GenerateOptions, type GenerateResult } from "../src/deco
 import { ArProposer, type Proposer } from "../src/decode/proposer.js";
 import { SpaceProposer, AR_CONFIG, FULL_LAYOUT, LEAN_LAYOUT, spaceBlock, type SpaceAuto, type SpaceConfig, type SpaceLayout } from "../src/decode/space.js";
 import { spaceConfigs } from "../src/decode/costmodel.js";
-import { Rng } from "../src/decode/rng.js";
+import { Rng } from "../src/util/rng.js";
 import { LookupProposer } from "../src/decode/lookup.js";
 import { SpecProposer } from "../src/decode/spec.js";
 import { chainBlock, range } from "../src/decode/block.js";

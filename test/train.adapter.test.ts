@@ -13,7 +13,7 @@ import type { Engine } from "../src/engine.js";
 import { generate } from "../src/decode/generate.js";
 import { ArProposer } from "../src/decode/proposer.js";
 import { SpaceProposer, spaceBlock } from "../src/decode/space.js";
-import { Rng } from "../src/decode/rng.js";
+import { Rng } from "../src/util/rng.js";
 import { AdapterTrainer, liveLoraRows } from "../src/train/adapter.js";
 import { appendedSample, drawAppended, type SarSample, type SftExample } from "../src/train/sar.js";
 import {

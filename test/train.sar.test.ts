@@ -10,7 +10,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Engine } from "../src/engine.js";
 import { spaceBlock } from "../src/decode/space.js";
-import { Rng } from "../src/decode/rng.js";
+import { Rng } from "../src/util/rng.js";
 import { appendedSample, drawAppended, drawPaper, paperSample, sftSample, type SarSample, type SftExample } from "../src/train/sar.js";
 import { Trainer } from "../src/train/trainer.js";
 import { tinyEngine } from "./helpers/engine.js";

@@ -5,7 +5,7 @@
 import { afterAll, describe, expect, it } from "vitest";
 import type { Engine } from "../src/engine.js";
 import { GGML } from "../src/gguf/types.js";
-import { Rng } from "../src/decode/rng.js";
+import { Rng } from "../src/util/rng.js";
 import { AdapterTrainer } from "../src/train/adapter.js";
 import { drawAppended } from "../src/train/sar.js";
 import { LORA_TARGETS } from "../src/model/adapter.js";

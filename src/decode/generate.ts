@@ -19,7 +19,7 @@ import type { Tokenizer } from "../tokenizer/tokenizer.js";
 import { StreamDecoder } from "../tokenizer/stream.js";
 import type { Proposer } from "./proposer.js";
 import { argmax, distribution, GREEDY, type Banned, type SamplingParams } from "./sampling.js";
-import { Rng } from "./rng.js";
+import { Rng } from "../util/rng.js";
 import { verifyGreedy, verifySampled, type Verdict } from "./verify.js";
 import { StopMatcher } from "./stop.js";
 import { traceStep, type TraceStep } from "./trace.js";

@@ -19,7 +19,7 @@
  */
 import type { Block } from "../model/forward.js";
 import { chainBlock, range } from "./block.js";
-import type { Rng } from "./rng.js";
+import type { Rng } from "../util/rng.js";
 import type { Banned, Distribution, SamplingParams } from "./sampling.js";
 import type { Verdict } from "./verify.js";
 

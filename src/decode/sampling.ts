@@ -6,7 +6,7 @@
  * speculative sampling to be lossless. Probabilities are computed in f64 from the f32 logits.
  */
 import { fail } from "../errors.js";
-import type { Rng } from "./rng.js";
+import type { Rng } from "../util/rng.js";
 
 export interface SamplingParams {
   readonly temperature: number; // 0 = greedy

@@ -10,7 +10,7 @@
  * Example: c = [5, 7, 9], g = [5, 7, 4, 8] -> n = 2 (5 and 7 accepted, 9 != g_2 = 4), bonus g_2 = 4;
  * the step emits [5, 7, 4].
  */
-import type { Rng } from "./rng.js";
+import type { Rng } from "../util/rng.js";
 import { sample, type Distribution } from "./sampling.js";
 
 export interface Verdict {

@@ -18,7 +18,7 @@
  * nothing). The mask embeddings start as the mean of the token embedding rows.
  */
 import { fail } from "../errors.js";
-import { Rng } from "../decode/rng.js";
+import { Rng } from "../util/rng.js";
 import { GGML } from "../wasm/kernels.js";
 import type { Arena } from "../wasm/arena.js";
 import type { WasmCore } from "../wasm/core.js";

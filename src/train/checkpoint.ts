@@ -14,7 +14,7 @@ import { GGML, MetaType, type GGUFMetaValue } from "../gguf/types.js";
 import type { ModelConfig } from "../model/config.js";
 import type { AdamWConfig, Schedule } from "./optim.js";
 import type { ParamStore } from "./params.js";
-import type { Rng } from "../decode/rng.js";
+import type { Rng } from "../util/rng.js";
 
 export const CHECKPOINT_VERSION = 1;
 

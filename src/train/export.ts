@@ -12,7 +12,7 @@ import { fail } from "../errors.js";
 import { writeGGUF, type GGUFTensorSpec } from "../gguf/writer.js";
 import { GGML, MetaType, type GGUFMetaValue } from "../gguf/types.js";
 import { quantize } from "../gguf/dequant.js";
-import { Rng } from "../decode/rng.js";
+import { Rng } from "../util/rng.js";
 import type { ModelConfig } from "../model/config.js";
 import type { BpeVocab } from "./bpe-train.js";
 import { modelTensorNames } from "./model.js";

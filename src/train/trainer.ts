@@ -14,7 +14,7 @@
  *   for (let s = trainer.steps; s < 200; s++) trainer.step(batchFor(s, trainer.rng));
  */
 import { fail } from "../errors.js";
-import { Rng } from "../decode/rng.js";
+import { Rng } from "../util/rng.js";
 import type { Engine } from "../engine.js";
 import type { Arena } from "../wasm/arena.js";
 import type { WasmCore } from "../wasm/core.js";

@@ -6,7 +6,7 @@ import { writeGGUF } from "../../src/gguf/writer.js";
 import { GGML, MetaType, type GGUFMetaValue } from "../../src/gguf/types.js";
 import { quantize } from "../../src/gguf/dequant.js";
 import { BYTE_TO_CHAR } from "../../src/tokenizer/bytelevel.js";
-import { Rng } from "../../src/decode/rng.js";
+import { Rng } from "../../src/util/rng.js";
 
 export interface TinySpec {
   readonly seed: number;
