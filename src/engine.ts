@@ -15,6 +15,8 @@ import { Forward, Workspace, PREFILL_CHUNK } from "./model/forward.js";
 import { KVCache } from "./model/kvcache.js";
 import { LocalExecutor, type Executor } from "./threads/executor.js";
 import type { DecodingContext } from "./decode/generate.js";
+import { ArenaRegions } from "./wasm/regions.js";
+import { ContextGuard, GuardedExecutor, checkOpen } from "./model/lifecycle.js";
 
 export interface EngineOptions {
   readonly weights?: WeightStorage; // default "native"
@@ -23,6 +25,13 @@ export interface EngineOptions {
 }
 
 export class Engine {
+  /** Read by every context's guards: a closed engine refuses work (E_STATE) instead of hanging. */
+  private readonly state = { closed: false };
+  /** Contexts' memory, given back in any order. */
+  private readonly regions: ArenaRegions;
+  /** What contexts run their kernels on: the executor, refusing work once the engine is closed. */
+  private readonly guarded: GuardedExecutor;
+
   private constructor(
     readonly file: GGUFFile,
     readonly config: ModelConfig,
@@ -32,7 +41,10 @@ export class Engine {
     readonly weights: ModelWeights,
     readonly executor: Executor,
     readonly storage: WeightStorage,
-  ) {}
+  ) {
+    this.regions = new ArenaRegions(arena);
+    this.guarded = new GuardedExecutor(executor, this.state);
+  }
 
   static load(core: WasmCore, source: ByteSource, opts: EngineOptions = {}): Engine {
     const file = readGGUF(source);
@@ -53,7 +65,9 @@ export class Engine {
    * Allocates a KV cache of `contextTokens` committed rows plus room for one block, and the scratch
    * buffers a block needs: blocks hold up to PREFILL_CHUNK pending tokens plus `extraRows` proposer rows
    * (candidates, mask groups), and need logits for at most extraRows + 1 rows. Call `dispose()` on the
-   * result to give the memory back.
+   * result to give the memory back (in any order: see ArenaRegions). One generation at a time runs on a
+   * context, and each starts from an empty KV cache; a disposed context or a closed engine is an E_STATE
+   * error (model/lifecycle.ts).
    *
    * `layers` (default: all) runs only the first `layers` transformer layers, then the output norm and
    * head: the layer-skipping self-draft of speculative decoding. Its KV cache holds just those layers.
@@ -69,16 +83,27 @@ export class Engine {
     if (contextTokens > cfg.contextLength) {
       fail("E_CONTEXT", `${contextTokens} tokens exceed the model's context of ${cfg.contextLength}`);
     }
-    const mark = this.arena.mark();
+    checkOpen(this.state);
     const capacity = contextTokens + extraRows + 1;
     const maxT = PREFILL_CHUNK + extraRows;
-    const cache = new KVCache(this.arena, this.core.memory, cfg.nLayers, cfg.nKvHeads * cfg.headDim, capacity);
-    const ws = new Workspace(this.arena, cfg, { maxT, maxKeys: capacity, maxLogitRows: extraRows + 1, threads: this.executor.threads });
-    const forward = new Forward(this.core, this.arena, cfg, weights, this.executor);
-    return { forward, cache, ws, tokenizer: this.tokenizer, contextTokens, dispose: () => this.arena.reset(mark) };
+    const { value, region } = this.regions.carve(() => {
+      const cache = new KVCache(this.arena, this.core.memory, cfg.nLayers, cfg.nKvHeads * cfg.headDim, capacity);
+      const ws = new Workspace(this.arena, cfg, { maxT, maxKeys: capacity, maxLogitRows: extraRows + 1, threads: this.executor.threads });
+      const forward = new Forward(this.core, this.arena, cfg, weights, this.guarded);
+      return { cache, ws, forward };
+    });
+    const guard = new ContextGuard(this.state, () => this.regions.release(region));
+    return { ...value, tokenizer: this.tokenizer, contextTokens, guard, dispose: () => guard.dispose() };
   }
 
+  get closed(): boolean {
+    return this.state.closed;
+  }
+
+  /** Stops the worker threads. Idempotent; afterwards every context's next step is an E_STATE error. */
   close(): void {
+    if (this.state.closed) return;
+    this.state.closed = true;
     this.executor.close();
   }
 }

@@ -12,7 +12,8 @@ export type ErrorCode =
   | "E_CONTEXT" // prompt (+ generation) longer than the context
   | "E_ARGS" // nonsense option values
   | "E_WASM" // the WebAssembly core could not be loaded
-  | "E_IO"; // a file could not be read or written
+  | "E_IO" // a file could not be read or written
+  | "E_STATE"; // misuse of an object's lifecycle: a closed engine, a disposed or busy decoding context
 
 export class SpaceError extends Error {
   constructor(
