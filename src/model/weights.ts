@@ -26,6 +26,7 @@
 import { fail } from "../errors.js";
 import type { GGUFFile, GGUFTensorInfo } from "../gguf/reader.js";
 import { copyInto, type ByteSource } from "../gguf/source.js";
+import { PANEL_OF, type ActivationBuffer, type Matrix, type MatrixLayout } from "../wasm/matrix.js";
 import { GGML, PANEL, blockSize, packableK, packedBytes, q8RowBytes, rowBytes, type PanelLayout } from "../wasm/kernels.js";
 import type { WasmCore } from "../wasm/core.js";
 import type { Arena } from "../wasm/arena.js";
@@ -44,46 +45,12 @@ export const DECODE_STORAGES: readonly WeightStorage[] = ["native", "f32", "bf16
 /** The storages the trainers accept: every matrix row-major (the backward kernels read rows). */
 export const ROW_MAJOR_STORAGES: readonly WeightStorage[] = ["native", "f32-rows"];
 
-/**
- * How a matrix lies in memory: "rows" = GGML row-major of `type` (the `matmul` kernel), or packed 4-row
- * panels (the `matmulPacked` kernel; never pass those to the row-major kernels).
- */
-export type MatrixLayout = "rows" | "f32-panels" | "bf16-panels" | "q8-panels";
-
-/** The packed layout code of a matrix layout (0 for "rows"). */
-export const PANEL_OF: Readonly<Record<MatrixLayout, PanelLayout | 0>> = {
-  rows: 0, "f32-panels": PANEL.F32, "bf16-panels": PANEL.BF16, "q8-panels": PANEL.Q8,
-};
+export { PANEL_OF, type ActivationBuffer, type Matrix, type MatrixLayout } from "../wasm/matrix.js";
 
 /** The layout a storage gives the model's matrices ("native" keeps the GGUF type's rows). */
 export const LAYOUT_OF: Readonly<Record<WeightStorage, MatrixLayout>> = {
   native: "rows", f32: "f32-panels", "f32-rows": "rows", bf16: "bf16-panels", q8: "q8-panels",
 };
-
-/**
- * Where a "q8-panels" matrix's input rows are quantised before the matmul (quantizeRows): `rows` rows of
- * q8RowBytes(maxK) bytes, shared by every such matrix of the model (larger blocks run in pieces of
- * `rows`, which batch invariance makes invisible).
- */
-export interface ActivationBuffer {
-  readonly ptr: number;
-  readonly rows: number;
-  readonly maxK: number;
-}
-
-/** W: N rows of K elements (GGUF dims [K, N]); y[t, n] = dot(x[t, :], W[n, :]). */
-export interface Matrix {
-  readonly name: string;
-  /** GGML type: of the rows (layout "rows"), or of the tensor the panels were made from. */
-  readonly type: number;
-  readonly ptr: number;
-  readonly K: number;
-  readonly N: number;
-  /** Default "rows". */
-  readonly layout?: MatrixLayout;
-  /** "q8-panels" only. */
-  readonly act?: ActivationBuffer;
-}
 
 /** Whether m is GGML row-major (what `matmul`, `dequantRows` and the training kernels read). */
 export function isRowMajor(m: Matrix): boolean {

@@ -6,7 +6,7 @@
  * same order of operations (spec/kernels.md), so any thread count gives bit-identical logits.
  */
 import type { KernelExports } from "../wasm/kernels.js";
-import { PANEL_OF, type Matrix } from "../model/weights.js";
+import { PANEL_OF, type Matrix } from "../wasm/matrix.js";
 
 export interface AttentionArgs {
   q: number; // f32 [T, nHeads * headDim]

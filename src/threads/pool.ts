@@ -19,9 +19,9 @@
  * (on 2 vCPUs a spinning thread can starve the one it waits for).
  */
 import type { KernelExports } from "../wasm/kernels.js";
-import type { Matrix } from "../model/weights.js";
+import type { Matrix } from "../wasm/matrix.js";
 import { checkGroup, matmulInput, matmulRange, type AttentionArgs, type Executor } from "./executor.js";
-import { PANEL_OF } from "../model/weights.js";
+import { PANEL_OF } from "../wasm/matrix.js";
 import { fail } from "../errors.js";
 
 export const CTRL = { GEN: 0, DONE: 1, OP: 2, FAILED: 3, READY: 4, SCALE: 5, ARGS: 8, PARTS: 32 } as const;
