@@ -8,22 +8,19 @@ import { SpaceError, fail } from "../errors.js";
 import { parseArgs, usage, type OptionSpec, type Parsed } from "./args.js";
 import { loadEngine, type SimdChoice } from "../node/engine.js";
 import { embeddedModelPath } from "../node/embedded.js";
-import { runDemo, spaceMetadata } from "./demo.js";
+import { runDemo } from "./demo.js";
 import { relaxedSimdAvailable } from "../node/wasm.js";
 import type { Engine } from "../engine.js";
 import { WEIGHT_STORAGES, describeStorage, type WeightStorage } from "../model/weights.js";
-import { generate, type DecodingContext, type GenerateResult } from "../decode/generate.js";
-import type { Proposer } from "../decode/proposer.js";
-import { SpecProposer } from "../decode/spec.js";
-import { LAYOUTS, MAX_K, FULL_LAYOUT } from "../decode/space.js";
-import { autoSpace } from "../decode/costmodel.js";
-import { bannedIds, buildDecoder, type DecoderSpec } from "../decode/decoders.js";
+import { LAYOUTS, MAX_K } from "../decode/space.js";
+import { DEFAULT_K, bannedIds, type LayoutChoice } from "../decode/decoders.js";
 import type { TraceStep } from "../decode/trace.js";
-import { checkSampling, type SamplingParams } from "../decode/sampling.js";
-import { encodeChat } from "../tokenizer/chat.js";
+import { loadModelFile, type GenerationResult, type Model } from "../api/node.js";
 import { decodeUtf8Strict } from "../tokenizer/utf8.js";
-import { DISTILL_OPTIONS, TRAIN_OPTIONS, loadAdapterFor, runDistill, runTrain } from "./train.js";
+import { DISTILL_OPTIONS, TRAIN_OPTIONS, runDistill, runTrain } from "./train.js";
 import { BENCH_USAGE, runBench } from "../bench/run.js";
+import { VERIFY_USAGE, runVerify } from "./verify.js";
+import { SERVE_SUMMARY, runServe, serveOptions } from "./serve.js";
 
 /** Candidates per step unless --k says otherwise (the paper's k for SPACE). */
 const DEFAULT_K = 5;
@@ -60,7 +57,13 @@ const GENERATE_OPTIONS: Record<string, OptionSpec> = {
   adapter: { kind: "string", help: "space: a base-preserving SPACE adapter GGUF for --model (spec/adapter.md); gives k and the mask" },
 };
 
-const COMMANDS = ["generate", "info", "demo", "distill", "train", "bench", "help"] as const;
+/** `space serve`: generate's loading and decoder options, plus the server's own. */
+const SERVE_OPTIONS = serveOptions(
+  LOAD_OPTIONS,
+  Object.fromEntries(["decoder", "k", "mask-token", "layout", "draft-model", "draft-layers", "adapter"].map((n) => [n, GENERATE_OPTIONS[n]])),
+);
+
+const COMMANDS = ["generate", "info", "demo", "distill", "train", "bench", "verify", "serve", "help"] as const;
 
 export async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -79,6 +82,10 @@ export async function main(argv: readonly string[]): Promise<number> {
         return await runTrain(parseArgs(rest, TRAIN_OPTIONS).options);
       case "bench":
         return await runBench(rest);
+      case "verify":
+        return await runVerify(rest, (s) => process.stdout.write(s));
+      case "serve":
+        return await runServe(parseArgs(rest, SERVE_OPTIONS).options, SERVE_OPTIONS, { checkDecoderOptions, openEngine, makeDecoder });
       case undefined:
       case "help":
       case "--help":
@@ -99,7 +106,7 @@ function printHelp(): void {
       `space info [--model PATH] [--simd ...]\n\nspace demo [--model PATH]    AR and SPACE on a held-out prompt: the same text, tau, the speedup\n\n` +
       `space distill --out DATA.jsonl [options]    self-distillation data: greedy responses of --model\n${usage(DISTILL_OPTIONS)}\n\n` +
       `space train --data DATA.jsonl --run-dir DIR --out ADAPTER.gguf [options]    base-preserving SAR-SFT\n${usage(TRAIN_OPTIONS)}\n\n` +
-      `${BENCH_USAGE}\n`,
+      `${BENCH_USAGE}\n\n${VERIFY_USAGE}\n\n${SERVE_SUMMARY} (space serve --help)\n`,
   );
 }
 
