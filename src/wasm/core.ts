@@ -36,8 +36,17 @@ export function createMemory(initialPages = MIN_PAGES): WebAssembly.Memory {
     return new WebAssembly.Memory({ initial: Math.max(initialPages, MIN_PAGES), maximum: MAX_PAGES, shared: true });
   } catch (e) {
     throw new SpaceError("E_WASM", `cannot create a shared WebAssembly memory (${(e as Error).message}); ` +
-      "in a browser the page must be cross-origin isolated (COOP/COEP headers)");
+      "this browser gives shared memory only to cross-origin isolated pages (serve it with COOP/COEP headers, as `space web` does)");
   }
+}
+
+/**
+ * Whether a buffer is shared memory. Not `instanceof SharedArrayBuffer`: a browser page that is not
+ * cross-origin isolated hides that global, yet Chromium still gives a shared WebAssembly.Memory a shared
+ * buffer, and that is all one thread needs (only worker threads need the isolation: src/web/threads.ts).
+ */
+export function isSharedBuffer(buffer: ArrayBufferLike): boolean {
+  return Object.prototype.toString.call(buffer) === "[object SharedArrayBuffer]";
 }
 
 /** Whether this engine can compile the relaxed-simd build. */
@@ -82,9 +91,7 @@ export async function instantiateCore(
  * instance of the same kernels on the same memory. The build is read back from the module.
  */
 export async function instantiateWithModule(module: WebAssembly.Module, memory: WebAssembly.Memory): Promise<WasmCore> {
-  const buffer: ArrayBufferLike = memory.buffer;
-  const shared = typeof SharedArrayBuffer !== "undefined" && buffer instanceof SharedArrayBuffer;
-  if (!shared) {
+  if (!isSharedBuffer(memory.buffer)) {
     throw new SpaceError("E_WASM", "the WebAssembly core needs a shared memory (new WebAssembly.Memory({ shared: true, ... }))");
   }
   const pages = memory.buffer.byteLength / PAGE_BYTES;

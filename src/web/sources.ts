@@ -1,0 +1,43 @@
+/**
+ * Byte sources for browsers: a model from a URL (fetch), a File or a Blob. A ByteSource reads
+ * synchronously (the GGUF reader and the weight loader are synchronous), so the bytes are brought into
+ * memory first, once; the weights are then copied into WebAssembly memory and the JavaScript copy can go.
+ * Also works in Node (fetch, Blob and File are globals there), which is where it is unit-tested.
+ */
+import { fail } from "../errors.js";
+import { bytesSource, type ByteSource } from "../gguf/source.js";
+
+/** Reads the whole response body, with the URL and HTTP status in the error. */
+export async function fetchBytes(url: string | URL, fetchImpl: typeof fetch = fetch): Promise<Uint8Array> {
+  let response: Response;
+  try {
+    response = await fetchImpl(url);
+  } catch (e) {
+    fail("E_IO", `${String(url)}: cannot fetch (${(e as Error).message})`);
+  }
+  if (!response.ok) fail("E_IO", `${String(url)}: HTTP ${response.status} ${response.statusText}`.trim());
+  return new Uint8Array(await response.arrayBuffer());
+}
+
+/** A model (or adapter) at a URL. */
+export async function urlSource(url: string | URL, fetchImpl: typeof fetch = fetch): Promise<ByteSource & { bytes: Uint8Array }> {
+  const bytes = await fetchBytes(url, fetchImpl);
+  return { ...bytesSource(String(url), bytes), bytes };
+}
+
+/** A model (or adapter) from a File (an <input type="file">, a drop) or any Blob. */
+export async function blobSource(blob: Blob, name = blob instanceof File ? blob.name : "blob"): Promise<ByteSource & { bytes: Uint8Array }> {
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(await blob.arrayBuffer());
+  } catch (e) {
+    fail("E_IO", `${name}: cannot read (${(e as Error).message})`);
+  }
+  return { ...bytesSource(name, bytes), bytes };
+}
+
+/** Lower-case hex SHA-256 (Web Crypto): how an adapter names its base model (spec/adapter.md). */
+export async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+}
