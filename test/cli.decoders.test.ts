@@ -67,7 +67,11 @@ describe("space generate --decoder", () => {
     const file = join(dir, "trace.jsonl");
     const args = [...BASE, "--decoder", "space", "--k", "2", "--temperature", "1.5", "--top-k", "8", "--seed", "4"];
     const a = JSON.parse(space([...args, "--trace", file]).stdout);
-    const lines = readFileSync(file, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    const [header, ...lines] = readFileSync(file, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    // The header line makes the trace self-contained (spec/trace.md): the run's resolved settings.
+    expect(header).toMatchObject({ format: "space-trace/1", prompt_tokens: a.prompt_tokens, decoder: "space", k: 2, mask_token: 141, layout: "full" });
+    expect(header).toMatchObject({ sampling: { temperature: 1.5, top_k: 8, top_p: 1 }, seed: 4, prefill_chunk: 64 });
+    expect(header.model_sha256).toMatch(/^[0-9a-f]{64}$/);
     expect(lines).toHaveLength(a.stats.forward_passes);
     expect(lines[0]).toMatchObject({ decoder: "space", step: 1, cached: 0, candidates: [] });
     expect(lines.flatMap((l) => l.emitted).slice(0, a.tokens.length)).toEqual(a.tokens);

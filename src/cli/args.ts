@@ -38,6 +38,10 @@ export function parseArgs(argv: readonly string[], specs: Record<string, OptionS
     if (eq >= 0) value = arg.slice(eq + 1);
     else {
       if (i + 1 >= argv.length) fail("E_ARGS", `option --${name} needs a value`);
+      // `--model --prompt hi` is a forgotten value, not a model named "--prompt" (a value that really
+      // starts with an option's name can be given as --name=value).
+      const next = argv[i + 1];
+      if (next.startsWith("--") && specs[next.slice(2).split("=")[0]]) fail("E_ARGS", `option --${name} needs a value (got the option ${next})`);
       value = argv[++i];
     }
     options[name] = convert(name, value, spec, options[name]);

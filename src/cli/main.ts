@@ -2,7 +2,8 @@
  * The `space` command line: generate, info, demo.
  * Errors: one line on stderr and a non-zero exit; with --json also {"error": {"message", "code"}} on stdout.
  */
-import { closeSync, openSync, readFileSync, writeSync } from "node:fs";
+import { openOutput, readPromptBytes, refuseInputAsOutput } from "../node/outputs.js";
+import { stopQuietlyOnClosedOutput } from "./stdio.js";
 import { availableParallelism } from "node:os";
 import { SpaceError, fail } from "../errors.js";
 import { parseArgs, usage, type OptionSpec, type Parsed } from "./args.js";
@@ -65,21 +66,31 @@ const SERVE_OPTIONS = serveOptions(
 
 const COMMANDS = ["generate", "info", "demo", "distill", "train", "bench", "verify", "serve", "help"] as const;
 
+/** Options of a command that takes no positional arguments: a stray word is an error, not ignored. */
+function optionsOnly(argv: readonly string[], specs: Record<string, OptionSpec>): Parsed {
+  const { options, positional } = parseArgs(argv, specs);
+  if (positional.length > 0) {
+    fail("E_ARGS", `unexpected argument "${positional[0]}" (this command takes only options; quote a value with spaces: --prompt "two words")`);
+  }
+  return options;
+}
+
 export async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
   const json = rest.includes("--json");
+  stopQuietlyOnClosedOutput();
   try {
     switch (command) {
       case "generate":
-        return await runGenerate(parseArgs(rest, GENERATE_OPTIONS).options);
+        return await runGenerate(optionsOnly(rest, GENERATE_OPTIONS));
       case "info":
-        return await runInfo(parseArgs(rest, LOAD_OPTIONS).options);
+        return await runInfo(optionsOnly(rest, LOAD_OPTIONS));
       case "demo":
-        return await demo(parseArgs(rest, LOAD_OPTIONS).options);
+        return await demo(optionsOnly(rest, LOAD_OPTIONS));
       case "distill":
-        return await runDistill(parseArgs(rest, DISTILL_OPTIONS).options);
+        return await runDistill(optionsOnly(rest, DISTILL_OPTIONS));
       case "train":
-        return await runTrain(parseArgs(rest, TRAIN_OPTIONS).options);
+        return await runTrain(optionsOnly(rest, TRAIN_OPTIONS));
       case "bench":
         return await runBench(rest);
       case "verify":
@@ -138,13 +149,7 @@ function readPrompt(o: Parsed): string {
   if (o.prompt !== undefined) return o.prompt as string;
   const file = o["prompt-file"] as string | undefined;
   if (file === undefined) fail("E_ARGS", "missing --prompt (or --prompt-file)");
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(file === "-" ? 0 : file);
-  } catch (e) {
-    fail("E_IO", `${file}: ${(e as Error).message}`);
-  }
-  return decodeUtf8Strict(bytes, file === "-" ? "standard input" : file);
+  return decodeUtf8Strict(readPromptBytes(file), file === "-" ? "standard input" : file);
 }
 
 async function runGenerate(o: Parsed): Promise<number> {
@@ -157,7 +162,12 @@ async function runGenerate(o: Parsed): Promise<number> {
   checkSampling(sampling);
   if (o.system !== undefined && !o.chat) fail("E_ARGS", "--system needs --chat");
   const maxTokens = (o["max-tokens"] as number | undefined) ?? 128;
+  if (((o.stop as string[] | undefined) ?? []).includes("")) fail("E_ARGS", "--stop must not be empty (an empty stop string would end the output after one token)");
   const decoder = checkDecoderOptions(o);
+  if (o.trace !== undefined) {
+    const inputs = ["model", "adapter", "draft-model", "prompt-file"].map((n) => [`--${n}`, o[n] as string | undefined] as const);
+    refuseInputAsOutput("--trace", o.trace as string, [...inputs, ["the embedded model", o.model === undefined ? defaultModel() : undefined]]);
+  }
   const engine = await openEngine(o);
   try {
     const parseSpecial = Boolean(o["parse-special"]);
@@ -185,8 +195,9 @@ async function runGenerate(o: Parsed): Promise<number> {
       });
       if (o.json) printJson(result, prompt, proposer);
       else process.stdout.write("\n");
+      trace?.commit();
     } finally {
-      trace?.close();
+      trace?.abort(); // after a commit: nothing to do; after a failure: the temporary file goes
       ctx.dispose();
       cleanup();
     }
@@ -276,14 +287,10 @@ async function makeDecoder(
 }
 
 /** --trace FILE: one JSON line per step, written as the steps run. */
-function openTrace(path: string): { write: (s: TraceStep) => void; close: () => void } {
-  let fd: number;
-  try {
-    fd = openSync(path, "w");
-  } catch (e) {
-    fail("E_IO", `${path}: ${(e as Error).message}`);
-  }
-  return { write: (s) => writeSync(fd, JSON.stringify(s) + "\n"), close: () => closeSync(fd) };
+function openTrace(path: string): { write: (s: TraceStep) => void; commit: () => void; abort: () => void } {
+  // Written into a temporary file that replaces FILE when the run succeeds (node/outputs.ts).
+  const out = openOutput(path);
+  return { write: (s) => out.write(JSON.stringify(s) + "\n"), commit: () => out.commit(), abort: () => out.abort() };
 }
 
 function printJson(r: GenerateResult, prompt: number[], proposer: Proposer): void {

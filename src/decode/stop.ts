@@ -2,10 +2,15 @@
  * Stop strings over streamed text. Text is released only when it can no longer be the start of a stop
  * string, so a consumer never sees text that is later cut off.
  */
+import { fail } from "../errors.js";
+
 export class StopMatcher {
   private held = "";
 
-  constructor(private readonly stops: readonly string[]) {}
+  constructor(private readonly stops: readonly string[]) {
+    // An empty stop string occurs everywhere: it would end every generation after one token.
+    if (stops.some((s) => s.length === 0)) fail("E_ARGS", "a stop string must not be empty");
+  }
 
   /** Adds text; returns what can be released, and whether a stop string was completed. */
   push(text: string): { text: string; stopped: boolean } {

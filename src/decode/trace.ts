@@ -39,6 +39,33 @@ export function traceStep(decoder: string, step: number, cached: number, plan: S
   };
 }
 
+/**
+ * The first line of a trace file: everything needed to replay the run, so that a trace is self-contained
+ * (spec/trace.md, spec/trace-header.schema.json). Resolved values, never "the model's default".
+ */
+export interface TraceHeader {
+  readonly format: typeof TRACE_FORMAT;
+  readonly model_sha256: string; // lower-case hex of the GGUF file
+  readonly adapter_sha256: string | null; // a base-preserving adapter's file, if any
+  readonly prompt_tokens: number[]; // the prompt as the model ran it
+  readonly decoder: string; // "ar" | "space" | "spec" | "lookup"
+  readonly k: number | null; // candidates per step (null for ar)
+  readonly mask_token: number | null; // the id no decoder emits (SPACE's mask), if any
+  readonly layout: string | null; // space: "full" | "lean" | "auto" (auto depends on timings: not replayable)
+  readonly draft_layers: number | null; // spec with the model's first N layers as draft
+  readonly draft_model_sha256: string | null; // spec with another GGUF as draft
+  readonly sampling: { readonly temperature: number; readonly top_k: number; readonly top_p: number };
+  readonly seed: number;
+  readonly max_tokens: number;
+  readonly stop: string[];
+  readonly context_tokens: number; // prompt + generated tokens the context held
+  readonly prefill_chunk: number; // prompts run in blocks of this many tokens; the last block is step 1's
+  readonly simd: string; // informative: the build that ran ("plain" is the reference)
+  readonly weights: string; // informative: the weight storage
+}
+
+export const TRACE_FORMAT = "space-trace/1";
+
 /** Trace lines without timings, for comparisons between runs or engines. */
 export function withoutTimings(steps: readonly TraceStep[]): Omit<TraceStep, "ms">[] {
   return steps.map(({ ms: _ms, ...rest }) => rest);

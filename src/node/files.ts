@@ -2,7 +2,7 @@
  * Node-only file access: a ByteSource over an open file, so a large model's header is read without
  * reading the whole file.
  */
-import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readSync, statSync } from "node:fs";
 import { fail } from "../errors.js";
 import { checkRange, type ByteSource } from "../gguf/source.js";
 
@@ -16,6 +16,8 @@ export function fileSource(path: string): FileSource {
   let fd: number | undefined;
   let size: number;
   try {
+    // Checked before opening: opening a FIFO for reading blocks until a writer appears.
+    if (!statSync(path).isFile()) throw new Error("not a regular file: pipes and devices cannot be read as a model");
     fd = openSync(path, "r");
     const st = fstatSync(fd);
     if (!st.isFile()) throw new Error("not a regular file");
