@@ -5,22 +5,27 @@
 //   PANEL_BF16 (2): bf16 panels, widened to f32 in registers (exact), then the same order as F32.
 //   PANEL_Q8   (3): int8 panels with a scale per row and block of 32, against int8 activations quantised
 //                   per row and block (quantizeRows); integer dot products, f32 only once per block.
+//   PANEL_Q4   (4): a GGUF 4-bit matrix (Q4_0, Q4_1, Q4_K) kept as its 4-bit codes with an f32 scale and
+//                   offset per row and block of 32, against the same int8 activations (q4.ts).
 //
 // Every output element has its own accumulator fed in a fixed order that depends on neither T, nor the
 // tile it lands in, nor the [n0, n1) split: the batch invariance of matmul carries over to every layout.
 import { dequantRows } from "./quant";
 import { madd, hsum } from "./dot";
 import { q8Tile, q8PanelBytes, q8PackPanel, q8RowBytes } from "./q8";
+import { q4Tile, q4PanelBytes, q4PackPanel, isQ4Type } from "./q4";
 
 export const PANEL_F32: i32 = 1;
 export const PANEL_BF16: i32 = 2;
 export const PANEL_Q8: i32 = 3;
+export const PANEL_Q4: i32 = 4;
 
 /** Bytes of one 4-row panel over K (K a multiple of 4; of 32 for PANEL_Q8). */
 // @ts-ignore: decorator
 @inline function panelBytes(layout: i32, K: i32): usize {
   if (layout == PANEL_F32) return <usize>K << 4;
   if (layout == PANEL_BF16) return <usize>K << 3;
+  if (layout == PANEL_Q4) return q4PanelBytes(K);
   return q8PanelBytes(K);
 }
 
@@ -71,6 +76,12 @@ function packPanelFloat(layout: i32, rows: usize, dst: usize, K: i32): void {
  */
 export function packRows(layout: i32, type: i32, w: usize, K: i32, N: i32, dst: usize, tmp: usize): void {
   const pb = panelBytes(layout, K);
+  if (layout == PANEL_Q4) {
+    // The 4-bit codes are copied as they are (no dequantisation); other types cannot be PANEL_Q4.
+    if (!isQ4Type(type)) return;
+    for (let n = 0; n < N; n += 4) q4PackPanel(type, w, K, n, min(4, N - n), dst + <usize>(n >> 2) * pb);
+    return;
+  }
   for (let n = 0; n < N; n += 4) {
     const cnt = min(4, N - n);
     dequantRows(type, w, tmp, K, n, n + cnt);
@@ -170,22 +181,28 @@ export function packRows(layout: i32, type: i32, w: usize, K: i32, N: i32, dst: 
   return max(1, <i32>((<usize>256 << 10) / pb));
 }
 
+/** R token rows at x (their outputs at y) against panels [nc, ncEnd) of an integer layout. */
+// @ts-ignore: decorator
+@inline function intTiles(layout: i32, R: i32, x: usize, xs: usize, w: usize, pb: usize, y: usize, ys: usize, K: i32, nc: i32, ncEnd: i32): void {
+  for (let n = nc; n < ncEnd; n += 4) {
+    const wp = w + <usize>(n >> 2) * pb, yn = y + (<usize>n << 2), cnt = min(4, ncEnd - n);
+    if (layout == PANEL_Q4) q4Tile(R, x, xs, wp, K, yn, ys, cnt);
+    else q8Tile(R, x, xs, wp, K, yn, ys, cnt);
+  }
+}
+
 /** Token rows [t0, T) against panels [nc, ncEnd) (output rows, ncEnd a multiple of 4 or N). */
 // @ts-ignore: decorator
 @inline function runChunk(layout: i32, x: usize, xs: usize, w: usize, pb: usize, y: usize, ys: usize, T: i32, K: i32, nc: i32, ncEnd: i32): void {
-  if (layout == PANEL_Q8) {
+  if (layout == PANEL_Q8 || layout == PANEL_Q4) {
     // Tiles of up to 4 token rows (lanes = output rows, so a tile holds one accumulator per token row).
     let t = 0;
-    for (; t + 3 < T; t += 4) {
-      for (let n = nc; n < ncEnd; n += 4) q8Tile(4, x + <usize>t * xs, xs, w + <usize>(n >> 2) * pb, K, y + <usize>t * ys + (<usize>n << 2), ys, min(4, ncEnd - n));
-    }
+    for (; t + 3 < T; t += 4) intTiles(layout, 4, x + <usize>t * xs, xs, w, pb, y + <usize>t * ys, ys, K, nc, ncEnd);
     if (t + 1 < T) {
-      for (let n = nc; n < ncEnd; n += 4) q8Tile(2, x + <usize>t * xs, xs, w + <usize>(n >> 2) * pb, K, y + <usize>t * ys + (<usize>n << 2), ys, min(4, ncEnd - n));
+      intTiles(layout, 2, x + <usize>t * xs, xs, w, pb, y + <usize>t * ys, ys, K, nc, ncEnd);
       t += 2;
     }
-    if (t < T) {
-      for (let n = nc; n < ncEnd; n += 4) q8Tile(1, x + <usize>t * xs, xs, w + <usize>(n >> 2) * pb, K, y + <usize>t * ys + (<usize>n << 2), ys, min(4, ncEnd - n));
-    }
+    if (t < T) intTiles(layout, 1, x + <usize>t * xs, xs, w, pb, y + <usize>t * ys, ys, K, nc, ncEnd);
     return;
   }
   let t = 0;
@@ -211,11 +228,12 @@ export function packRows(layout: i32, type: i32, w: usize, K: i32, N: i32, dst: 
 // @ts-ignore: decorator
 @inline function matmulLayout(layout: i32, x: usize, w: usize, y: usize, T: i32, K: i32, N: i32, n0: i32, n1: i32): void {
   const pb = panelBytes(layout, K);
-  const xs = layout == PANEL_Q8 ? q8RowBytes(K) : <usize>K << 2;
+  const integer = layout == PANEL_Q8 || layout == PANEL_Q4;
+  const xs = integer ? q8RowBytes(K) : <usize>K << 2;
   const ys = <usize>N << 2;
   // Weight chunks outside, token tiles inside: a chunk is streamed from memory by the first tile and
   // re-read from cache by the others (one chunk of everything when a single tile covers T).
-  const single = layout == PANEL_Q8 ? T <= 4 : T <= 2;
+  const single = integer ? T <= 4 : T <= 2;
   const step = single ? n1 - n0 : chunkPanels(pb) << 2;
   for (let nc = n0; nc < n1; nc += step) runChunk(layout, x, xs, w, pb, y, ys, T, K, nc, min(n1, nc + step));
 }
@@ -223,12 +241,13 @@ export function packRows(layout: i32, type: i32, w: usize, K: i32, N: i32, dst: 
 function matmulPanelF32(x: usize, w: usize, y: usize, T: i32, K: i32, N: i32, n0: i32, n1: i32): void { matmulLayout(PANEL_F32, x, w, y, T, K, N, n0, n1); }
 function matmulPanelBF16(x: usize, w: usize, y: usize, T: i32, K: i32, N: i32, n0: i32, n1: i32): void { matmulLayout(PANEL_BF16, x, w, y, T, K, N, n0, n1); }
 function matmulPanelQ8(x: usize, w: usize, y: usize, T: i32, K: i32, N: i32, n0: i32, n1: i32): void { matmulLayout(PANEL_Q8, x, w, y, T, K, N, n0, n1); }
+function matmulPanelQ4(x: usize, w: usize, y: usize, T: i32, K: i32, N: i32, n0: i32, n1: i32): void { matmulLayout(PANEL_Q4, x, w, y, T, K, N, n0, n1); }
 
 
 /**
  * matmulPacked(layout, x, w, y, T, K, N, n0, n1): y[t*N + n] = W[n, :] . x[t, :] for t < T, n in [n0, n1),
  * W packed by packRows. n0 is a multiple of 4; n1 a multiple of 4 or N. x: f32 [T, K] for PANEL_F32 /
- * PANEL_BF16; for PANEL_Q8 the quantised rows that quantizeRows wrote. An unknown layout writes nothing.
+ * PANEL_BF16; for PANEL_Q8 and PANEL_Q4 the quantised rows that quantizeRows wrote. An unknown layout writes nothing.
  */
 export function matmulPacked(layout: i32, x: usize, w: usize, y: usize, T: i32, K: i32, N: i32, n0: i32, n1: i32): void {
   if (n0 >= n1 || T <= 0) return;
@@ -236,6 +255,7 @@ export function matmulPacked(layout: i32, x: usize, w: usize, y: usize, T: i32, 
     case PANEL_F32: matmulPanelF32(x, w, y, T, K, N, n0, n1); break;
     case PANEL_BF16: matmulPanelBF16(x, w, y, T, K, N, n0, n1); break;
     case PANEL_Q8: matmulPanelQ8(x, w, y, T, K, N, n0, n1); break;
+    case PANEL_Q4: matmulPanelQ4(x, w, y, T, K, N, n0, n1); break;
     default: break;
   }
 }

@@ -25,11 +25,12 @@
 
 /**
  * Bytes of one quantised activation row: K codes as i16 (plain build) or i8 then K unused bytes
- * (relaxed), then K/32 f32 scales, then K/32 i32 corrections (relaxed: -64 * the block's code sum).
+ * (relaxed), then K/32 f32 scales, then K/32 i32 corrections (relaxed: -64 * the block's code sum), then
+ * K/32 f32 value sums d * sum(q) (what PANEL_Q4's weight offsets multiply).
  */
 // @ts-ignore: decorator
 @inline export function q8RowBytes(K: i32): usize {
-  return (<usize>K << 1) + (<usize>(K >> 5) << 3);
+  return (<usize>K << 1) + <usize>(K >> 5) * 12;
 }
 
 /** max |v| over the 32 f32 at p (NaN if any is NaN). */
@@ -106,6 +107,7 @@ export function quantizeRows(x: usize, xq: usize, T: i32, K: i32): void {
     const out = xq + <usize>t * S;
     const scales = out + (<usize>K << 1);
     const corr = scales + (<usize>nb << 2);
+    const sums = corr + (<usize>nb << 2);
     for (let b = 0; b < nb; b++) {
       const p = row + (<usize>b << 7);
       const m = absMax32(p);
@@ -125,12 +127,13 @@ export function quantizeRows(x: usize, xq: usize, T: i32, K: i32): void {
       }
       const h0 = i16x8.narrow_i32x4_s(q0, q1), h1 = i16x8.narrow_i32x4_s(q2, q3);
       const h2 = i16x8.narrow_i32x4_s(q4, q5), h3 = i16x8.narrow_i32x4_s(q6, q7);
+      const s = i32x4.add(i32x4.add(i32x4.add(q0, q1), i32x4.add(q2, q3)), i32x4.add(i32x4.add(q4, q5), i32x4.add(q6, q7)));
+      const sum = (i32x4.extract_lane(s, 0) + i32x4.extract_lane(s, 1)) + (i32x4.extract_lane(s, 2) + i32x4.extract_lane(s, 3));
+      store<f32>(sums + (<usize>b << 2), d * <f32>sum); // |sum| <= 32 * 127: exact in f32
       if (ASC_FEATURE_RELAXED_SIMD) {
         const o = out + (<usize>b << 5);
         v128.store(o, i8x16.narrow_i16x8_s(h0, h1));
         v128.store(o, i8x16.narrow_i16x8_s(h2, h3), 16);
-        const s = i32x4.add(i32x4.add(i32x4.add(q0, q1), i32x4.add(q2, q3)), i32x4.add(i32x4.add(q4, q5), i32x4.add(q6, q7)));
-        const sum = (i32x4.extract_lane(s, 0) + i32x4.extract_lane(s, 1)) + (i32x4.extract_lane(s, 2) + i32x4.extract_lane(s, 3));
         store<f32>(scales + (<usize>b << 2), d);
         store<i32>(corr + (<usize>b << 2), -64 * sum);
       } else {

@@ -8,10 +8,23 @@ import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { GGML, PANEL, packedBytes, q8RowBytes, typeName, type PanelLayout } from "../src/wasm/kernels.js";
 import { dequantRowsRef, matmulRef } from "../src/wasm/reference.js";
-import { bf16Bits, bf16Value, matmulQ8Ref, packRef, q8WeightsRef, quantizeRowsRef } from "../src/wasm/reference-packed.js";
+import { bf16Bits, bf16Value, matmulQ4Ref, matmulQ8Ref, packQ4Ref, packRef, q4WeightsRef, q8WeightsRef, quantizeRowsRef } from "../src/wasm/reference-packed.js";
 import { BUILDS, expectClose, expectSameBits, harness, randF32, randInt, randomMatrix, rng, type Harness } from "./kernels.helpers.js";
 
-const LAYOUTS = [["F32", PANEL.F32], ["BF16", PANEL.BF16], ["Q8", PANEL.Q8]] as const;
+const LAYOUTS = [["F32", PANEL.F32], ["BF16", PANEL.BF16], ["Q8", PANEL.Q8], ["Q4", PANEL.Q4]] as const;
+
+/** The 4-bit GGUF types PANEL.Q4 keeps as they are. */
+const Q4_TYPES = [GGML.Q4_0, GGML.Q4_1, GGML.Q4_K] as const;
+
+/** Whether the layout's kernel reads quantizeRows' rows rather than f32 rows. */
+const integer = (layout: PanelLayout) => layout === PANEL.Q8 || layout === PANEL.Q4;
+
+/** A random matrix in a type `layout` can be packed from (PANEL.Q4: a 4-bit type; K a multiple of 256 for Q4_K). */
+function sourceFor(layout: PanelLayout, r: () => number, N: number, K: number): { type: number; W: Uint8Array } {
+  if (layout !== PANEL.Q4) return { type: GGML.F32, W: new Uint8Array(randF32(r, N * K).buffer) };
+  const type = K % 256 === 0 ? Q4_TYPES[randInt(r, 0, 2)] : Q4_TYPES[randInt(r, 0, 1)];
+  return { type, W: randomMatrix(type, N, K, r) };
+}
 
 /** Packs W (`type` [N, K] bytes) in WASM memory; returns the packed pointer. */
 function pack(h: Harness, layout: PanelLayout, type: number, W: Uint8Array, K: number, N: number): number {
@@ -25,7 +38,7 @@ function pack(h: Harness, layout: PanelLayout, type: number, W: Uint8Array, K: n
 function run(h: Harness, layout: PanelLayout, x: number, w: number, T: number, K: number, N: number, n0 = 0, n1 = N): Float32Array {
   const y = h.zeros(T * N);
   let input = x;
-  if (layout === PANEL.Q8) {
+  if (integer(layout)) {
     input = h.arena.alloc(T * q8RowBytes(K), 16);
     h.k.quantizeRows(x, input, T, K);
   }
@@ -35,7 +48,7 @@ function run(h: Harness, layout: PanelLayout, x: number, w: number, T: number, K
 
 /** K for a layout: a multiple of 32 for Q8, else of 4 (odd multiples of 4 too, for bf16's tail group). */
 function kFor(layout: PanelLayout, r: () => number, max = 40): number {
-  return layout === PANEL.Q8 ? 32 * randInt(r, 1, Math.ceil(max / 8)) : 4 * randInt(r, 1, max);
+  return integer(layout) ? 32 * randInt(r, 1, Math.ceil(max / 8)) : 4 * randInt(r, 1, max);
 }
 
 function bf16Representable(w: Float32Array): Float32Array {
@@ -53,6 +66,7 @@ describe.each(BUILDS)("packed layouts (%s build)", (build) => {
         fc.property(fc.integer(), (seed) => {
           const r = rng(seed);
           for (const [name, layout] of LAYOUTS) {
+            if (layout === PANEL.Q4) continue; // packs 4-bit types only: its own test below
             const quantised = type !== GGML.F32 && type !== GGML.BF16;
             const N = randInt(r, 1, 13), K = kFor(quantised ? PANEL.Q8 : layout, r);
             const W = randomMatrix(type, N, K, r);
@@ -200,6 +214,48 @@ describe.each(BUILDS)("packed layouts (%s build)", (build) => {
     });
   });
 
+  it.each(Q4_TYPES.map((t) => [typeName(t), t] as const))("PANEL.Q4 from %s: packRows writes the reference's bytes, and the matmul equals its formula bit for bit", async (_name, type) => {
+    const h = await harness(build);
+    fc.assert(
+      fc.property(fc.integer(), (seed) => {
+        const r = rng(seed);
+        const T = randInt(r, 1, 9), N = randInt(r, 1, 23);
+        const K = type === GGML.Q4_K ? 256 * randInt(r, 1, 3) : 32 * randInt(r, 1, 20);
+        const W = randomMatrix(type, N, K, r);
+        const x = randF32(r, T * K, 10 ** randInt(r, -2, 2));
+        h.scoped(() => {
+          const wp = pack(h, PANEL.Q4, type, W, K, N);
+          const ref = q4WeightsRef(type, W, K, N);
+          const got = h.arena.u8(wp, packedBytes(PANEL.Q4, K, N)).slice();
+          const want = packQ4Ref(ref, K, N, relaxed);
+          const i = got.findIndex((b, j) => b !== want[j]);
+          if (i >= 0) expect.fail(`N=${N} K=${K}: byte ${i} is ${got[i]}, expected ${want[i]}`);
+          const y = run(h, PANEL.Q4, h.f32(x), wp, T, K, N);
+          expectSameBits(y, matmulQ4Ref(quantizeRowsRef(x, T, K, relaxed), ref, T, K, N), `T=${T} K=${K} N=${N}`);
+        });
+      }),
+      { numRuns: 25 },
+    );
+  });
+
+  it("PANEL.Q4 keeps the file's 4-bit weights: close to the f32 product with the dequantised rows (only activations are quantised)", async () => {
+    const h = await harness(build);
+    const r = rng(11);
+    for (const type of Q4_TYPES) {
+      const T = 5, N = 12, K = 512;
+      const W = randomMatrix(type, N, K, r);
+      const x = randF32(r, T * K);
+      h.scoped(() => {
+        const got = run(h, PANEL.Q4, h.f32(x), pack(h, PANEL.Q4, type, W, K, N), T, K, N);
+        const Wf = dequantRowsRef(type, W, K, 0, N);
+        const exact = matmulRef(x, Wf, T, K, N);
+        const mag = matmulRef(x.map(Math.abs), Wf.map(Math.abs), T, K, N);
+        // Each product is off by at most ~1/254 of its magnitude (activation codes round to half a step).
+        expectClose(got, exact, (i) => mag[i] / 200 + 1e-6, `${typeName(type)}: q4 vs f32`);
+      });
+    }
+  });
+
   it.each(LAYOUTS)("is batch invariant (%s): rows equal T=1 results, any tiling of T, any [n0, n1) split", async (name, layout) => {
     const h = await harness(build);
     fc.assert(
@@ -210,11 +266,11 @@ describe.each(BUILDS)("packed layouts (%s build)", (build) => {
         const T = randInt(r, 1, 20);
         const N = big ? randInt(r, 460, 620) : randInt(r, 1, 30);
         const K = big ? 512 : kFor(layout, r);
-        const W = randF32(r, N * K);
+        const { type, W } = sourceFor(layout, r, N, K);
         const x = randF32(r, T * K);
         h.scoped(() => {
           const xp = h.f32(x);
-          const wp = pack(h, layout, GGML.F32, new Uint8Array(W.buffer), K, N);
+          const wp = pack(h, layout, type, W, K, N);
           const full = run(h, layout, xp, wp, T, K, N);
           for (let t = 0; t < T; t++) {
             const one = run(h, layout, xp + t * K * 4, wp, 1, K, N);
@@ -225,7 +281,7 @@ describe.each(BUILDS)("packed layouts (%s build)", (build) => {
           // Split [0, N) at random multiples of 4, as the thread pool does.
           const y = h.zeros(T * N);
           let input = xp;
-          if (layout === PANEL.Q8) {
+          if (integer(layout)) {
             input = h.arena.alloc(T * q8RowBytes(K), 16);
             h.k.quantizeRows(xp, input, T, K);
           }
@@ -247,10 +303,10 @@ describe.each(BUILDS)("packed layouts (%s build)", (build) => {
     for (const [, layout] of LAYOUTS) {
       const T = 3, K = 64, N = 13;
       h.scoped(() => {
-        const W = randF32(r, N * K);
-        const wp = pack(h, layout, GGML.F32, new Uint8Array(W.buffer), K, N);
+        const { type, W } = sourceFor(layout, r, N, K);
+        const wp = pack(h, layout, type, W, K, N);
         let x = h.f32(randF32(r, T * K));
-        if (layout === PANEL.Q8) {
+        if (integer(layout)) {
           const xq = h.arena.alloc(T * q8RowBytes(K), 16);
           h.k.quantizeRows(x, xq, T, K);
           x = xq;

@@ -27,30 +27,44 @@ import { fail } from "../errors.js";
 import type { GGUFFile, GGUFTensorInfo } from "../gguf/reader.js";
 import { copyInto, type ByteSource } from "../gguf/source.js";
 import { PANEL_OF, type ActivationBuffer, type Matrix, type MatrixLayout } from "../wasm/matrix.js";
-import { GGML, PANEL, blockSize, packableK, packedBytes, q8RowBytes, rowBytes, type PanelLayout } from "../wasm/kernels.js";
+import { GGML, PANEL, Q4_PANEL_TYPES, blockSize, packableK, packedBytes, q8RowBytes, rowBytes, type PanelLayout } from "../wasm/kernels.js";
 import type { WasmCore } from "../wasm/core.js";
 import type { Arena } from "../wasm/arena.js";
 import type { ModelConfig } from "./config.js";
 
-export type WeightStorage = "native" | "f32" | "f32-rows" | "bf16" | "q8";
+export type WeightStorage = "native" | "f32" | "f32-rows" | "bf16" | "q8" | "q4";
 
-export const WEIGHT_STORAGES: readonly WeightStorage[] = ["native", "f32", "f32-rows", "bf16", "q8"];
+export const WEIGHT_STORAGES: readonly WeightStorage[] = ["native", "f32", "f32-rows", "bf16", "q8", "q4"];
 
 /**
  * The storages worth decoding with (what `space bench` tries by default): "f32-rows" computes exactly
  * what "f32" computes, only slower, so it is left out (`--weights f32-rows` still selects it).
  */
-export const DECODE_STORAGES: readonly WeightStorage[] = ["native", "f32", "bf16", "q8"];
+export const DECODE_STORAGES: readonly WeightStorage[] = ["native", "f32", "bf16", "q8", "q4"];
 
 /** The storages the trainers accept: every matrix row-major (the backward kernels read rows). */
 export const ROW_MAJOR_STORAGES: readonly WeightStorage[] = ["native", "f32-rows"];
 
 export { PANEL_OF, type ActivationBuffer, type Matrix, type MatrixLayout } from "../wasm/matrix.js";
 
-/** The layout a storage gives the model's matrices ("native" keeps the GGUF type's rows). */
+/**
+ * The layout a storage gives the model's matrices ("native" keeps the GGUF type's rows). "q4" gives
+ * 4-bit matrices (Q4_0, Q4_1, Q4_K) "q4-panels" and every other matrix "q8-panels" (layoutFor).
+ */
 export const LAYOUT_OF: Readonly<Record<WeightStorage, MatrixLayout>> = {
-  native: "rows", f32: "f32-panels", "f32-rows": "rows", bf16: "bf16-panels", q8: "q8-panels",
+  native: "rows", f32: "f32-panels", "f32-rows": "rows", bf16: "bf16-panels", q8: "q8-panels", q4: "q4-panels",
 };
+
+/** The layout of one matrix of GGML `type` under `storage`. */
+export function layoutFor(storage: WeightStorage, type: number): MatrixLayout {
+  if (storage === "q4" && !Q4_PANEL_TYPES.has(type)) return "q8-panels";
+  return LAYOUT_OF[storage];
+}
+
+/** Whether the matrix's input rows are quantised to int8 first (quantizeRows) for its kernel. */
+function quantisesInput(layout: MatrixLayout): boolean {
+  return layout === "q8-panels" || layout === "q4-panels";
+}
 
 /** Whether m is GGML row-major (what `matmul`, `dequantRows` and the training kernels read). */
 export function isRowMajor(m: Matrix): boolean {
@@ -85,6 +99,8 @@ export function describeStorage(storage: WeightStorage, build: "plain" | "relaxe
       return build === "relaxed"
         ? "int8 panels: 7-bit weights x 8-bit activations, scales per 32, relaxed-SIMD integer dot (lossy: its own configuration, exact within itself)"
         : "int8 panels: 8-bit weights x 8-bit activations, scales per 32, integer dot (lossy: its own configuration, exact within itself)";
+    case "q4":
+      return "4-bit panels: the GGUF's Q4_0/Q4_1/Q4_K codes kept as they are x 8-bit activations (other matrices as q8), integer dot (lossy: its own configuration, exact within itself)";
   }
 }
 
@@ -198,14 +214,14 @@ class TensorLoader {
     const unpermute = (ptr: number) => {
       if (ropeHeads !== undefined) this.unpermuteRope(ptr, rowBytes(t.type, K), N, ropeHeads);
     };
-    const layout = LAYOUT_OF[storage];
+    const layout = layoutFor(storage, t.type);
     if (layout !== "rows") {
       const code = PANEL_OF[layout] as PanelLayout;
       if (!packableK(code, K)) {
-        fail("E_UNSUPPORTED", `${this.file.name}: tensor ${name} rows of ${K} elements cannot be stored as ${storage} (needs a multiple of ${code === PANEL.Q8 ? 32 : 4})`);
+        fail("E_UNSUPPORTED", `${this.file.name}: tensor ${name} rows of ${K} elements cannot be stored as ${storage} (needs a multiple of ${code === PANEL.Q8 || code === PANEL.Q4 ? 32 : 4})`);
       }
       const ptr = this.packed(t, K, N, code, ropeHeads);
-      return { name, type: t.type, ptr, K, N, layout, ...(layout === "q8-panels" ? { act: this.activationBuffer() } : {}) };
+      return { name, type: t.type, ptr, K, N, layout, ...(quantisesInput(layout) ? { act: this.activationBuffer() } : {}) };
     }
     if (storage === "f32-rows" && t.type !== GGML.F32) {
       return { name, type: GGML.F32, ptr: this.dequantized(t, K, N, unpermute), K, N };

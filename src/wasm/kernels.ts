@@ -45,7 +45,10 @@ export function typeSize(type: number): number {
  * Packed weight layouts (spec/kernels.md, "Packed layouts"): 4-row panels the matmul streams front to
  * back. The codes are the `layout` argument of packRows / matmulPacked (not GGML type ids).
  */
-export const PANEL = { F32: 1, BF16: 2, Q8: 3 } as const;
+export const PANEL = { F32: 1, BF16: 2, Q8: 3, Q4: 4 } as const;
+
+/** GGUF types that PANEL.Q4 keeps as their 4-bit codes (any other type cannot be PANEL.Q4). */
+export const Q4_PANEL_TYPES: ReadonlySet<number> = new Set([GGML.Q4_0, GGML.Q4_1, GGML.Q4_K]);
 
 export type PanelLayout = (typeof PANEL)[keyof typeof PANEL];
 
@@ -54,17 +57,18 @@ export function packedBytes(layout: PanelLayout, K: number, N: number): number {
   const panels = Math.ceil(N / 4);
   if (layout === PANEL.F32) return panels * K * 16;
   if (layout === PANEL.BF16) return panels * K * 8;
+  if (layout === PANEL.Q4) return panels * (K / 32) * 96;
   return panels * (K / 32) * 144;
 }
 
 /** Whether `layout` can hold rows of K elements. */
 export function packableK(layout: PanelLayout, K: number): boolean {
-  return Number.isInteger(K) && K > 0 && K % (layout === PANEL.Q8 ? 32 : 4) === 0;
+  return Number.isInteger(K) && K > 0 && K % (layout === PANEL.Q8 || layout === PANEL.Q4 ? 32 : 4) === 0;
 }
 
-/** Bytes of one activation row quantised by quantizeRows (K codes as i16, K/32 scales, K/32 i32). */
+/** Bytes of one activation row quantised by quantizeRows (K codes as i16, K/32 scales, K/32 i32, K/32 value sums). */
 export function q8RowBytes(K: number): number {
-  return 2 * K + 8 * (K / 32);
+  return 2 * K + 12 * (K / 32);
 }
 
 /** Bytes of one row of K elements; K must be a whole number of blocks. */
@@ -91,12 +95,13 @@ export interface KernelExports {
   dequantRows(type: number, w: number, out: number, K: number, r0: number, r1: number): void;
   /**
    * Repacks W: type [N, K] (row-major) into `layout` (PANEL) at dst (packedBytes(layout, K, N) bytes);
-   * tmp: f32 [4, K] scratch. PANEL.Q8 quantises (8-bit weights in the plain build, 7-bit in the relaxed).
+   * tmp: f32 [4, K] scratch. PANEL.Q8 quantises (8-bit weights in the plain build, 7-bit in the relaxed);
+   * PANEL.Q4 copies the 4-bit codes of a Q4_0 / Q4_1 / Q4_K matrix (any other type: nothing written).
    */
   packRows(layout: number, type: number, w: number, K: number, N: number, dst: number, tmp: number): void;
   /**
    * y[t*N + n] = W[n, :] . x[t, :] for t < T, n in [n0, n1) (n0 a multiple of 4, n1 too or = N), W packed
-   * by packRows. x: f32 [T, K], or for PANEL.Q8 the rows quantizeRows wrote (q8RowBytes(K) bytes each).
+   * by packRows. x: f32 [T, K], or for PANEL.Q8 / PANEL.Q4 the rows quantizeRows wrote (q8RowBytes(K) bytes each).
    */
   matmulPacked(layout: number, x: number, w: number, y: number, T: number, K: number, N: number, n0: number, n1: number): void;
   /** Quantises rows of x: f32 [T, K] (K a multiple of 32) for PANEL.Q8 into xq (T rows of q8RowBytes(K) bytes). */

@@ -7,8 +7,9 @@
  * bf16 panels are the same in both builds.
  */
 import { fail } from "../errors.js";
-import { PANEL, packedBytes, q8RowBytes, type PanelLayout } from "./kernels.js";
+import { GGML, PANEL, packedBytes, q8RowBytes, rowBytes, type PanelLayout } from "./kernels.js";
 import { f32Bits, f32FromBits } from "./reference.js";
+import { f16ToF32 } from "../gguf/half.js";
 
 const fr = Math.fround;
 const TINY = 2 ** -32;
@@ -135,6 +136,7 @@ export function packRef(layout: PanelLayout, w: Float32Array, K: number, N: numb
 export interface QuantizedRows {
   readonly codes: Int32Array; // [T, K]
   readonly scales: Float32Array; // [T, K / 32], the scale d of each block
+  readonly sums: Float32Array; // [T, K / 32], f32(d * sum of the block's codes)
   readonly image: Uint8Array; // what quantizeRows writes: T rows of q8RowBytes(K) bytes
 }
 
@@ -144,6 +146,7 @@ export function quantizeRowsRef(x: Float32Array, T: number, K: number, relaxed: 
   const S = q8RowBytes(K);
   const codes = new Int32Array(T * K);
   const scales = new Float32Array(T * nb);
+  const sums = new Float32Array(T * nb);
   const image = new Uint8Array(T * S);
   const dv = new DataView(image.buffer);
   for (let t = 0; t < T; t++) {
@@ -157,11 +160,15 @@ export function quantizeRowsRef(x: Float32Array, T: number, K: number, relaxed: 
         else dv.setInt16(row + 2 * (32 * b + i), q[i], true);
       }
       // Plain: d * 2^-8 (the kernel's weight codes carry a factor 2^8); relaxed: d, and -64 * sum(q).
+      // Both: the value sum d * sum(q) (PANEL.Q4's offsets multiply it).
+      const sum = q.reduce((a, c) => a + c, 0);
       dv.setFloat32(row + 2 * K + 4 * b, relaxed ? d : fr(d * 2 ** -8), true);
-      dv.setInt32(row + 2 * K + 4 * nb + 4 * b, relaxed ? -64 * q.reduce((a, c) => a + c, 0) : 0, true);
+      dv.setInt32(row + 2 * K + 4 * nb + 4 * b, relaxed ? -64 * sum : 0, true);
+      dv.setFloat32(row + 2 * K + 8 * nb + 4 * b, fr(d * sum), true);
+      sums[t * nb + b] = fr(d * sum);
     }
   }
-  return { codes, scales, image };
+  return { codes, scales, sums, image };
 }
 
 /**
@@ -180,6 +187,97 @@ export function matmulQ8Ref(
         let isum = 0;
         for (let i = 0; i < 32; i++) isum += x.codes[t * K + 32 * b + i] * w.codes[n * K + 32 * b + i];
         acc = fr(acc + fr(fr(isum) * fr(w.scales[n * nb + b] * x.scales[t * nb + b])));
+      }
+      y[t * N + n] = acc;
+    }
+  }
+  return y;
+}
+
+/** A 4-bit matrix as PANEL.Q4 sees it: w[n, k] = s[n, b] * q[n, k] + o[n, b], q in [0, 15], b = k / 32. */
+export interface Q4Weights {
+  readonly codes: Int32Array; // [N, K]
+  readonly s: Float32Array; // [N, K / 32]
+  readonly o: Float32Array; // [N, K / 32]
+}
+
+/** Q4_K's 6-bit scale (which 0) or min (which 1) of sub-block j from the 12 bytes at p (llama.cpp's order). */
+function q4kSixBits(b: Uint8Array, p: number, j: number, which: number): number {
+  if (j < 4) return b[p + j + 4 * which]! & 63;
+  const lo = b[p + j + 4]!;
+  const hi = b[p + j - (which === 0 ? 4 : 0)]! >> 6;
+  return (which === 0 ? lo & 15 : lo >> 4) | (hi << 4);
+}
+
+/** Codes, scales and offsets of W: `type` [N, K] (Q4_0, Q4_1 or Q4_K rows, GGUF bytes). */
+export function q4WeightsRef(type: number, bytes: Uint8Array, K: number, N: number): Q4Weights {
+  const nb = K / 32;
+  const rb = rowBytes(type, K);
+  const codes = new Int32Array(N * K), s = new Float32Array(N * nb), o = new Float32Array(N * nb);
+  const f16 = (p: number) => f16ToF32(bytes[p]! | (bytes[p + 1]! << 8));
+  for (let n = 0; n < N; n++) {
+    for (let b = 0; b < nb; b++) {
+      const at = n * nb + b;
+      if (type === GGML.Q4_K) {
+        const p = n * rb + (b >> 3) * 144, j = b & 7;
+        s[at] = fr(f16(p) * q4kSixBits(bytes, p + 4, j, 0));
+        o[at] = -fr(f16(p + 2) * q4kSixBits(bytes, p + 4, j, 1));
+        for (let i = 0; i < 32; i++) codes[n * K + 32 * b + i] = (bytes[p + 16 + 32 * (j >> 1) + i]! >> (4 * (j & 1))) & 15;
+      } else if (type === GGML.Q4_0 || type === GGML.Q4_1) {
+        const p = n * rb + b * (type === GGML.Q4_0 ? 18 : 20);
+        const d = f16(p);
+        s[at] = d;
+        o[at] = type === GGML.Q4_0 ? fr(-8 * d) : f16(p + 2);
+        const qs = p + (type === GGML.Q4_0 ? 2 : 4);
+        for (let i = 0; i < 32; i++) codes[n * K + 32 * b + i] = (bytes[qs + (i & 15)]! >> (4 * (i >> 4))) & 15;
+      } else {
+        fail("E_UNSUPPORTED", `PANEL.Q4 holds Q4_0, Q4_1 or Q4_K, not type ${type}`);
+      }
+    }
+  }
+  return { codes, s, o };
+}
+
+/** The bytes packRows(PANEL.Q4, type, w, K, N, ...) writes (spec/kernels.md, "Packed layouts"). */
+export function packQ4Ref(w: Q4Weights, K: number, N: number, relaxed: boolean): Uint8Array {
+  const nb = K / 32;
+  const out = new Uint8Array(packedBytes(PANEL.Q4, K, N));
+  const dv = new DataView(out.buffer);
+  const order = relaxed ? [0, 1, 2, 3] : [0, 2, 1, 3]; // byte of element i of a 4-k chunk, within a row's 4
+  for (let p = 0, o = 0; p < Math.ceil(N / 4); p++) {
+    for (let b = 0; b < nb; b++, o += 96) {
+      for (let r = 0; r < 4; r++) {
+        const n = 4 * p + r;
+        if (n >= N) continue;
+        dv.setFloat32(o + 4 * r, w.s[n * nb + b], true);
+        dv.setFloat32(o + 16 + 4 * r, w.o[n * nb + b], true);
+        for (let c = 0; c < 4; c++) {
+          for (let i = 0; i < 4; i++) {
+            const k = n * K + 32 * b + 8 * c + i;
+            out[o + 32 + 16 * c + 4 * r + order[i]] = w.codes[k] | (w.codes[k + 4] << 4);
+          }
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * The PANEL.Q4 result for rows n in [n0, n1) (others 0): per (t, n), acc = 0, then for each block b in
+ * order acc = acc + f32(isum_b) * (s[n, b] * dx[t, b]); acc = acc + o[n, b] * xsum[t, b].
+ */
+export function matmulQ4Ref(x: QuantizedRows, w: Q4Weights, T: number, K: number, N: number, n0 = 0, n1 = N): Float32Array {
+  const nb = K / 32;
+  const y = new Float32Array(T * N);
+  for (let t = 0; t < T; t++) {
+    for (let n = n0; n < n1; n++) {
+      let acc = 0;
+      for (let b = 0; b < nb; b++) {
+        let isum = 0;
+        for (let i = 0; i < 32; i++) isum += x.codes[t * K + 32 * b + i] * w.codes[n * K + 32 * b + i];
+        acc = fr(acc + fr(fr(isum) * fr(w.s[n * nb + b] * x.scales[t * nb + b])));
+        acc = fr(acc + fr(w.o[n * nb + b] * x.sums[t * nb + b]));
       }
       y[t * N + n] = acc;
     }
