@@ -121,7 +121,7 @@ export interface GenerateOptions {
   readonly stop?: readonly string[];
   /** Prompt + generated tokens the context holds (default: prompt + maxTokens, at most the model's). */
   readonly contextSize?: number;
-  /** Text prompts: treat special-token text (e.g. `<|im_start|>`) as special tokens (default false). */
+  /** Treat special-token text (e.g. `<|im_start|>`) in a text prompt or message contents as special tokens (default false). */
   readonly parseSpecial?: boolean;
   /** Ends the generation within one step; the result's stopReason is then "abort". */
   readonly signal?: AbortSignal;
@@ -222,12 +222,12 @@ export class Model {
   }
 
   /** Chat messages as the model's chat template renders them, generation prompt included, as token ids. */
-  applyChatTemplate(messages: readonly ChatMessage[]): number[] {
+  applyChatTemplate(messages: readonly ChatMessage[], opts: { parseSpecial?: boolean } = {}): number[] {
     this.alive("applyChatTemplate");
     const template = this.chatTemplate();
     if (template === null) fail("E_UNSUPPORTED", `${this.engine.file.name} has no ChatML chat template (tokenizer.chat_template): give a text prompt`);
     if (!Array.isArray(messages) || messages.length === 0) fail("E_ARGS", "chat messages must be a non-empty array of { role, content }");
-    return encodeChat(this.engine.tokenizer, messages, { addGenerationPrompt: true, defaultSystem: template.defaultSystem, parseSpecial: false });
+    return encodeChat(this.engine.tokenizer, messages, { addGenerationPrompt: true, defaultSystem: template.defaultSystem, parseSpecial: opts.parseSpecial ?? false });
   }
 
   /** Generates from a prompt; resolves when the output ends (see GenerationResult.stopReason). */
@@ -345,14 +345,14 @@ export class Model {
     }
     if (!Array.isArray(prompt)) fail("E_ARGS", "the prompt must be a string, an array of chat messages or an array of token ids");
     if (prompt.length === 0) fail("E_ARGS", "the prompt is empty");
-    if (opts.parseSpecial !== undefined) fail("E_ARGS", "parseSpecial applies to text prompts only");
     if (prompt.every((x) => typeof x === "number")) {
+      if (opts.parseSpecial !== undefined) fail("E_ARGS", "parseSpecial applies to text and chat prompts, not token ids");
       const ids = prompt as readonly number[];
       const V = this.engine.tokenizer.vocabSize;
       for (const id of ids) if (!(Number.isInteger(id) && id >= 0 && id < V)) fail("E_ARGS", `prompt token id ${id} is outside the vocabulary [0, ${V})`);
       return [...ids];
     }
-    return this.applyChatTemplate(prompt as readonly ChatMessage[]);
+    return this.applyChatTemplate(prompt as readonly ChatMessage[], { parseSpecial: opts.parseSpecial });
   }
 }
 

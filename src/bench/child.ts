@@ -9,7 +9,7 @@ import type { Engine } from "../engine.js";
 import { loadEngine } from "../node/engine.js";
 import { autoSpace } from "../decode/costmodel.js";
 import { FULL_LAYOUT, LAYOUTS, type SpaceMask } from "../decode/space.js";
-import { loadAdapterFor } from "../cli/train.js";
+import { readAdapterFile } from "../node/adapter.js";
 import { costCurve } from "./cost.js";
 import { ourDecoder, type BenchDecoder } from "./decoder.js";
 import { openLlamaDecoder, type LlamaDecoder } from "./llama.js";
@@ -38,7 +38,7 @@ async function open(spec: ChildSpec): Promise<Record<string, unknown>> {
   let k = spec.k;
   if (spec.decoder === "space") {
     if (spec.adapter !== undefined) {
-      const a = loadAdapterFor(engine, spec.model, spec.adapter, undefined, layout);
+      const a = readAdapterFile(engine, spec.model, spec.adapter);
       mask = { token: a.maskToken, embeddings: a.embeddings, lora: a.lora };
       k = a.k;
     } else {

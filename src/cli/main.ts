@@ -14,17 +14,17 @@ import { relaxedSimdAvailable } from "../node/wasm.js";
 import type { Engine } from "../engine.js";
 import { WEIGHT_STORAGES, describeStorage, type WeightStorage } from "../model/weights.js";
 import { LAYOUTS, MAX_K } from "../decode/space.js";
-import { DEFAULT_K, bannedIds, type LayoutChoice } from "../decode/decoders.js";
-import type { TraceStep } from "../decode/trace.js";
+import { DEFAULT_K, bannedIds, wireDecoder, type LayoutChoice } from "../decode/decoders.js";
+import type { Proposer } from "../decode/proposer.js";
+import { readAdapterFile } from "../node/adapter.js";
+import type { TraceHeader, TraceStep } from "../decode/trace.js";
+import { generateTraceHeader } from "./trace-header.js";
 import { loadModelFile, type GenerationResult, type Model } from "../api/node.js";
 import { decodeUtf8Strict } from "../tokenizer/utf8.js";
 import { DISTILL_OPTIONS, TRAIN_OPTIONS, runDistill, runTrain } from "./train.js";
 import { BENCH_USAGE, runBench } from "../bench/run.js";
 import { VERIFY_USAGE, runVerify } from "./verify.js";
 import { SERVE_SUMMARY, runServe, serveOptions } from "./serve.js";
-
-/** Candidates per step unless --k says otherwise (the paper's k for SPACE). */
-const DEFAULT_K = 5;
 
 const LOAD_OPTIONS: Record<string, OptionSpec> = {
   model: { kind: "string", help: "GGUF model file (default: the embedded models/space-tiny.gguf)" },
@@ -96,7 +96,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       case "verify":
         return await runVerify(rest, (s) => process.stdout.write(s));
       case "serve":
-        return await runServe(parseArgs(rest, SERVE_OPTIONS).options, SERVE_OPTIONS, { checkDecoderOptions, openEngine, makeDecoder });
+        return await runServe(parseArgs(rest, SERVE_OPTIONS).options, SERVE_OPTIONS, { checkDecoderOptions, openModel, checkLoadedDecoderOptions });
       case undefined:
       case "help":
       case "--help":
@@ -140,6 +140,16 @@ async function openEngine(o: Parsed): Promise<Engine> {
   });
 }
 
+/** The model of --model (default: the embedded one) through the public API, with its adapter if any. */
+async function openModel(o: Parsed, adapter: string | undefined): Promise<Model> {
+  return loadModelFile((o.model as string | undefined) ?? defaultModel(), {
+    simd: (o.simd as SimdChoice | undefined) ?? "auto",
+    threads: (o.threads as number | undefined) ?? 1,
+    weights: (o.weights as WeightStorage | undefined) ?? "native",
+    adapter,
+  });
+}
+
 function defaultModel(): string {
   return embeddedModelPath();
 }
@@ -154,56 +164,49 @@ function readPrompt(o: Parsed): string {
 
 async function runGenerate(o: Parsed): Promise<number> {
   const text = readPrompt(o);
-  const sampling: SamplingParams = {
-    temperature: (o.temperature as number | undefined) ?? 0,
-    topK: (o["top-k"] as number | undefined) ?? 0,
-    topP: (o["top-p"] as number | undefined) ?? 1,
-  };
-  checkSampling(sampling);
   if (o.system !== undefined && !o.chat) fail("E_ARGS", "--system needs --chat");
-  const maxTokens = (o["max-tokens"] as number | undefined) ?? 128;
   if (((o.stop as string[] | undefined) ?? []).includes("")) fail("E_ARGS", "--stop must not be empty (an empty stop string would end the output after one token)");
   const decoder = checkDecoderOptions(o);
   if (o.trace !== undefined) {
     const inputs = ["model", "adapter", "draft-model", "prompt-file"].map((n) => [`--${n}`, o[n] as string | undefined] as const);
     refuseInputAsOutput("--trace", o.trace as string, [...inputs, ["the embedded model", o.model === undefined ? defaultModel() : undefined]]);
   }
-  const engine = await openEngine(o);
+  const model = await openModel(o, decoder === "space" ? (o.adapter as string | undefined) : undefined);
+  let draft: Model | undefined;
   try {
-    const parseSpecial = Boolean(o["parse-special"]);
-    const tok = engine.tokenizer;
-    const prompt = o.chat
-      ? encodeChat(tok, [...(o.system !== undefined ? [{ role: "system" as const, content: o.system as string }] : []), { role: "user", content: text }], {
-          addGenerationPrompt: true,
-          parseSpecial,
-        })
-      : tok.encode(text, { parseSpecial, addBos: tok.addBos });
-    const contextTokens = (o.ctx as number | undefined) ?? Math.min(engine.config.contextLength, prompt.length + maxTokens);
-    const { proposer, banned, cleanup } = await makeDecoder(o, decoder, engine, contextTokens);
-    const ctx = engine.newContext(contextTokens, proposer.maxExtraRows);
+    checkLoadedDecoderOptions(o, decoder, model);
+    if (o["draft-model"] !== undefined) draft = await openModel({ ...o, model: o["draft-model"] }, undefined);
+    const prompt = o.chat ? [...(o.system !== undefined ? [{ role: "system" as const, content: o.system as string }] : []), { role: "user" as const, content: text }] : text;
     const trace = o.trace !== undefined ? openTrace(o.trace as string) : null;
     try {
-      const result = await generate(ctx, prompt, proposer, {
-        maxTokens,
-        sampling,
-        seed: (o.seed as number | undefined) ?? 0,
-        stop: (o.stop as string[] | undefined) ?? [],
-        banned,
+      const result = await model.generate(prompt, {
+        maxTokens: (o["max-tokens"] as number | undefined) ?? 128,
+        decoder,
+        k: o.k as number | undefined,
+        maskToken: o["mask-token"] as number | undefined,
+        layout: o.layout as LayoutChoice | undefined,
+        draftLayers: o["draft-layers"] as number | undefined,
+        draftModel: draft,
+        temperature: o.temperature as number | undefined,
+        topK: o["top-k"] as number | undefined,
+        topP: o["top-p"] as number | undefined,
+        seed: o.seed as number | undefined,
+        stop: o.stop as string[] | undefined,
+        contextSize: o.ctx as number | undefined,
+        parseSpecial: o["parse-special"] ? true : undefined,
         onText: o.json ? undefined : (t) => process.stdout.write(t),
         onStep: trace?.write,
-        yieldEvery: () => new Promise<void>((r) => setImmediate(r)),
       });
-      if (o.json) printJson(result, prompt, proposer);
+      if (o.json) printJson(result);
       else process.stdout.write("\n");
-      trace?.commit();
+      trace?.commit(generateTraceHeader(o, (o.model as string | undefined) ?? defaultModel(), model.info, result, (o["max-tokens"] as number | undefined) ?? 128));
     } finally {
       trace?.abort(); // after a commit: nothing to do; after a failure: the temporary file goes
-      ctx.dispose();
-      cleanup();
     }
     return 0;
   } finally {
-    engine.close();
+    draft?.dispose();
+    model.dispose();
   }
 }
 
@@ -234,70 +237,80 @@ function checkDecoderOptions(o: Parsed): Decoder {
   return decoder;
 }
 
-/** The proposer for --decoder, the ids it must never emit, and what to free after the run. */
+/** The checks that need the model, worded with the flags (the library words them with its option names). */
+function checkLoadedDecoderOptions(o: Parsed, decoder: Decoder, model: Model): void {
+  const info = model.info;
+  const maskToken = (o["mask-token"] as number | undefined) ?? info.space.maskToken;
+  if (decoder === "space" && maskToken === undefined) {
+    fail("E_ARGS", `--decoder space needs --mask-token ID (the token id of the mask [M]): ${info.name} has no space.mask_token_id`);
+  }
+  if (decoder === "space" && o.k === undefined && (info.space.k ?? DEFAULT_K) > MAX_K) {
+    fail("E_ARGS", `k must be at most ${MAX_K} for --decoder space, got ${info.space.k} (space.k of ${info.name})`);
+  }
+  if (maskToken !== undefined && o["mask-token"] !== undefined) bannedIds(model.engine, maskToken, "--mask-token");
+  const layers = o["draft-layers"] as number | undefined;
+  if (layers !== undefined && layers > info.config.nLayers) fail("E_ARGS", `--draft-layers ${layers} exceeds the model's ${info.config.nLayers} layers`);
+}
+
+/** --trace FILE: the header line (spec/trace.md), then one JSON line per step. */
+function openTrace(path: string): { write: (s: TraceStep) => void; commit: (header: TraceHeader) => void; abort: () => void } {
+  // Written into a temporary file that replaces FILE when the run succeeds (node/outputs.ts). The header
+  // needs the run's prompt ids, so the steps wait in memory (a few hundred bytes each) until the end.
+  const out = openOutput(path);
+  const steps: string[] = [];
+  const commit = (header: TraceHeader) => {
+    out.write(JSON.stringify(header) + "\n" + steps.join(""));
+    out.commit();
+  };
+  return { write: (s) => void steps.push(JSON.stringify(s) + "\n"), commit, abort: () => out.abort() };
+}
+
+/**
+ * The proposer for --decoder on an engine the caller loaded, the ids it must never emit, and what to free
+ * after the run: the one builder (wireDecoder) with --adapter read from its file.
+ */
 async function makeDecoder(
   o: Parsed,
   decoder: Decoder,
   engine: Engine,
   contextTokens: number,
 ): Promise<{ proposer: Proposer; banned: Set<number>; cleanup: () => void }> {
-  // A SAR-SFT model's metadata supplies the mask and k; flags override it.
-  const meta = spaceMetadata(engine);
-  const k = (o.k as number | undefined) ?? (decoder === "space" ? meta.k : undefined) ?? DEFAULT_K;
-  const maskToken = (o["mask-token"] as number | undefined) ?? meta.maskToken;
-  if (decoder === "space" && maskToken === undefined && o.adapter === undefined) {
-    fail("E_ARGS", `--decoder space needs --mask-token ID (the token id of the mask [M]): ${engine.file.name} has no space.mask_token_id`);
+  const adapter = decoder === "space" && o.adapter !== undefined
+    ? readAdapterFile(engine, (o.model as string | undefined) ?? defaultModel(), o.adapter as string)
+    : undefined;
+  const draftEngine = o["draft-model"] !== undefined ? await openEngine({ ...o, model: o["draft-model"] }) : undefined;
+  try {
+    const wired = wireDecoder(engine, {
+      kind: decoder,
+      k: o.k as number | undefined,
+      maskToken: o["mask-token"] as number | undefined,
+      layout: o.layout as LayoutChoice | undefined,
+      adapter,
+      draftLayers: o["draft-layers"] as number | undefined,
+      draftEngine,
+    }, contextTokens);
+    return { proposer: wired.proposer, banned: wired.banned, cleanup: () => { wired.dispose(); draftEngine?.close(); } };
+  } catch (e) {
+    draftEngine?.close();
+    throw e;
   }
-  if (decoder === "space" && k > MAX_K) fail("E_ARGS", `k must be at most ${MAX_K} for --decoder space, got ${k} (space.k of ${engine.file.name})`);
-  const banned = bannedIds(engine, maskToken, "--mask-token"); // the mask is never emitted, by any decoder
-  // auto: k (the mask source's, as the maximum) and the layout chosen per step by the cost model; the full
-  // layout sizes the adapter's rows, as it is the largest block for every k.
-  const isAuto = o.layout === "auto";
-  const layout = isAuto ? FULL_LAYOUT : LAYOUTS[(o.layout as string | undefined) ?? "full"];
-  let spec: DecoderSpec = { kind: decoder, k, layout, ...(maskToken !== undefined ? { mask: { token: maskToken } } : {}) };
-  if (decoder === "space" && o.adapter !== undefined) {
-    // Base-preserving adapter: mask vectors + LoRA on mask rows; every other row is the base model's.
-    const a = loadAdapterFor(engine, (o.model as string | undefined) ?? defaultModel(), o.adapter as string, o.k as number | undefined, layout);
-    spec = { ...spec, k: a.k, mask: { token: a.maskToken, embeddings: a.embeddings, lora: a.lora } };
-  }
-  if (decoder === "space" && isAuto) spec = { ...spec, auto: autoSpace(engine, spec.k) };
-  let draftEngine: Engine | null = null;
-  let draft: (DecodingContext & { dispose(): void }) | undefined;
-  if (decoder === "spec") {
-    const layers = o["draft-layers"] as number | undefined;
-    if (layers !== undefined) {
-      if (layers > engine.config.nLayers) fail("E_ARGS", `--draft-layers ${layers} exceeds the model's ${engine.config.nLayers} layers`);
-      spec = { ...spec, draftLayers: layers };
-    } else {
-      draftEngine = await openEngine({ ...o, model: o["draft-model"] });
-      draft = draftEngine.newContext(contextTokens, k);
-      spec = { ...spec, draft };
-    }
-  }
-  const built = buildDecoder(engine, spec, contextTokens);
-  return {
-    proposer: built.proposer,
-    banned,
-    cleanup: () => {
-      built.dispose();
-      draft?.dispose();
-      draftEngine?.close();
-    },
+}
+
+function printJson(r: GenerationResult): void {
+  const s = r.stats;
+  // The --json schema (spec/decoding.md) keeps its snake_case names; spec also reports its draft's
+  // forward passes, so that the cost of a spec run is visible beside the target's.
+  const stats = {
+    forward_passes: s.forwardPasses,
+    prefill_passes: s.prefillPasses,
+    tokens_per_forward: s.tau,
+    prefill_ms: s.prefillMs,
+    decode_ms: s.decodeMs,
+    tokens_per_second: s.tokensPerSecond,
+    accept_histogram: s.acceptHistogram,
+    ...(s.draftPasses !== undefined ? { draft_passes: s.draftPasses } : {}),
   };
-}
-
-/** --trace FILE: one JSON line per step, written as the steps run. */
-function openTrace(path: string): { write: (s: TraceStep) => void; commit: () => void; abort: () => void } {
-  // Written into a temporary file that replaces FILE when the run succeeds (node/outputs.ts).
-  const out = openOutput(path);
-  return { write: (s) => out.write(JSON.stringify(s) + "\n"), commit: () => out.commit(), abort: () => out.abort() };
-}
-
-function printJson(r: GenerateResult, prompt: number[], proposer: Proposer): void {
-  // spec: the draft model's forward passes too (each drafts one candidate or catches up on history), so
-  // that the cost of a spec run is visible beside the target's forward_passes.
-  const stats = proposer instanceof SpecProposer ? { ...r.stats, draft_passes: proposer.draftPasses } : r.stats;
-  process.stdout.write(JSON.stringify({ text: r.text, tokens: r.tokens, prompt_tokens: prompt, stop_reason: r.stopReason, decoder: proposer.name, stats }) + "\n");
+  process.stdout.write(JSON.stringify({ text: r.text, tokens: r.ids, prompt_tokens: r.promptIds, stop_reason: r.stopReason, decoder: r.decoder, stats }) + "\n");
 }
 
 async function runInfo(o: Parsed): Promise<number> {

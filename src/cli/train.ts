@@ -1,6 +1,5 @@
 /**
- * `space distill` and `space train` (base-preserving SAR-SFT, spec/adapter.md), and loading an adapter
- * for `space generate --adapter`.
+ * `space distill` and `space train` (base-preserving SAR-SFT, spec/adapter.md).
  *
  *   space distill --model BASE.gguf --out DATA.jsonl [--split train|heldout|all] [--max-tokens 256]
  *   space train --model BASE.gguf --data DATA.jsonl --run-dir DIR --out ADAPTER.gguf [--steps N] ...
@@ -26,7 +25,7 @@ import { drawAppended, type SftExample } from "../train/sar.js";
 import { decodeCheckpoint, encodeCheckpoint } from "../train/checkpoint.js";
 import { writeFileAtomic } from "../node/checkpoint.js";
 import {
-  LORA_TARGETS, LoraRows, checkAdapterBase, decodeAdapter, encodeAdapter, loadLora, maskVectors, type LoraTarget, type AdapterData,
+  LORA_TARGETS, LoraRows, encodeAdapter, type LoraTarget,
 } from "../model/adapter.js";
 
 const COMMON: Record<string, OptionSpec> = {
@@ -307,24 +306,4 @@ async function evalTau(engine: Engine, trainer: AdapterTrainer, lora: LoraRows, 
     per.push(Number(sp.stats.tokens_per_forward.toFixed(3)));
   }
   return { tau: passes > 0 ? tokens / passes : 0, per, same };
-}
-
-/**
- * `--adapter FILE` for `space generate --decoder space`: reads the adapter, refuses a wrong base
- * (E_MODEL), and returns what the SPACE proposer needs. Allocates from the engine's arena (call before
- * creating the decoding context).
- */
-export function loadAdapterFor(engine: Engine, modelFile: string, adapterFile: string, k: number | undefined, layout: SpaceLayout): { k: number; maskToken: number; embeddings: Float32Array[]; lora: LoraRows; data: AdapterData } {
-  let bytes: Uint8Array;
-  try {
-    bytes = new Uint8Array(readFileSync(adapterFile));
-  } catch (e) {
-    fail("E_IO", `${adapterFile}: ${(e as Error).message}`);
-  }
-  const data = decodeAdapter(bytes, adapterFile);
-  checkAdapterBase(data, engine.config, sha256File(modelFile), modelFile);
-  const kk = k ?? data.meta.k;
-  if (kk !== data.meta.k) fail("E_ARGS", `--k ${kk}: the adapter was trained with k = ${data.meta.k}`);
-  const lora = new LoraRows(engine.core, engine.arena, loadLora(engine.arena, engine.config, data), maxExtraRows(kk, layout), engine.config);
-  return { k: kk, maskToken: data.meta.maskToken, embeddings: maskVectors(data), lora, data };
 }

@@ -187,8 +187,9 @@ export function wireDecoder(engine: Engine, choice: DecoderChoice, contextTokens
   if (kind === "space" && maskToken === undefined) {
     fail("E_ARGS", `the space decoder needs a mask token (the token id of the mask [M]) or an adapter: ${engine.file.name} has no space.mask_token_id`);
   }
-  // A model's own mask is banned for every decoder, so all of them stay comparable token for token.
-  const banned = bannedIds(engine, maskToken, "mask token");
+  // A mask token is banned for every decoder, so all of them stay comparable token for token. An adapter's
+  // mask id only labels its rows (its vectors replace the embedding), so it is not banned: it may be any id.
+  const banned = bannedIds(engine, choice.adapter ? meta.maskToken : maskToken, "mask token");
   let k = choice.k ?? (kind === "space" ? (choice.adapter?.k ?? meta.k) : undefined) ?? DEFAULT_K;
   if (choice.adapter && k !== choice.adapter.k) fail("E_ARGS", `k ${k}: the adapter was trained with k = ${choice.adapter.k}`);
   if (kind === "space" && k > MAX_K) fail("E_ARGS", `k must be at most ${MAX_K} for the space decoder (a block of 1 + k(k+2) rows), got ${k}`);

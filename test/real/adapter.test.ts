@@ -4,7 +4,7 @@
  *
  * A few real AdapterTrainer updates (k = 3, rank 4, every LoRA target) on the base model's own greedy
  * continuations, exported to an adapter GGUF file and read back the way `space generate --adapter` reads
- * it (loadAdapterFor: SHA-256 of the base, shapes). Then, on 3 chat prompts x 32 tokens:
+ * it (readAdapterFile: SHA-256 of the base, shapes). Then, on 3 chat prompts x 32 tokens:
  *  - greedy SPACE with the adapter emits exactly the base model's greedy AR tokens (AR with nothing banned);
  *  - the adapter did train: every trained tensor differs from its initial value, and in one SPACE block the
  *    mask rows' logits differ from the untrained adapter's, while every non-mask row is bit-identical to
@@ -26,7 +26,7 @@ import { userPromptIds } from "../../src/tokenizer/chat.js";
 import { AdapterTrainer } from "../../src/train/adapter.js";
 import { appendedSample, drawAppended, type SftExample } from "../../src/train/sar.js";
 import { LORA_TARGETS, LoraRows, encodeAdapter, loadLora, maskVectors, type AdapterData } from "../../src/model/adapter.js";
-import { loadAdapterFor } from "../../src/cli/train.js";
+import { readAdapterFile } from "../../src/node/adapter.js";
 import { requireRealModel } from "./peers.js";
 
 const N = 32; // tokens per prompt
@@ -49,7 +49,7 @@ let initial: Map<string, Float32Array>; // adapter tensors before training
 let trained: Map<string, Float32Array>; // after
 let losses: number[];
 let evalLoss: [number, number];
-let loaded: ReturnType<typeof loadAdapterFor>;
+let loaded: ReturnType<typeof readAdapterFile>;
 let dir: string;
 
 async function run(prompt: number[], proposer: ArProposer | SpaceProposer, banned?: Set<number>): Promise<GenerateResult> {
@@ -90,7 +90,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "space-adapter-real-"));
   const file = join(dir, "smollm2-space.gguf");
   writeFileSync(file, encodeAdapter(trainer.model.data({ baseSha256: sha256File(modelPath), baseName: basename(modelPath) }), engine.config));
-  loaded = loadAdapterFor(engine, modelPath, file, undefined, FULL_LAYOUT);
+  loaded = readAdapterFile(engine, modelPath, file);
 });
 
 afterAll(() => {

@@ -18,7 +18,7 @@ import { generate, type GenerateResult } from "../../src/decode/generate.js";
 import { ArProposer } from "../../src/decode/proposer.js";
 import { SpaceProposer, FULL_LAYOUT } from "../../src/decode/space.js";
 import { userPromptIds } from "../../src/tokenizer/chat.js";
-import { loadAdapterFor } from "../../src/cli/train.js";
+import { readAdapterFile } from "../../src/node/adapter.js";
 import { requireRealModel } from "./peers.js";
 
 export const SMOLLM2_ADAPTER = "models/smollm2-135m-instruct-space-k5.gguf";
@@ -31,7 +31,7 @@ const PROMPTS = [
 ];
 
 let engine: Engine;
-let adapter: ReturnType<typeof loadAdapterFor>;
+let adapter: ReturnType<typeof readAdapterFile>;
 const runs: { ar: GenerateResult; space: GenerateResult }[] = [];
 
 async function run(prompt: number[], proposer: ArProposer | SpaceProposer): Promise<GenerateResult> {
@@ -46,7 +46,7 @@ async function run(prompt: number[], proposer: ArProposer | SpaceProposer): Prom
 beforeAll(async () => {
   const modelPath = requireRealModel();
   engine = await loadEngine(modelPath, { simd: "auto", threads: 1, weights: "f32" });
-  adapter = loadAdapterFor(engine, modelPath, SMOLLM2_ADAPTER, undefined, FULL_LAYOUT);
+  adapter = readAdapterFile(engine, modelPath, SMOLLM2_ADAPTER);
   for (const q of PROMPTS) {
     const ids = userPromptIds(engine.tokenizer, q);
     const space = new SpaceProposer({
