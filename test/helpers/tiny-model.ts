@@ -20,6 +20,7 @@ export interface TinySpec {
   readonly tied?: boolean; // default true (no output.weight)
   readonly weightScale?: number; // std of weights times sqrt(K); default 1.5 (peaky logits)
   readonly eos?: number; // tokenizer.ggml.eos_token_id (default TINY_EOS); the weights do not depend on it
+  readonly chatTemplate?: string; // tokenizer.chat_template (default none)
 }
 
 export const SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"];
@@ -82,6 +83,7 @@ export function tinyModelBytes(spec: TinySpec): Uint8Array {
   meta.set("tokenizer.ggml.bos_token_id", u32(1));
   meta.set("tokenizer.ggml.eos_token_id", u32(spec.eos ?? TINY_EOS));
   meta.set("tokenizer.ggml.add_bos_token", { type: MetaType.BOOL, value: false });
+  if (spec.chatTemplate !== undefined) meta.set("tokenizer.chat_template", str(spec.chatTemplate));
 
   const tensors: { name: string; type: number; dims: number[]; data: Uint8Array }[] = [];
   const add = (name: string, type: number, rows: number, cols: number, values: Float32Array) => {
