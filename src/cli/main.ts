@@ -96,7 +96,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       case "verify":
         return await runVerify(rest, (s) => process.stdout.write(s));
       case "serve":
-        return await runServe(parseArgs(rest, SERVE_OPTIONS).options, SERVE_OPTIONS, { checkDecoderOptions, openModel, checkLoadedDecoderOptions });
+        return await runServe(parseArgs(rest, SERVE_OPTIONS).options, SERVE_OPTIONS);
       case undefined:
       case "help":
       case "--help":
