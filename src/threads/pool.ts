@@ -20,12 +20,12 @@
  */
 import type { KernelExports } from "../wasm/kernels.js";
 import type { Matrix } from "../wasm/matrix.js";
-import { checkGroup, matmulInput, matmulRange, type AttentionArgs, type Executor } from "./executor.js";
+import { attentionUnits, checkGroup, matmulInput, matmulRange, type AttentionArgs, type Executor } from "./executor.js";
 import { PANEL_OF } from "../wasm/matrix.js";
 import { fail } from "../errors.js";
 
 export const CTRL = { GEN: 0, DONE: 1, OP: 2, FAILED: 3, READY: 4, SCALE: 5, ARGS: 8, PARTS: 32 } as const;
-export const OP = { EXIT: 0, MATMULS: 1, ATTENTION: 2, PING: 3 } as const;
+export const OP = { EXIT: 0, MATMULS: 1, ATTENTION: 2, PING: 3, PROBE_READ: 4 } as const;
 /**
  * How long a waiting side spins before it sleeps in Atomics.wait, in checks (~4.6 ns each here): an
  * adaptive budget per side, doubled after a wait the spin covered, halved after one it did not, between
@@ -84,9 +84,11 @@ export class PoolExecutor implements Executor {
     memory: WebAssembly.Memory,
     readonly threads: number,
     spawn: (data: WorkerData) => SpawnedWorker,
+    // A browser delivers a message only after its sender returns to the event loop, which this
+    // constructor's wait never does: there, workers get `ctrl` (and start) beforehand (src/web/threads.ts).
+    ctrl: SharedArrayBuffer = ctrlBuffer(),
   ) {
     if (threads < 2 || threads > MAX_THREADS) throw new RangeError(`threads must be in [2, ${MAX_THREADS}]`);
-    const ctrl = ctrlBuffer();
     this.c = new Int32Array(ctrl);
     this.f = new Float32Array(ctrl);
     for (let i = 1; i < threads; i++) this.workers.push(spawn({ module, memory, ctrl, index: i, spin: { ...SPIN } }));
@@ -164,12 +166,24 @@ export class PoolExecutor implements Executor {
     return ((performance.now() - t0) * 1000) / n;
   }
 
+  /**
+   * Split by head x row (units t * nHeads + h), so a block of T rows keeps every thread busy even when
+   * the model has fewer heads than threads; one row's heads stay together where the split allows.
+   */
   attention(a: AttentionArgs): void {
-    this.split(0, a.nHeads, 1);
+    this.split(0, a.nHeads * a.T, 1);
     this.f[CTRL.SCALE] = a.scale;
     this.post(OP.ATTENTION, [a.q, a.k, a.v, a.mask, a.out, a.scores, a.T, a.nKeys, a.nHeads, a.nKvHeads, a.headDim, a.scoresStride]);
-    const [h0, h1] = this.part(0, 0);
-    this.kernels.attention(a.q, a.k, a.v, a.mask, a.out, a.scores, a.T, a.nKeys, a.nHeads, a.nKvHeads, a.headDim, h0, h1, a.scale);
+    const [u0, u1] = this.part(0, 0);
+    attentionUnits(this.kernels, a, a.scores, u0, u1);
+    this.join();
+  }
+
+  probeRead(ptr: number, bytes: number): void {
+    this.split(0, bytes / 64, 1);
+    this.post(OP.PROBE_READ, [ptr]);
+    const [b0, b1] = this.part(0, 0);
+    if (b0 < b1) this.kernels.probeRead(ptr + 64 * b0, 64 * (b1 - b0));
     this.join();
   }
 
@@ -260,9 +274,28 @@ export function workerMain(data: WorkerData): void {
         else k.matmul(code, input, w, y, T, K, N, from, to);
       }
     } else if (op === 2) {
+      // ATTENTION over units u = t * H + h in [from, to): attentionUnits, restated (workers import nothing).
       const from = c[PARTS + 2 * me], to = c[PARTS + 2 * me + 1];
       const scores = c[A + 5] + me * c[A + 11] * 4; // this thread's slice of the scratch
-      if (from < to) k.attention(c[A], c[A + 1], c[A + 2], c[A + 3], c[A + 4], scores, c[A + 6], c[A + 7], c[A + 8], c[A + 9], c[A + 10], from, to, f[SCALE]);
+      const H = c[A + 8], D = H * c[A + 10], nKeys = c[A + 7];
+      const call = (t0: number, rows: number, h0: number, h1: number) =>
+        k.attention(c[A] + t0 * D * 4, c[A + 1], c[A + 2], c[A + 3] + t0 * nKeys, c[A + 4] + t0 * D * 4, scores, rows, nKeys, H, c[A + 9], c[A + 10], h0, h1, f[SCALE]);
+      let u = from;
+      if (u < to && u % H !== 0) {
+        const t = Math.floor(u / H), h1 = Math.min(H, to - t * H);
+        call(t, 1, u % H, h1);
+        u = t * H + h1;
+      }
+      const whole = Math.floor((to - u) / H);
+      if (whole > 0) {
+        call(u / H, whole, 0, H);
+        u += whole * H;
+      }
+      if (u < to) call(u / H, 1, 0, to - u);
+    } else if (op === 4) {
+      // PROBE_READ: this thread's slice of 64-byte lines from c[A].
+      const from = c[PARTS + 2 * me], to = c[PARTS + 2 * me + 1];
+      if (from < to) k.probeRead(c[A] + 64 * from, 64 * (to - from));
     } // op 3 (PING): no work, only the answer
     Atomics.add(c, DONE, 1);
     Atomics.notify(c, DONE);

@@ -5,18 +5,18 @@
  *    posted to a worker;
  *  - the pool must live off the page's main thread (which may not block): the step-through page runs
  *    its engine in a dedicated worker (page/worker.ts);
- *  - workers must be running before the pool waits for them: a browser starts a worker only while the
- *    thread that created it returns to its event loop, which a thread blocked in Atomics.wait never
- *    does. So each worker is started here and awaited (asynchronously), and only then given the pool's
- *    data, which a running worker receives without the creator's help.
+ *  - the pool's workers must have their data and be running before the pool waits for them: a
+ *    browser delivers a worker's messages only after the sending thread returns to its event loop,
+ *    which a thread blocked in Atomics.wait never does. So the workers are started here, given the
+ *    pool's control buffer, and awaited asynchronously; the pool then finds them ready.
  * Anything else gets one thread, which works on any page, and a clear message when more were asked for.
  */
 import { SpaceError, fail } from "../errors.js";
 import { LocalExecutor, type Executor } from "../threads/executor.js";
-import { PoolExecutor, workerSource, type WorkerData } from "../threads/pool.js";
+import { CTRL, PoolExecutor, SPIN, ctrlBuffer, workerSource, type WorkerData } from "../threads/pool.js";
 import type { WasmCore } from "../wasm/core.js";
 
-/** How long a worker may take to start (fetching nothing: its source is a Blob). */
+/** How long the workers may take to start (they fetch nothing: their source is a Blob). */
 const START_MS = 20_000;
 
 /** Why this context cannot run worker threads, or null when it can. */
@@ -36,37 +36,42 @@ export async function browserExecutor(core: WasmCore, threads: number): Promise<
   if (threads === 1) return new LocalExecutor(core.exports);
   const why = threadsUnavailable();
   if (why !== null) fail("E_ARGS", `${threads} threads: ${why}; one thread works anywhere`);
-  const source = `self.onmessage = function (ev) { self.onmessage = null; ${workerSource("ev.data")} };\nself.postMessage("started");`;
+  const source = `self.onmessage = function (ev) { self.onmessage = null; ${workerSource("ev.data")} };`;
   const url = URL.createObjectURL(new Blob([source], { type: "text/javascript" }));
+  const ctrl = ctrlBuffer();
   const workers: Worker[] = [];
   try {
-    for (let i = 1; i < threads; i++) workers.push(new Worker(url));
-    await Promise.all(workers.map(started));
+    for (let i = 1; i < threads; i++) {
+      const w = new Worker(url);
+      const data: WorkerData = { module: core.module, memory: core.memory, ctrl, index: i, spin: { ...SPIN } };
+      w.postMessage(data);
+      workers.push(w);
+    }
+    await started(workers, new Int32Array(ctrl));
   } catch (e) {
     for (const w of workers) w.terminate();
     throw e;
   } finally {
     URL.revokeObjectURL(url);
   }
-  let next = 0;
   return new PoolExecutor(core.exports, core.module, core.memory, threads, (data: WorkerData) => {
-    const w = workers[next++];
-    w.postMessage(data);
+    const w = workers[data.index - 1];
     return { terminate: () => w.terminate() };
-  });
+  }, ctrl);
 }
 
-function started(w: Worker): Promise<void> {
+/** Resolves once every worker counted itself in ctrl[READY]; polls, so this thread keeps its event loop. */
+function started(workers: readonly Worker[], c: Int32Array): Promise<void> {
   return new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new SpaceError("E_WASM", `a worker thread did not start within ${START_MS / 1000} s`)), START_MS);
-    w.onmessage = () => {
-      clearTimeout(timer);
-      w.onmessage = null;
-      resolve();
+    const deadline = Date.now() + START_MS;
+    let error: string | null = null;
+    for (const w of workers) w.onerror = (e) => void (error = e.message || "an error");
+    const poll = () => {
+      if (error !== null || Atomics.load(c, CTRL.FAILED) !== 0) reject(new SpaceError("E_WASM", `a worker thread failed to start: ${error ?? "see the console"}`));
+      else if (Atomics.load(c, CTRL.READY) >= workers.length) resolve();
+      else if (Date.now() > deadline) reject(new SpaceError("E_WASM", `only ${Atomics.load(c, CTRL.READY)} of ${workers.length} worker threads started within ${START_MS / 1000} s`));
+      else setTimeout(poll, 2);
     };
-    w.onerror = (e) => {
-      clearTimeout(timer);
-      reject(new SpaceError("E_WASM", `a worker thread failed to start: ${e.message}`));
-    };
+    poll();
   });
 }
