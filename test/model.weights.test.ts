@@ -74,7 +74,7 @@ describe.each(WEIGHT_STORAGES)("weights %s", (storage) => {
 
   it("is labelled, and packs the matrices it says it packs", async () => {
     const e = await open({ seed: 24, matrixType: GGML.Q4_1 }, storage);
-    const packed = storage === "f32" || storage === "bf16" || storage === "q8";
+    const packed = storage === "f32" || storage === "bf16" || storage === "q8" || storage === "q4";
     expect(describeStorage(storage, e.core.build).length).toBeGreaterThan(10);
     expect(isRowMajor(e.weights.layers[0].wq)).toBe(!packed);
     expect(isRowMajor(e.weights.output)).toBe(!packed);
@@ -114,6 +114,30 @@ describe("weights across storages", () => {
       }
       // Matrices at 1.125 bytes per weight (the native f32 embedding table is kept for lookups).
       expect(q.weights.bytes).toBeLessThan(0.6 * f.weights.bytes);
+    }
+  });
+
+  it("q4 keeps 4-bit matrices as 4-bit panels (other types as q8), stays close to native, in fewer bytes than q8", async () => {
+    for (const simd of ["plain", "relaxed"] as const) {
+      const spec = { seed: 34, matrixType: GGML.Q4_1, embedType: GGML.Q8_0, dModel: 128, dFF: 256, weightScale: 1 };
+      const n = await open(spec, "native", { simd });
+      const q4 = await open(spec, "q4", { simd });
+      const q8 = await open(spec, "q8", { simd });
+      expect(q4.weights.layers[0].wq.layout).toBe("q4-panels");
+      expect(q4.weights.output.layout).toBe("q8-panels"); // the tied Q8_0 head
+      expect(q4.weights.bytes).toBeLessThan(0.8 * q8.weights.bytes);
+      const tokens = tokensOf(n, 10, 7, 9);
+      const a = logitsInBlocks(n, tokens, [10]);
+      const b = logitsInBlocks(q4, tokens, [10]);
+      for (let t = 0; t < a.length; t++) {
+        let scale = 0, err = 0;
+        for (let i = 0; i < a[t].length; i++) {
+          scale = Math.max(scale, Math.abs(a[t][i]));
+          err = Math.max(err, Math.abs(a[t][i] - b[t][i]));
+        }
+        // The file's own 4-bit weights: only the activations (and the q8 head) are quantised.
+        expect(err, `${simd} row ${t}`).toBeLessThan((simd === "relaxed" ? 0.1 : 0.05) * scale);
+      }
     }
   });
 

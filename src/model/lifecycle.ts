@@ -50,6 +50,11 @@ export class GuardedExecutor implements Executor {
     this.inner.attention(a);
   }
 
+  probeRead(ptr: number, bytes: number): void {
+    checkOpen(this.engine);
+    this.inner.probeRead(ptr, bytes);
+  }
+
   /** The engine closes the executor it owns; a context cannot. */
   close(): void {}
 }

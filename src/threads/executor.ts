@@ -35,6 +35,11 @@ export interface Executor {
    */
   matmuls(ms: readonly Matrix[], x: number, ys: readonly number[], T: number): void;
   attention(a: AttentionArgs): void;
+  /**
+   * Streams [ptr, ptr + bytes) once with every thread (bytes a multiple of 64; thread i reads its own
+   * contiguous slice), the way a forward pass streams weights: the bandwidth probe of `space cost`.
+   */
+  probeRead(ptr: number, bytes: number): void;
   /** Counters that let tests check which paths ran. */
   readonly counters: { matmulRows: number; multiRowCalls: number; parallelCalls: number };
   close(): void;
@@ -97,5 +102,33 @@ export class LocalExecutor implements Executor {
     this.kernels.attention(a.q, a.k, a.v, a.mask, a.out, a.scores, a.T, a.nKeys, a.nHeads, a.nKvHeads, a.headDim, 0, a.nHeads, a.scale);
   }
 
+  probeRead(ptr: number, bytes: number): void {
+    this.kernels.probeRead(ptr, bytes);
+  }
+
   close(): void {}
+}
+
+/**
+ * Attention over units u = t * nHeads + h (row t, head h) in [u0, u1), on the calling thread: at most
+ * three kernel calls (the tail of a first row, whole rows, the head of a last row), each with the block's
+ * pointers moved to its first row. Rows are independent (each reads only q[t], mask[t] and the cache),
+ * so a split by head x row computes every element exactly as the whole call would.
+ */
+export function attentionUnits(k: KernelExports, a: AttentionArgs, scores: number, u0: number, u1: number): void {
+  const H = a.nHeads, D = H * a.headDim;
+  const call = (t0: number, rows: number, h0: number, h1: number) =>
+    k.attention(a.q + t0 * D * 4, a.k, a.v, a.mask + t0 * a.nKeys, a.out + t0 * D * 4, scores, rows, a.nKeys, H, a.nKvHeads, a.headDim, h0, h1, a.scale);
+  let u = u0;
+  if (u < u1 && u % H !== 0) {
+    const t = Math.floor(u / H), h1 = Math.min(H, u1 - t * H);
+    call(t, 1, u % H, h1);
+    u = t * H + h1;
+  }
+  const whole = Math.floor((u1 - u) / H);
+  if (whole > 0) {
+    call(u / H, whole, 0, H);
+    u += whole * H;
+  }
+  if (u < u1) call(u / H, 1, 0, u1 - u);
 }
