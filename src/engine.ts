@@ -14,7 +14,7 @@ import { loadWeights, type ModelWeights, type WeightStorage } from "./model/weig
 import { Forward, Workspace, PREFILL_CHUNK } from "./model/forward.js";
 import { KVCache } from "./model/kvcache.js";
 import { LocalExecutor, type Executor } from "./threads/executor.js";
-import type { DecodingContext } from "./decode/generate.js";
+import type { DecodingContext } from "./model/context.js";
 import { ArenaRegions } from "./wasm/regions.js";
 import { ContextGuard, GuardedExecutor, checkOpen } from "./model/lifecycle.js";
 

@@ -15,7 +15,6 @@ import { fail } from "../errors.js";
 import { PREFILL_CHUNK, type Forward, type Workspace } from "../model/forward.js";
 import { chainBlock, range } from "./block.js";
 import type { KVCache } from "../model/kvcache.js";
-import type { Tokenizer } from "../tokenizer/tokenizer.js";
 import { StreamDecoder } from "../tokenizer/stream.js";
 import type { Proposer } from "./proposer.js";
 import { argmax, distribution, GREEDY, type Banned, type SamplingParams } from "./sampling.js";
@@ -24,7 +23,7 @@ import { verifyGreedy, verifySampled, type Verdict } from "./verify.js";
 import { StopMatcher } from "./stop.js";
 import { traceStep, type TraceStep } from "./trace.js";
 import { beginGeneration, type Pacer } from "./pacer.js";
-import type { ContextGuard } from "../model/lifecycle.js";
+import type { DecodingContext } from "../model/context.js";
 
 export interface GenerateOptions {
   readonly maxTokens: number;
@@ -73,16 +72,8 @@ export interface GenerateResult {
   stats: GenerateStats;
 }
 
-export interface DecodingContext {
-  readonly forward: Forward;
-  readonly cache: KVCache;
-  readonly ws: Workspace;
-  readonly tokenizer: Tokenizer;
-  /** Prompt + generated tokens this context can hold. */
-  readonly contextTokens: number;
-  /** Engine.newContext's contexts: refuses concurrent, post-dispose and post-close use (E_STATE). */
-  readonly guard?: ContextGuard;
-}
+/** What a generation runs on (Engine.newContext makes one); defined with the model, which knows no decoder. */
+export type { DecodingContext } from "../model/context.js";
 
 /**
  * Generates from `prompt` on ctx, from an empty KV cache (or its first `cachedPrefix` rows). It yields
