@@ -12,7 +12,7 @@ import { generate, type GenerateResult } from "../src/decode/generate.js";
 import { ArProposer, type Proposer } from "../src/decode/proposer.js";
 import { FULL_LAYOUT, LEAN_LAYOUT, SpaceProposer } from "../src/decode/space.js";
 import { autoSpace, isAr } from "../src/decode/costmodel.js";
-import { median, rotate } from "../src/bench/stats.js";
+import { median, rotate } from "../src/util/stats.js";
 
 const rounds = Number(process.argv[2] ?? 5);
 const maxTokens = Number(process.argv[3] ?? 64);

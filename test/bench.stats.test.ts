@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { geomean, median, rotate } from "../src/bench/stats.js";
+import { geomean, median, rotate } from "../src/util/stats.js";
 
 describe("bench statistics", () => {
   it("median of odd and even counts", () => {

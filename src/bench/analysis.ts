@@ -23,9 +23,9 @@
  *   group          prompts by language (python, cpp, java, js, go, rust) or chat, and "all": per group the
  *                  same figures as per decoder, over the group's prompts only (so "all" is the headline row).
  */
-import type { CostPoint } from "./cost.js";
+import type { CostPoint } from "../decode/cost.js";
 import type { RunTiming } from "./decoder.js";
-import { geomean, median } from "./stats.js";
+import { geomean, median } from "../util/stats.js";
 
 export type Engine = "ours" | "llama";
 

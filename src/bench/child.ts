@@ -10,7 +10,7 @@ import { loadEngine } from "../node/engine.js";
 import { autoSpace } from "../decode/costmodel.js";
 import { FULL_LAYOUT, LAYOUTS, type SpaceMask } from "../decode/space.js";
 import { readAdapterFile } from "../node/adapter.js";
-import { costCurve } from "./cost.js";
+import { costCurve } from "../decode/cost.js";
 import { ourDecoder, type BenchDecoder } from "./decoder.js";
 import { openLlamaDecoder, type LlamaDecoder } from "./llama.js";
 import type { ChildRequest, ChildSpec } from "./procs.js";

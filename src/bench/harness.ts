@@ -13,7 +13,7 @@ import { family, type Contender } from "./analysis.js";
 import type { RunTiming } from "./decoder.js";
 import type { ChildEngine } from "./procs.js";
 import type { BenchPrompt } from "./prompts.js";
-import { rotate } from "./stats.js";
+import { rotate } from "../util/stats.js";
 
 export interface Live extends Contender {
   readonly child: ChildEngine;

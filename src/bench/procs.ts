@@ -7,7 +7,7 @@ import { fork, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import type { DecoderKind } from "../decode/decoders.js";
 import type { SimdChoice } from "../node/engine.js";
-import type { CostPoint } from "./cost.js";
+import type { CostPoint } from "../decode/cost.js";
 import type { RunTiming } from "./decoder.js";
 import type { LlamaMode } from "./llama.js";
 

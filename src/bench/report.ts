@@ -1,7 +1,7 @@
 /** The bench's JSON document and its Markdown rendering (stdout and bench.md). */
 import type { Analysis, Contender } from "./analysis.js";
-import type { CostPoint } from "./cost.js";
-import { NOISY_SPREAD } from "./stats.js";
+import type { CostPoint } from "../decode/cost.js";
+import { NOISY_SPREAD } from "../util/stats.js";
 
 export interface ContenderReport extends Contender {
   /** Decode tok/s of the calibration (warm-up) run on the first prompt. */

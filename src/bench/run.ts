@@ -26,7 +26,7 @@ import { packageRoot } from "../node/wasm.js";
 import { LAYOUTS, MAX_K } from "../decode/space.js";
 import type { DecoderKind } from "../decode/decoders.js";
 import { analyze, family, type Contender } from "./analysis.js";
-import type { CostPoint } from "./cost.js";
+import type { CostPoint } from "../decode/cost.js";
 import { calibrate, selectTimed, timedRuns, type Live, type Schedule } from "./harness.js";
 import { ChildEngine, type ChildSpec } from "./procs.js";
 import { Progress } from "./progress.js";

@@ -8,9 +8,9 @@
  * same prefix. Block sizes are interleaved round by round (rotated order), so drift hits every T alike.
  */
 import type { Engine } from "../engine.js";
-import { chainBlock, range } from "../decode/block.js";
+import { chainBlock, range } from "./block.js";
 import { PREFILL_CHUNK } from "../model/forward.js";
-import { median, rotate } from "./stats.js";
+import { median, rotate } from "../util/stats.js";
 
 export const COST_WIDTHS: readonly number[] = [1, 2, 4, 8, 16, 32, 64];
 

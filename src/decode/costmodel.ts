@@ -19,7 +19,7 @@
  * verification. No Node APIs here.
  */
 import type { Engine } from "../engine.js";
-import { costCurve } from "../bench/cost.js";
+import { costCurve } from "./cost.js";
 import { AR_CONFIG, FULL_LAYOUT, LEAN_LAYOUT, type SpaceAuto, type SpaceConfig, type SpaceLayout } from "./space.js";
 import type { Verdict } from "./verify.js";
 
@@ -294,7 +294,7 @@ export interface MeasureOptions {
 
 /**
  * cost(T) of this engine for the widths `configs` can run, by real forward passes on a scratch context
- * (bench/cost.ts). Measured once per engine and width: the engine fixes the model, weight format and
+ * (decode/cost.ts). Measured once per engine and width: the engine fixes the model, weight format and
  * thread count; later calls reuse the cached medians.
  */
 export function measureCost(engine: Engine, configs: readonly SpaceConfig[], o: MeasureOptions = {}): CostFn {

@@ -1,4 +1,4 @@
-/** Small statistics for the bench: medians over repeats, geometric means over prompts. */
+/** Small statistics: medians over repeats, geometric means over ratios, rotated orders for interleaving. */
 
 export function median(xs: readonly number[]): number {
   const s = xs.filter(Number.isFinite).sort((a, b) => a - b);
