@@ -25,6 +25,7 @@ import { DISTILL_OPTIONS, TRAIN_OPTIONS, runDistill, runTrain } from "./train.js
 import { BENCH_USAGE, runBench } from "../bench/run.js";
 import { VERIFY_USAGE, runVerify } from "./verify.js";
 import { SERVE_SUMMARY, runServe, serveOptions } from "./serve.js";
+import { WEB_OPTIONS, WEB_SUMMARY, runWeb } from "./web.js";
 
 const LOAD_OPTIONS: Record<string, OptionSpec> = {
   model: { kind: "string", help: "GGUF model file (default: the embedded models/space-tiny.gguf)" },
@@ -64,7 +65,7 @@ const SERVE_OPTIONS = serveOptions(
   Object.fromEntries(["decoder", "k", "mask-token", "layout", "draft-model", "draft-layers", "adapter"].map((n) => [n, GENERATE_OPTIONS[n]])),
 );
 
-const COMMANDS = ["generate", "info", "demo", "distill", "train", "bench", "verify", "serve", "help"] as const;
+const COMMANDS = ["generate", "info", "demo", "distill", "train", "bench", "verify", "serve", "web", "help"] as const;
 
 /** Options of a command that takes no positional arguments: a stray word is an error, not ignored. */
 function optionsOnly(argv: readonly string[], specs: Record<string, OptionSpec>): Parsed {
@@ -97,6 +98,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         return await runVerify(rest, (s) => process.stdout.write(s));
       case "serve":
         return await runServe(parseArgs(rest, SERVE_OPTIONS).options, SERVE_OPTIONS);
+      case "web":
+        return await runWeb(optionsOnly(rest, WEB_OPTIONS), (s) => process.stdout.write(s));
       case undefined:
       case "help":
       case "--help":
@@ -117,7 +120,7 @@ function printHelp(): void {
       `space info [--model PATH] [--simd ...]\n\nspace demo [--model PATH]    AR and SPACE on a held-out prompt: the same text, tau, the speedup\n\n` +
       `space distill --out DATA.jsonl [options]    self-distillation data: greedy responses of --model\n${usage(DISTILL_OPTIONS)}\n\n` +
       `space train --data DATA.jsonl --run-dir DIR --out ADAPTER.gguf [options]    base-preserving SAR-SFT\n${usage(TRAIN_OPTIONS)}\n\n` +
-      `${BENCH_USAGE}\n\n${VERIFY_USAGE}\n\n${SERVE_SUMMARY} (space serve --help)\n`,
+      `${BENCH_USAGE}\n\n${VERIFY_USAGE}\n\n${SERVE_SUMMARY} (space serve --help)\n\n${WEB_SUMMARY}\n${usage(WEB_OPTIONS)}\n`,
   );
 }
 
