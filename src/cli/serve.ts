@@ -7,10 +7,7 @@
 import { basename } from "node:path";
 import { fail } from "../errors.js";
 import { embeddedModelPath, loadModelFile, type DecoderKind, type LayoutChoice, type Model, type SimdChoice, type WeightStorage } from "../api/node.js";
-import { attachAdapter, type AttachedAdapter } from "../decode/decoders.js";
-import { decodeAdapter } from "../model/adapter.js";
-import { fileSource } from "../node/files.js";
-import { sha256File } from "../node/prompts.js";
+import { readAdapterFile } from "../node/adapter.js";
 import { usage, type OptionSpec, type Parsed } from "./args.js";
 import { Runner } from "../serve/runner.js";
 import { DEFAULT_LIMITS, startServer } from "../serve/server.js";
@@ -62,7 +59,7 @@ export async function runServe(o: Parsed, specs: Record<string, OptionSpec>): Pr
     const ctx = (o.ctx as number | undefined) ?? Math.min(modelCtx, DEFAULT_SERVE_CTX);
     if (ctx > modelCtx) fail("E_ARGS", `--ctx ${ctx} exceeds the model's context of ${modelCtx}`);
     const maxTokens = (o["max-tokens"] as number | undefined) ?? ctx;
-    const adapter = o.adapter !== undefined ? attachAdapterFile(model, modelPath, o.adapter as string) : undefined;
+    const adapter = o.adapter !== undefined ? readAdapterFile(model.engine, modelPath, o.adapter as string) : undefined;
     const runner = new Runner(
       model,
       {
@@ -110,18 +107,6 @@ export async function runServe(o: Parsed, specs: Record<string, OptionSpec>): Pr
     draft?.dispose();
     model.dispose();
   }
-}
-
-/** A base-preserving adapter file on the model's engine, refused when trained for another base file. */
-function attachAdapterFile(model: Model, modelPath: string, adapterPath: string): AttachedAdapter {
-  const source = fileSource(adapterPath);
-  let bytes: Uint8Array;
-  try {
-    bytes = source.read(0, source.byteLength);
-  } finally {
-    source.close();
-  }
-  return attachAdapter(model.engine, decodeAdapter(bytes, adapterPath), sha256File(modelPath), modelPath);
 }
 
 /** Resolves at the first SIGTERM or SIGINT (and stops listening for both). */
