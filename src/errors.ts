@@ -13,7 +13,8 @@ export type ErrorCode =
   | "E_ARGS" // nonsense option values
   | "E_WASM" // the WebAssembly core could not be loaded
   | "E_IO" // a file could not be read or written
-  | "E_STATE"; // misuse of an object's lifecycle: a closed engine, a disposed or busy decoding context
+  | "E_STATE" // misuse of an object's lifecycle: a closed engine, a disposed or busy decoding context
+  | "E_TRAIN"; // training cannot go on (a non-finite loss: diverged)
 
 export class SpaceError extends Error {
   constructor(

@@ -6,7 +6,11 @@
  *
  * Both resume: distill skips the ids already in its output; train continues from DIR/checkpoint.gguf.
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { appendLine, dropTornLine, refuseInputAsOutput, requireRegularFile } from "../node/outputs.js";
+import { readDistilled } from "../node/distilled.js";
+import { lockRunDir } from "../node/runlock.js";
+import { checkRunConfig, writeRunConfig } from "../node/runconfig.js";
 import { basename, join } from "node:path";
 import { fail } from "../errors.js";
 import type { OptionSpec, Parsed } from "./args.js";
@@ -18,10 +22,10 @@ import { ArProposer } from "../decode/proposer.js";
 import { SpaceProposer, maxExtraRows, FULL_LAYOUT, type SpaceLayout } from "../decode/space.js";
 import { userPromptIds } from "../tokenizer/chat.js";
 import { defaultDataDir } from "../bench/prompts.js";
-import { humanEvalPrompts, readJsonl, sha256File, type DistillPrompt, type DistilledExample } from "../node/prompts.js";
+import { humanEvalPrompts, readPromptsFile, sha256File, type DistillPrompt, type DistilledExample } from "../node/prompts.js";
 import { HUMANEVAL_LANGUAGES, INSTRUCTION_PROMPTS } from "../train/prompts.js";
 import { AdapterTrainer, liveLoraRows } from "../train/adapter.js";
-import { drawAppended, type SftExample } from "../train/sar.js";
+import { drawAppended, maxCut, type SftExample } from "../train/sar.js";
 import { decodeCheckpoint, encodeCheckpoint } from "../train/checkpoint.js";
 import { writeFileAtomic } from "../node/checkpoint.js";
 import {
@@ -47,9 +51,10 @@ export const DISTILL_OPTIONS: Record<string, OptionSpec> = {
   weights: { kind: "string", choices: Object.keys(DISTILL_STORAGE), help: "weights in memory: as stored (default), or f32 (dequantised into f32 panels: same tokens, faster)" },
   out: { kind: "string", help: "JSONL output (appended to; ids already there are skipped)" },
   split: { kind: "string", choices: ["train", "heldout", "all"], help: "which prompts (default train: HumanEval-X 0-119 + instruction prompts)" },
-  "data-dir": { kind: "string", help: "HumanEval-X directory (default ../shared/data/humaneval-x)" },
+  "data-dir": { kind: "string", help: "HumanEval-X directory (default: the package's data/humaneval-x)" },
   "max-tokens": { kind: "int", min: 1, max: 4096, help: "response tokens (default 256)" },
   prompts: { kind: "string", choices: ["all", "humaneval", "instruct"], help: "which sources (default all)" },
+  "prompts-file": { kind: "string", help: 'your own prompts instead: JSONL, one {"message", "id"?, "split"?: "train"|"heldout"} per line' },
   limit: { kind: "int", min: 1, max: 1 << 20, help: "stop after this many new examples (prompts go problem-major: n of every source, then n + 1)" },
 };
 
@@ -103,16 +108,24 @@ function distillPrompts(split: string, dataDir: string, sources: string): Distil
   return split === "all" ? ordered : ordered.filter((p) => p.split === split);
 }
 
+/** --prompts-file: the user's prompts instead of the built-in ones (HumanEval-X and instructions). */
+function userPrompts(o: Parsed, split: string): DistillPrompt[] {
+  for (const other of ["prompts", "data-dir"]) if (o[other] !== undefined) fail("E_ARGS", `--prompts-file replaces the built-in prompts: drop --${other}`);
+  const all = readPromptsFile(o["prompts-file"] as string);
+  return split === "all" ? all : all.filter((p) => p.split === split);
+}
+
 export async function runDistill(o: Parsed): Promise<number> {
   const out = need(o, "out");
   const split = (o.split as string | undefined) ?? "train";
   const maxTokens = (o["max-tokens"] as number | undefined) ?? 256;
-  const prompts = distillPrompts(split, (o["data-dir"] as string | undefined) ?? defaultDataDir(), (o.prompts as string | undefined) ?? "all");
-  const done = new Set(readJsonl<DistilledExample>(out).map((e) => e.id));
-  if (existsSync(out)) {
-    const text = readFileSync(out, "utf8");
-    if (text.length > 0 && !text.endsWith("\n")) appendFileSync(out, "\n"); // a run killed mid-line
-  }
+  const prompts = o["prompts-file"] !== undefined
+    ? userPrompts(o, split)
+    : distillPrompts(split, (o["data-dir"] as string | undefined) ?? defaultDataDir(), (o.prompts as string | undefined) ?? "all");
+  refuseInputAsOutput("--out", out, [["--model", modelPath(o)]]);
+  // A run killed mid-line left a torn last line: drop it, so the next line does not glue onto it.
+  if (dropTornLine(out) > 0) process.stderr.write(`distill: dropped the incomplete last line of ${out} (an interrupted run)\n`);
+  const done = new Set((existsSync(out) ? readDistilled(out) : []).map((e) => e.id));
   const todo = prompts.filter((p) => !done.has(p.id)).slice(0, (o.limit as number | undefined) ?? Infinity);
   const engine = await open(o, DISTILL_STORAGE);
   try {
@@ -126,7 +139,7 @@ export async function runDistill(o: Parsed): Promise<number> {
       try {
         const r = await generate(ctx, prompt, proposer, { maxTokens });
         const ex: DistilledExample = { id: p.id, split: p.split, prompt, response: r.tokens };
-        appendFileSync(out, JSON.stringify(ex) + "\n");
+        appendLine(out, JSON.stringify(ex));
         tokens += r.tokens.length;
       } finally {
         ctx.dispose();
@@ -158,7 +171,9 @@ function parseTargets(o: Parsed): LoraTarget[] {
 
 export async function runTrain(o: Parsed): Promise<number> {
   const dataPath = need(o, "data"), runDir = need(o, "run-dir"), out = need(o, "out");
-  mkdirSync(runDir, { recursive: true });
+  requireRegularFile(modelPath(o), "model");
+  requireRegularFile(dataPath, "training data file");
+  refuseInputAsOutput("--out", out, [["--model", modelPath(o)], ["--data", dataPath]]);
   const cfgRun = {
     model: basename(modelPath(o)),
     steps: (o.steps as number | undefined) ?? 4000,
@@ -174,23 +189,40 @@ export async function runTrain(o: Parsed): Promise<number> {
     maxPrefix: (o["max-prefix"] as number | undefined) ?? 640,
     seed: (o.seed as number | undefined) ?? 0,
   };
-  const cfgPath = join(runDir, "config.json");
-  if (existsSync(cfgPath)) {
-    const old = JSON.parse(readFileSync(cfgPath, "utf8")) as typeof cfgRun;
-    if (JSON.stringify(old) !== JSON.stringify(cfgRun)) fail("E_ARGS", `${runDir} holds a run with other settings: ${JSON.stringify(old)} (this one: ${JSON.stringify(cfgRun)})`);
-  } else writeFileSync(cfgPath, JSON.stringify(cfgRun, null, 1) + "\n");
 
   const examples: SftExample[] = [];
-  for (const e of readJsonl<DistilledExample>(dataPath)) {
+  for (const e of readDistilled(dataPath)) {
     if (e.split !== "train") continue;
     const room = cfgRun.maxPrefix - e.prompt.length;
     if (room <= cfgRun.k + 1) continue; // prompt too long to leave room for a group
     examples.push({ prompt: e.prompt, response: e.response.slice(0, room) });
   }
   if (examples.length === 0) fail("E_ARGS", `${dataPath}: no training example (run space distill first)`);
+  // A sample has mask rows only when its response is longer than k: without one, no step could run.
+  if (!examples.some((e) => maxCut(e, cfgRun.k) >= 0)) {
+    fail("E_ARGS", `${dataPath}: no training example has a response of more than k = ${cfgRun.k} tokens within --max-prefix ${cfgRun.maxPrefix}: no sample would hold a mask group`);
+  }
   const baseSha = sha256File(modelPath(o));
-  const engine = await open(o, TRAIN_STORAGE);
+  const dataSha256 = sha256File(dataPath);
+  mkdirSync(runDir, { recursive: true });
+  const release = lockRunDir(runDir); // one trainer per run folder
+  let engine: Engine;
   try {
+    checkRunConfig(runDir, { ...cfgRun, dataSha256 });
+    engine = await open(o, TRAIN_STORAGE);
+  } catch (e) {
+    release();
+    throw e;
+  }
+  try {
+    const V = engine.config.vocabSize;
+    const beyond = (ids: ArrayLike<number>) => Array.from(ids).some((t) => t >= V);
+    if (examples.some((e) => beyond(e.prompt) || beyond(e.response))) {
+      fail("E_ARGS", `${dataPath}: token ids beyond the model's vocabulary of ${V} (distilled from another model?)`);
+    }
+    // Written only now that the run starts, and whole (a temporary file renamed): never half a config.
+    writeRunConfig(runDir, { ...cfgRun, dataSha256 });
+    for (const f of ["train.log", "eval.jsonl"]) dropTornLine(join(runDir, f));
     const { k, groups } = cfgRun;
     const trainer = new AdapterTrainer(engine.core, engine.arena, engine.config, engine.weights, {
       shape: { k, rank: cfgRun.rank, targets: cfgRun.targets, maskToken: cfgRun.maskToken },
@@ -226,6 +258,10 @@ export async function runTrain(o: Parsed): Promise<number> {
       }).filter((s) => s.maskRows.length > 0);
       if (batch.length === 0) continue;
       const st = trainer.step(batch);
+      if (!Number.isFinite(st.loss)) {
+        // Nothing of this step is saved: the checkpoint and the adapter keep the last finite state.
+        fail("E_TRAIN", `step ${trainer.steps}: the loss is ${st.loss}: training diverged (try a lower --lr); ${out} and the checkpoint keep the last saved step`);
+      }
       maskTokens += st.tokens;
       rows += batch.reduce((n, s) => n + s.tokens.length, 0);
       lossAvg = Number.isNaN(lossAvg) ? st.loss : 0.98 * lossAvg + 0.02 * st.loss;
@@ -238,7 +274,7 @@ export async function runTrain(o: Parsed): Promise<number> {
       if (evalEvery > 0 && (trainer.steps % evalEvery === 0 || trainer.steps === cfgRun.steps)) {
         const r = await evalTau(engine, trainer, lora, layout, evalPrompts, evalTokens);
         const rec = { step: trainer.steps, loss_avg: lossAvg, tau: r.tau, tau_per_prompt: r.per, identical_to_ar: r.same, time: new Date().toISOString() };
-        appendFileSync(join(runDir, "eval.jsonl"), JSON.stringify(rec) + "\n");
+        appendLine(join(runDir, "eval.jsonl"), JSON.stringify(rec));
         if (tty) process.stderr.write("\n");
         log(runDir, `eval step ${trainer.steps}: tau ${r.tau.toFixed(3)} on ${evalPrompts.length} held-out prompts (${r.same ? "output identical to AR" : "OUTPUT DIFFERS FROM AR"})`);
       }
@@ -249,6 +285,7 @@ export async function runTrain(o: Parsed): Promise<number> {
     return 0;
   } finally {
     engine.close();
+    release();
   }
 }
 
@@ -260,7 +297,7 @@ function bar(f: number): string {
 function log(runDir: string, msg: string): void {
   const line = `${new Date().toISOString()} ${msg}`;
   process.stderr.write(line + "\n");
-  appendFileSync(join(runDir, "train.log"), line + "\n");
+  appendLine(join(runDir, "train.log"), line);
 }
 
 /** Held-out HumanEval-X prompts for tau: problem 120 + i of each language, languages in turn. */
