@@ -44,6 +44,8 @@ export interface RunResult extends GenerateResult {
   readonly cachedTokens: number;
   /** Steps that ran after the signal fired: 0 when an abort lands between steps. */
   readonly stepsAfterAbort: number;
+  /** Milliseconds from the signal to the end of the run (null when not aborted). */
+  readonly abortMs: number | null;
 }
 
 export class Runner {
@@ -98,8 +100,12 @@ export class Runner {
     this.busy = true;
     const { cache } = this.ctx;
     let stepsAtAbort = -1;
+    let abortedAt = 0;
     let steps = 0;
-    const onAbort = () => (stepsAtAbort = steps);
+    const onAbort = () => {
+      stepsAtAbort = steps;
+      abortedAt = performance.now();
+    };
     req.signal.addEventListener("abort", onAbort, { once: true });
     try {
       // At least one prompt token must run: its logits choose the first output token.
@@ -123,7 +129,8 @@ export class Runner {
       const known = Math.min(cache.length, req.prompt.length + result.tokens.length);
       cache.truncate(known);
       this.inCache = [...req.prompt, ...result.tokens].slice(0, known);
-      return { ...result, cachedTokens: reuse, stepsAfterAbort: stepsAtAbort < 0 ? 0 : steps - stepsAtAbort };
+      const aborted = stepsAtAbort >= 0;
+      return { ...result, cachedTokens: reuse, stepsAfterAbort: aborted ? steps - stepsAtAbort : 0, abortMs: aborted ? performance.now() - abortedAt : null };
     } catch (e) {
       cache.truncate(0); // a failed run leaves rows we cannot vouch for
       this.inCache = [];

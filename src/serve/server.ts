@@ -42,8 +42,12 @@ export interface RequestRecord {
   readonly prompt_tokens?: number;
   readonly completion_tokens?: number;
   readonly cached_tokens?: number;
+  /** Milliseconds the request waited in the queue. */
+  readonly wait_ms?: number;
   /** Steps the engine ran after the request was aborted (disconnect, timeout): at most 1. */
   readonly steps_after_abort?: number;
+  /** Milliseconds from the abort to the engine's stop. */
+  readonly abort_ms?: number;
   readonly error?: string;
 }
 
@@ -61,6 +65,8 @@ export interface ServeHandle {
   /** http://host:port */
   readonly url: string;
   readonly port: number;
+  /** Requests waiting in the queue now (not counting the running one). */
+  readonly queued: number;
   /**
    * Graceful shutdown: stop accepting, answer waiting requests 503, let the running one finish for up
    * to `graceMs` and then abort it; resolves when nothing runs. The caller then closes the engine.
@@ -199,6 +205,7 @@ export async function startServer(opts: ServeOptions): Promise<ServeHandle> {
         reject(e);
       },
       start: async () => {
+        const waitMs = Date.now() - enqueuedAt;
         if (controller.signal.aborted) return; // left while it waited (already answered)
         const seed = p.seed ?? randomInt(0, 2 ** 32);
         const sse = (o: unknown) => void (res.writableEnded || res.destroyed || res.write(`data: ${JSON.stringify(o)}\n\n`));
@@ -217,7 +224,13 @@ export async function startServer(opts: ServeOptions): Promise<ServeHandle> {
             onText: p.stream ? (text) => void sse(streamChunk(head, p.kind, { text })) : undefined,
           });
           const aborted = why;
-          const fields = { prompt_tokens: prompt.length, completion_tokens: r.tokens.length, cached_tokens: r.cachedTokens, steps_after_abort: r.stepsAfterAbort };
+          const fields = {
+            prompt_tokens: prompt.length,
+            completion_tokens: r.tokens.length,
+            cached_tokens: r.cachedTokens,
+            wait_ms: waitMs,
+            ...(r.abortMs !== null ? { steps_after_abort: r.stepsAfterAbort, abort_ms: r.abortMs } : {}),
+          };
           if (aborted !== null) {
             answerAborted(aborted);
             record({ status: aborted === "disconnected" ? 499 : aborted === "timeout" ? 504 : 503, stop_reason: aborted, ...fields });
@@ -270,6 +283,7 @@ export async function startServer(opts: ServeOptions): Promise<ServeHandle> {
       if (why === "timeout" && queue.remove(key, job)) job.refuse(new ApiError(504, `the request waited longer than the server's ${limits.timeoutMs} ms timeout`, "timeout_error", "timeout"));
     });
 
+    const enqueuedAt = Date.now();
     if (!queue.push(key, job)) {
       clearTimeout(timer);
       reject(new ApiError(429, `the server is busy: ${queue.length} requests are waiting (the queue holds ${limits.queue}); retry later`, "rate_limit_error", "rate_limit_exceeded"));
@@ -291,6 +305,9 @@ export async function startServer(opts: ServeOptions): Promise<ServeHandle> {
   return {
     url: `http://${host}:${address.port}`,
     port: address.port,
+    get queued() {
+      return queue.length;
+    },
     async close(graceMs = 10_000) {
       if (closing) return idle;
       closing = true;
