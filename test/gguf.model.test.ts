@@ -5,6 +5,7 @@
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { skipWithout } from "./helpers/required.js";
 import { dequantize } from "../src/gguf/dequant.js";
 import { checkTensorTypes, metaGetter, metaNumber, metaString, readGGUF, type GGUFFile } from "../src/gguf/reader.js";
 import { GGML, MetaType } from "../src/gguf/types.js";
@@ -20,7 +21,7 @@ function withModel<T>(fn: (f: GGUFFile, read: (offset: number, length: number) =
   }
 }
 
-describe.skipIf(!HAVE_MODEL)(`real model header (${MODEL_PATH}; skipped when absent)`, () => {
+describe.skipIf(skipWithout(HAVE_MODEL))(`real model header (${MODEL_PATH}; skipped when absent outside CI)`, () => {
   it("has the expected directory and metadata", () => {
     withModel((f, _read, size) => {
       expect(f.version).toBe(3);
@@ -51,7 +52,7 @@ describe.skipIf(!HAVE_MODEL)(`real model header (${MODEL_PATH}; skipped when abs
     });
   });
 
-  it.skipIf(!HAVE_VENV)("agrees with gguf-py on metadata, directory and two tensors' values", () => {
+  it.skipIf(skipWithout(HAVE_VENV))("agrees with gguf-py on metadata, directory and two tensors' values", () => {
     const only = ["blk.0.ffn_down.weight", "output_norm.weight"];
     const run = spawnSync(VENV_PYTHON, [join(import.meta.dirname, "..", "tools", "gguf_read.py"), MODEL_PATH, `--only=${only.join(",")}`], {
       encoding: "utf8",

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { skipWithout } from "./helpers/required.js";
 import { dequantize, quantize } from "../src/gguf/dequant.js";
 import { readGGUF } from "../src/gguf/reader.js";
 import { bytesSource } from "../src/gguf/source.js";
@@ -172,7 +173,7 @@ function pyScalar(type: number, v: MetaScalar): unknown {
 }
 
 describe("the Python gguf package reads what we write", () => {
-  it.skipIf(!HAVE_VENV)(`gguf-py GGUFReader agrees (needs ${VENV_PYTHON}; skipped without it)`, () => {
+  it.skipIf(skipWithout(HAVE_VENV))(`gguf-py GGUFReader agrees (needs ${VENV_PYTHON}; skipped without it)`, () => {
     const dir = mkdtempSync(join(tmpdir(), "space-gguf-py-"));
     try {
       const spec = pythonCheckSpec();
