@@ -12,7 +12,7 @@ set -euo pipefail
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
 RUN="${SPACE_RUN_DIR:-$HOME/.cache/space/runs/smollm2-space}"
 MODEL="${SPACE_BASE_MODEL:-$HOME/.cache/space/models/SmolLM2-135M-Instruct.Q4_1.gguf}"
-DATA_DIR="${HUMANEVAL_X_DIR:-$REPO/../shared/data/humaneval-x}"
+DATA_DIR="${HUMANEVAL_X_DIR:-$REPO/data/humaneval-x}"
 OUT="$RUN/smollm2-135m-instruct-space-k5.gguf"
 mkdir -p "$RUN"
 if [ ! -f "$RUN/code/bin/space-train.mjs" ]; then

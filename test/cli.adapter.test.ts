@@ -69,9 +69,7 @@ describe("space generate --adapter", () => {
   });
 });
 
-const DATA = join(__dirname, "..", "..", "shared", "data", "humaneval-x");
-
-describe.skipIf(!existsSync(join(DATA, "humaneval_python.jsonl.gz")))("space distill + space train", () => {
+describe("space distill + space train", () => {
   it("distils, trains with checkpoints, resumes, exports an adapter generate accepts", () => {
     const data = join(dir, "d.jsonl"), run = join(dir, "run"), out = join(dir, "a.gguf");
     const d = space(["distill", "--model", model, "--out", data, "--prompts", "instruct", "--limit", "3", "--max-tokens", "24"]);
@@ -84,7 +82,7 @@ describe.skipIf(!existsSync(join(DATA, "humaneval_python.jsonl.gz")))("space dis
     expect(again.code).toBe(0);
     const train = (steps: number) => space(["train", "--model", model, "--data", data, "--run-dir", run, "--out", out,
       "--steps", String(steps), "--k", "2", "--rank", "2", "--groups", "3", "--batch", "1", "--checkpoint-every", "2",
-      "--eval-every", "2", "--eval-prompts", "1", "--eval-tokens", "8", "--max-prefix", "400", "--data-dir", DATA]);
+      "--eval-every", "2", "--eval-prompts", "1", "--eval-tokens", "8", "--max-prefix", "400"]); // HumanEval-X: the repository's data/
     const t = train(4);
     expect(t.code, t.stderr).toBe(0);
     expect(t.stderr).toMatch(/step 4\/4 .*loss .*mask tok\/s.*ETA/);
@@ -94,4 +92,21 @@ describe.skipIf(!existsSync(join(DATA, "humaneval_python.jsonl.gz")))("space dis
     const g = space(["generate", "--model", model, "--adapter", out, "--decoder", "space", ...PROMPT]);
     expect(g.code, g.stderr).toBe(0);
   }, 240_000);
+
+  it("distils the user's own prompts from --prompts-file (JSONL), and refuses a malformed one naming the line", () => {
+    const prompts = join(dir, "prompts.jsonl"), out = join(dir, "mine.jsonl");
+    writeFileSync(prompts, ['{"message": "Say hello."}', "", '{"id": "q2", "message": "Count to three.", "split": "heldout"}'].join("\n") + "\n");
+    const d = space(["distill", "--model", model, "--out", out, "--prompts-file", prompts, "--split", "all", "--max-tokens", "8"]);
+    expect(d.code, d.stderr).toBe(0);
+    const lines = readFileSync(out, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    expect(lines.map((l) => [l.id, l.split])).toEqual([["prompts/1", "train"], ["q2", "heldout"]]);
+    const bad = join(dir, "bad.jsonl");
+    writeFileSync(bad, '{"message": "ok"}\n{"text": "no message"}\n');
+    const b = space(["distill", "--model", model, "--out", join(dir, "never.jsonl"), "--prompts-file", bad]);
+    expect(b.code).toBe(2);
+    expect(b.stderr).toMatch(/^space: E_ARGS: .*bad\.jsonl:2: unknown field "text"/);
+    expect(existsSync(join(dir, "never.jsonl"))).toBe(false);
+    const both = space(["distill", "--model", model, "--out", out, "--prompts-file", prompts, "--prompts", "instruct"]);
+    expect(both.stderr).toMatch(/E_ARGS: --prompts-file replaces the built-in prompts: drop --prompts/);
+  });
 });

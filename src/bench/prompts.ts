@@ -1,16 +1,14 @@
 /**
  * The bench's prompts: held-out HumanEval-X problems (ids 120-163 of all six languages, the range SPACE is
- * evaluated on) and a few chat prompts. HumanEval-X is read at run time from ../shared/data/humaneval-x/ beside the repository (never
- * copied into it) through the same reader and the same wording as `space distill` (src/node/prompts.ts,
- * humanEvalMessage of src/train/prompts.ts), so a problem has the same id, message and token ids in the
+ * evaluated on) and a few chat prompts. HumanEval-X is read from the package's data/humaneval-x/ through
+ * the same reader and the same wording as `space distill` (src/node/prompts.ts, humanEvalMessage of
+ * src/train/prompts.ts), so a problem has the same id, message and token ids in the
  * training data and in the bench. Every prompt is a ChatML conversation with SmolLM2's default system
  * prompt (userPromptIds), tokenized by our tokenizer; llama.cpp gets the same ids.
  */
-import { join } from "node:path";
 import { userPromptIds } from "../tokenizer/chat.js";
 import type { Tokenizer } from "../tokenizer/tokenizer.js";
-import { packageRoot } from "../node/wasm.js";
-import { humanEvalLanguagePrompts, humanEvalPath } from "../node/prompts.js";
+import { humanEvalDir, humanEvalLanguagePrompts, humanEvalPath } from "../node/prompts.js";
 import { HUMANEVAL_LANGUAGES, TRAIN_PROBLEMS, type HumanEvalLanguage } from "../train/prompts.js";
 
 /** What a prompt is reported under in the per-group summary: its HumanEval-X language, or "chat". */
@@ -57,9 +55,9 @@ export function heldOutProblems(count: number): number[] {
   return Array.from({ length: count }, (_, i) => HELD_OUT_FIRST + Math.floor(((i + 0.5) * n) / count));
 }
 
-/** Where the HumanEval-X files live: ../shared/data/humaneval-x/ next to the repository. */
+/** Where the HumanEval-X files live: the package's data/humaneval-x/. */
 export function defaultDataDir(): string {
-  return join(packageRoot(), "..", "shared", "data", "humaneval-x");
+  return humanEvalDir();
 }
 
 export interface PromptSet {

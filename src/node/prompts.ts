@@ -1,19 +1,30 @@
 /**
- * Node edge of the distillation prompts: reads HumanEval-X problems from the shared data directory at run
- * time (src/train/prompts.ts has the split and the wording), and JSONL files of examples.
+ * Node edge of the distillation prompts: reads HumanEval-X problems from the package's data/humaneval-x/
+ * (src/train/prompts.ts has the split and the wording), and JSONL files of examples.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { openSync, readSync, closeSync } from "node:fs";
 import { gunzipSync } from "node:zlib";
 import { join } from "node:path";
 import { fail } from "../errors.js";
+import { packageRoot } from "./wasm.js";
+import { decodeUtf8Strict } from "../tokenizer/utf8.js";
 import { HUMANEVAL_LANGUAGES, humanEvalMessage, splitOf, type HumanEvalLanguage } from "../train/prompts.js";
 
 export interface DistillPrompt {
   readonly id: string; // "humaneval-x/python/12" or "instruct/3"
   readonly split: "train" | "heldout";
   readonly message: string; // the user message (wrapped in the chat template by the caller)
+}
+
+/**
+ * The HumanEval-X files shipped with the package (data/humaneval-x/: the six languages, their licence and
+ * source in its README), found from the package root, so a fresh clone and an installed package both
+ * have them.
+ */
+export function humanEvalDir(): string {
+  return join(packageRoot(), "data", "humaneval-x");
 }
 
 /** Where one language's HumanEval-X problems are: DIR/humaneval_LANG.jsonl.gz. */
@@ -44,9 +55,54 @@ export function humanEvalPrompts(dir: string): DistillPrompt[] {
   const out: DistillPrompt[] = [];
   for (const lang of HUMANEVAL_LANGUAGES) {
     const ps = humanEvalLanguagePrompts(dir, lang);
-    if (ps === undefined) fail("E_IO", `${humanEvalPath(dir, lang)}: HumanEval-X data not found (expected ../shared/data/humaneval-x/ beside the repository)`);
+    if (ps === undefined) fail("E_IO", `${humanEvalPath(dir, lang)}: HumanEval-X data not found (the package ships it in data/humaneval-x/; --data-dir names another copy)`);
     out.push(...ps);
   }
+  return out;
+}
+
+/** At most this many bytes of a --prompts-file (a prompt set, not a corpus). */
+export const MAX_PROMPTS_FILE_BYTES = 64 << 20;
+
+/**
+ * `space distill --prompts-file FILE`: the user's own prompts, one JSON object per line:
+ *   {"message": "the user message", "id": "optional unique id", "split": "train" | "heldout"}
+ * `id` defaults to `prompts/LINE` (its 1-based line number), `split` to "train". Blank lines are skipped;
+ * anything else that is not such an object is an E_ARGS error naming the file and line.
+ */
+export function readPromptsFile(path: string): DistillPrompt[] {
+  let st;
+  try {
+    st = statSync(path);
+  } catch (e) {
+    fail("E_IO", `${path}: ${(e as Error).message}`);
+  }
+  if (!st.isFile()) fail("E_IO", `${path}: not a regular file`);
+  if (st.size > MAX_PROMPTS_FILE_BYTES) fail("E_ARGS", `${path}: ${st.size} bytes, more than the ${MAX_PROMPTS_FILE_BYTES} a prompts file may have`);
+  const text = decodeUtf8Strict(readFileSync(path), path);
+  const out: DistillPrompt[] = [];
+  const ids = new Set<string>();
+  text.split("\n").forEach((line, i) => {
+    if (line.trim() === "") return;
+    const where = `${path}:${i + 1}`;
+    let row: unknown;
+    try {
+      row = JSON.parse(line);
+    } catch {
+      fail("E_ARGS", `${where}: not JSON (expected {"message": "...", "id"?: "...", "split"?: "train"|"heldout"})`);
+    }
+    if (row === null || typeof row !== "object" || Array.isArray(row)) fail("E_ARGS", `${where}: expected a JSON object with a "message"`);
+    const r = row as Record<string, unknown>;
+    for (const key of Object.keys(r)) if (!["message", "id", "split"].includes(key)) fail("E_ARGS", `${where}: unknown field "${key}" (fields: message, id, split)`);
+    if (typeof r.message !== "string" || r.message.trim() === "") fail("E_ARGS", `${where}: "message" must be a non-empty string`);
+    if (r.id !== undefined && (typeof r.id !== "string" || r.id === "")) fail("E_ARGS", `${where}: "id" must be a non-empty string`);
+    if (r.split !== undefined && r.split !== "train" && r.split !== "heldout") fail("E_ARGS", `${where}: "split" must be "train" or "heldout"`);
+    const id = (r.id as string | undefined) ?? `prompts/${i + 1}`;
+    if (ids.has(id)) fail("E_ARGS", `${where}: id "${id}" appears twice (ids name examples in the output)`);
+    ids.add(id);
+    out.push({ id, split: (r.split as "train" | "heldout" | undefined) ?? "train", message: r.message });
+  });
+  if (out.length === 0) fail("E_ARGS", `${path}: no prompts`);
   return out;
 }
 

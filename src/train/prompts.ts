@@ -1,6 +1,6 @@
 /**
  * Prompts for self-distillation (`space distill`, spec/adapter.md "Training data"): HumanEval-X problems
- * (read at run time from ../shared/data/humaneval-x/, never committed; src/node/prompts.ts reads them) and
+ * (shipped in data/humaneval-x/, Apache-2.0, see its README; src/node/prompts.ts reads them) and
  * the project's own instruction prompts below. Split by problem: problems 0-119 of each language train,
  * 120-163 are held out for every tau reported.
  */
