@@ -123,7 +123,8 @@ async function onGenerate(): Promise<void> {
       (m) => m.type === "done" && m.decoder === "ar",
     );
     const note = info!.k === null ? " (this model has no SPACE mask: AR only)" : "";
-    setStatus("done", `${info!.name}: done on ${info!.threads} thread(s), ${info!.build} SIMD${note}.`);
+    draw(); // now, not at the next frame: "done" promises a complete picture
+    if ($("status").dataset.state !== "error") setStatus("done", `${info!.name}: done on ${info!.threads} thread(s), ${info!.build} SIMD${note}.`);
   } catch (e) {
     setStatus("error", (e as Error).message);
   }
@@ -141,6 +142,7 @@ async function onTrace(file: File): Promise<void> {
     runs[primary] = { steps, tokens: null, stats: null };
     current = 0;
     follow = false;
+    draw();
     setStatus("done", `replaying ${file.name}: ${steps.length} steps of ${steps[0].decoder}${texts ? " (token text from the loaded model)" : " (token ids: generate once to load a model's vocabulary)"}.`);
   } catch (e) {
     setStatus("error", `${file.name}: ${(e as Error).message}`);

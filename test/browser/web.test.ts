@@ -1,0 +1,171 @@
+/**
+ * The browser tier (`npm run test:browser`): the step-through page in Debian's Chromium, headless. The
+ * test types a prompt, the page fetches and instantiates the WebAssembly core itself (plain SIMD, the
+ * paper's full layout) in its worker and generates; what the page shows (each step's accepted count and
+ * emitted tokens, the highlighted output tokens, AR's output) must equal the Node engine's trace for the
+ * same prompt and settings. It runs served with COOP/COEP (1 and 2 threads) and without (one thread: a
+ * shared memory without cross-origin isolation), replays a trace file, and saves a screenshot.
+ * A missing Chromium fails the tier (.ci/run installs it), never skips it.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Browser, findChromium, type Page } from "./chromium.js";
+import { serveWeb, type WebServer } from "../../src/node/web.js";
+import { loadModelFile, type Model, type TraceStep } from "../../src/api/node.js";
+import { acceptedFlags } from "../../src/web/steps.js";
+
+const PROMPT = "interface PromiseLike<T> {";
+const MAX_TOKENS = 40;
+const SCREENSHOT = join("scratch", "browser", "web-step.png");
+
+interface Reference {
+  steps: TraceStep[];
+  ids: number[];
+  arIds: number[];
+}
+
+let browser: Browser;
+let isolated: WebServer;
+let plainServer: WebServer;
+let reference: Reference;
+
+beforeAll(async () => {
+  const binary = findChromium();
+  if (binary === null) throw new Error("no Chromium: install Debian's chromium (apt-get install -y chromium) or set CHROMIUM to its path");
+  const model: Model = await loadModelFile(undefined, { simd: "plain" });
+  try {
+    const steps: TraceStep[] = [];
+    const space = await model.generate(PROMPT, { decoder: "space", layout: "full", maxTokens: MAX_TOKENS, onStep: (s) => steps.push(s) });
+    const ar = await model.generate(PROMPT, { decoder: "ar", maxTokens: MAX_TOKENS });
+    reference = { steps, ids: space.ids, arIds: ar.ids };
+  } finally {
+    model.dispose();
+  }
+  isolated = await serveWeb({ isolation: true });
+  plainServer = await serveWeb({ isolation: false });
+  browser = Browser.launch(binary);
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await isolated?.close();
+  await plainServer?.close();
+});
+
+async function generateIn(url: string, threads: number): Promise<Page> {
+  const page = await browser.newPage();
+  await page.goto(url);
+  await page.eval(`(() => {
+    document.getElementById("simd").value = "plain";
+    document.getElementById("layout").value = "full";
+    document.getElementById("max-tokens").value = "${MAX_TOKENS}";
+    const t = document.getElementById("threads"); t.disabled = false; t.value = "${threads}";
+  })()`);
+  await page.type("#prompt", PROMPT);
+  await page.click("#generate");
+  await page.waitFor(`["done", "error"].includes(document.getElementById("status").dataset.state)`, 90_000);
+  return page;
+}
+
+interface Shown {
+  state: string;
+  status: string;
+  chips: { step: number; accepted: number; emitted: number[] }[];
+  spaceIds: number[];
+  spaceAccepted: boolean[];
+  arIds: number[];
+  identical: string;
+  blockRows: number;
+}
+
+function shown(page: Page): Promise<Shown> {
+  return page.eval<Shown>(`(() => {
+    const ids = (sel) => [...document.querySelectorAll(sel + " span[data-id]")].map((s) => Number(s.dataset.id));
+    return {
+      state: document.getElementById("status").dataset.state,
+      status: document.getElementById("status").textContent,
+      chips: [...document.querySelectorAll("#timeline .chip")].map((c) => ({
+        step: Number(c.dataset.step), accepted: Number(c.dataset.accepted), emitted: c.dataset.emitted.split(",").filter((x) => x !== "").map(Number),
+      })),
+      spaceIds: ids("#space-text"),
+      spaceAccepted: [...document.querySelectorAll("#space-text span[data-id]")].map((s) => s.classList.contains("acc")),
+      arIds: ids("#ar-text"),
+      identical: document.getElementById("identical").textContent,
+      blockRows: document.querySelectorAll("#block .tok").length,
+    };
+  })()`);
+}
+
+function expectMatchesReference(s: Shown): void {
+  expect(s.state, s.status).toBe("done");
+  expect(s.chips).toEqual(reference.steps.map((t) => ({ step: t.step, accepted: t.accepted, emitted: t.emitted })));
+  expect(s.spaceIds).toEqual(reference.ids);
+  expect(s.spaceAccepted).toEqual(acceptedFlags(reference.steps, reference.ids.length));
+  expect(s.arIds).toEqual(reference.arIds);
+  expect(s.identical).toBe("identical to SPACE: yes");
+}
+
+describe("the step-through page in Chromium", () => {
+  it("the Node trace is a real SPACE run (some candidates accepted, the same output as AR)", () => {
+    expect(reference.steps.some((s) => s.accepted > 0)).toBe(true);
+    expect(reference.steps.length).toBeLessThan(reference.ids.length);
+    expect(reference.ids).toEqual(reference.arIds);
+  });
+
+  it("served with COOP/COEP, one thread: shows the Node engine's steps, accept counts and tokens", async () => {
+    const page = await generateIn(isolated.url, 1);
+    const s = await shown(page);
+    expectMatchesReference(s);
+    expect(s.status).toContain("1 thread(s), plain SIMD");
+    // The step shown last is the run's last: its block as drawn has the trace's rows.
+    expect(s.blockRows).toBe(reference.steps[reference.steps.length - 1].tokens.length);
+    // Show a step with accepted candidates for the screenshot the README embeds.
+    const best = reference.steps.reduce((a, b) => (b.accepted > a.accepted ? b : a));
+    await page.eval(`document.querySelectorAll("#timeline .chip")[${best.step - 1}].click()`);
+    await page.waitFor(`document.getElementById("where").textContent.startsWith("step ${best.step} ")`, 5_000);
+    mkdirSync(join("scratch", "browser"), { recursive: true });
+    writeFileSync(SCREENSHOT, await page.screenshot());
+  }, 120_000);
+
+  it("served without COOP/COEP (not cross-origin isolated): one thread still runs, same result", async () => {
+    const page = await generateIn(plainServer.url, 1);
+    expect(await page.eval("self.crossOriginIsolated")).toBe(false);
+    expectMatchesReference(await shown(page));
+  }, 120_000);
+
+  it("without COOP/COEP, two threads are refused with a message that names the headers", async () => {
+    const page = await generateIn(plainServer.url, 2);
+    const s = await shown(page);
+    expect(s.state).toBe("error");
+    expect(s.status).toContain("Cross-Origin-Embedder-Policy");
+  }, 120_000);
+
+  it("cross-origin isolated, two worker threads (asynchronous start): the same steps and tokens", async () => {
+    const page = await generateIn(isolated.url, 2);
+    const s = await shown(page);
+    expectMatchesReference(s);
+    expect(s.status).toContain("2 thread(s)");
+  }, 120_000);
+
+  it("replays a --trace file (with a header line) as the same steps", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "space-trace-"));
+    try {
+      const file = join(dir, "steps.jsonl");
+      writeFileSync(file, [JSON.stringify({ trace: "space", version: 1 }), ...reference.steps.map((s) => JSON.stringify(s))].join("\n") + "\n");
+      const page = await browser.newPage();
+      await page.goto(isolated.url);
+      const { root } = await page.send("DOM.getDocument");
+      const { nodeId } = await page.send("DOM.querySelector", { nodeId: root.nodeId, selector: "#trace-file" });
+      await page.send("DOM.setFileInputFiles", { nodeId, files: [file] });
+      await page.waitFor(`document.getElementById("status").textContent.startsWith("replaying")`, 10_000);
+      const s = await shown(page);
+      expect(s.chips).toEqual(reference.steps.map((t) => ({ step: t.step, accepted: t.accepted, emitted: t.emitted })));
+      expect(s.spaceIds).toEqual(reference.steps.flatMap((t) => t.emitted));
+      expect(s.blockRows).toBe(reference.steps[0].tokens.length); // a replay starts at step 1
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
