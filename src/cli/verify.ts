@@ -3,14 +3,21 @@
  * teacher-forces each through our engine and prints a verdict per record; exit status 3 when any record
  * is divergent. `--check-trace` checks another SPACE implementation's trace step by step instead.
  */
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import { fail } from "../errors.js";
 import { parseArgs, usage, type OptionSpec, type Parsed } from "./args.js";
 import { loadEngine, type SimdChoice } from "../node/engine.js";
 import { embeddedModelPath } from "../node/embedded.js";
 import { WEIGHT_STORAGES, type WeightStorage } from "../model/weights.js";
 import { decodeUtf8Strict } from "../tokenizer/utf8.js";
-import { bannedIds, spaceMetadata } from "../decode/decoders.js";
+import { attachAdapter, bannedIds, spaceMetadata } from "../decode/decoders.js";
+import { decodeAdapter } from "../model/adapter.js";
+import { PREFILL_CHUNK } from "../model/forward.js";
+import { sha256File } from "../node/prompts.js";
+import { choiceFromHeader, recordSteps } from "../verify/steps.js";
+import { goldenFiles } from "../verify/golden.js";
+import { compareTraces, parseTrace, traceCheckText } from "../verify/trace-check.js";
 import { parseRecords } from "../verify/records.js";
 import { checkRecord, type RecordReport } from "../verify/check.js";
 import { reportJson, reportTable } from "../verify/report.js";
@@ -28,12 +35,18 @@ export const VERIFY_OPTIONS: Record<string, OptionSpec> = {
   tie: { kind: "number", min: 0, max: 1e6, help: `a divergence is a near-tie when our logit gap is below this (default ${DEFAULT_TIE})` },
   "mask-token": { kind: "int", min: 0, max: 0x7fffffff, help: "an id our decoding never emits (default: the model's space.mask_token_id, if any)" },
   json: { kind: "flag", help: "one JSON object per record (JSON Lines)" },
+  "check-trace": { kind: "string", help: "instead: check another implementation's SPACE trace (header + steps, spec/trace.md) step by step" },
+  adapter: { kind: "string", help: "--check-trace: the adapter GGUF the trace was made with" },
 };
 
-export const VERIFY_USAGE = `space verify [--model M] FILE.jsonl [options]    teacher-force another engine's generations (spec/verify.md)\n${usage(VERIFY_OPTIONS)}`;
+export const VERIFY_USAGE =
+  `space verify [--model M] FILE.jsonl [options]    teacher-force another engine's generations (spec/verify.md)\n` +
+  `space verify [--model M] --check-trace TRACE.jsonl [--adapter A]    replay a trace from its header, name the first differing step\n${usage(VERIFY_OPTIONS)}`;
 
 export async function runVerify(argv: readonly string[], write: (s: string) => void): Promise<number> {
   const { options: o, positional } = parseArgs(argv, VERIFY_OPTIONS);
+  if (o["check-trace"] !== undefined) return runCheckTrace(o, positional, write);
+  if (o.adapter !== undefined) fail("E_ARGS", "--adapter applies to --check-trace");
   if (positional.length !== 1) fail("E_ARGS", `space verify needs exactly one input file (FILE.jsonl or - for stdin), got ${positional.length}`);
   const file = positional[0];
   const text = readInput(file);
@@ -56,14 +69,96 @@ export async function runVerify(argv: readonly string[], write: (s: string) => v
   }
 }
 
-export function readInput(file: string): string {
-  let bytes: Uint8Array;
+export const GOLDEN_OPTIONS: Record<string, OptionSpec> = {
+  model: VERIFY_OPTIONS.model,
+  adapter: { kind: "string", help: "a base-preserving SPACE adapter GGUF for --model (its k and mask drive the SPACE traces)" },
+  out: { kind: "string", help: "the directory to write the files into (created if missing; files are replaced whole)" },
+  threads: VERIFY_OPTIONS.threads,
+};
+
+export const GOLDEN_USAGE = `space golden [--model M] [--adapter A] --out DIR    golden vectors: AR tokens and logits, SPACE traces (spec/golden.md)\n${usage(GOLDEN_OPTIONS)}`;
+
+/** `space golden`: always the exact reference (plain SIMD, weights as stored). */
+export async function runGolden(argv: readonly string[], write: (s: string) => void): Promise<number> {
+  const { options: o, positional } = parseArgs(argv, GOLDEN_OPTIONS);
+  if (positional.length) fail("E_ARGS", `space golden takes no input file (got ${positional.join(" ")})`);
+  const out = o.out as string | undefined;
+  if (out === undefined) fail("E_ARGS", "space golden needs --out DIR");
+  const modelPath = (o.model as string | undefined) ?? embeddedModelPath();
+  const engine = await openVerifyEngine({ model: modelPath, threads: o.threads });
   try {
-    bytes = readFileSync(file === "-" ? 0 : file);
+    const modelSha256 = sha256File(modelPath);
+    const adapterPath = o.adapter as string | undefined;
+    const adapter = adapterPath !== undefined
+      ? { attached: attachAdapter(engine, decodeAdapter(readBytes(adapterPath), adapterPath), modelSha256, modelPath), sha256: sha256File(adapterPath) }
+      : undefined;
+    const files = await goldenFiles(engine, { modelSha256, ...(adapter ? { adapter } : {}) });
+    try {
+      mkdirSync(out, { recursive: true });
+    } catch (e) {
+      fail("E_IO", `${out}: ${(e as Error).message}`);
+    }
+    for (const f of files) writeWholeFile(join(out, f.name), f.text);
+    write(`${files.length} files in ${out}: ${files.map((f) => `${f.name} (${f.text.length} bytes)`).join(", ")}\n`);
+    return 0;
+  } finally {
+    engine.close();
+  }
+}
+
+/** A temporary file beside `path`, renamed over it once complete. */
+function writeWholeFile(path: string, text: string): void {
+  const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}`);
+  try {
+    writeFileSync(tmp, text);
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    fail("E_IO", `${path}: ${(e as Error).message}`);
+  }
+}
+
+/** --check-trace: replay the trace's header on our engine and compare every step. */
+async function runCheckTrace(o: Parsed, positional: string[], write: (s: string) => void): Promise<number> {
+  if (positional.length) fail("E_ARGS", `--check-trace takes no other input file (got ${positional.join(" ")})`);
+  for (const name of ["tie", "mask-token"]) if (o[name] !== undefined) fail("E_ARGS", `--${name} does not apply to --check-trace (the trace's header says everything)`);
+  const file = o["check-trace"] as string;
+  const { header, steps } = parseTrace(readInput(file), file === "-" ? "standard input" : file);
+  if (header.layout === "auto") fail("E_ARGS", `${file}: a --layout auto trace cannot be checked: the cost model chooses from measured timings, so no other run reproduces it`);
+  if (header.prefill_chunk !== PREFILL_CHUNK) fail("E_ARGS", `${file}: prefill_chunk ${header.prefill_chunk}; prompts run in blocks of ${PREFILL_CHUNK} tokens (spec/trace.md)`);
+  const modelPath = (o.model as string | undefined) ?? embeddedModelPath();
+  const sha = sha256File(modelPath);
+  if (sha !== header.model_sha256) fail("E_ARGS", `${file} was made with the model of sha256 ${header.model_sha256}, not ${modelPath} (${sha}): give it with --model`);
+  const adapterPath = o.adapter as string | undefined;
+  if (header.adapter_sha256 === null && adapterPath !== undefined) fail("E_ARGS", `${file} was made without an adapter: drop --adapter`);
+  if (header.adapter_sha256 !== null) {
+    if (adapterPath === undefined) fail("E_ARGS", `${file} was made with the adapter of sha256 ${header.adapter_sha256}: give it with --adapter`);
+    const adapterSha = sha256File(adapterPath);
+    if (adapterSha !== header.adapter_sha256) fail("E_ARGS", `${file} was made with the adapter of sha256 ${header.adapter_sha256}, not ${adapterPath} (${adapterSha})`);
+  }
+  const engine = await openVerifyEngine(o);
+  try {
+    const adapter = adapterPath !== undefined ? attachAdapter(engine, decodeAdapter(readBytes(adapterPath), adapterPath), sha, modelPath) : undefined;
+    const detail = steps.some((s) => "attention" in s || "kept_rows" in s);
+    const ours = await recordSteps(engine, header, choiceFromHeader(header, adapter), detail);
+    const check = compareTraces(steps, ours);
+    write(o.json ? JSON.stringify({ trace: file, ...check }) + "\n" : traceCheckText(file, check));
+    return check.first_difference ? EXIT_DIVERGENT : 0;
+  } finally {
+    engine.close();
+  }
+}
+
+function readBytes(file: string): Uint8Array {
+  try {
+    return readFileSync(file);
   } catch (e) {
     fail("E_IO", `${file}: ${(e as Error).message}`);
   }
-  return decodeUtf8Strict(bytes, file === "-" ? "standard input" : file);
+}
+
+export function readInput(file: string): string {
+  return decodeUtf8Strict(readBytes(file === "-" ? "/dev/stdin" : file), file === "-" ? "standard input" : file);
 }
 
 /** The exact reference by default: plain SIMD, weights as stored. */

@@ -70,7 +70,7 @@ export function checkRecord(engine: Engine, record: VerifyRecord, opts: CheckOpt
     const given = record.logits?.[i];
     if (given) {
       given.ids.forEach((id, j) => {
-        const d = Math.abs(given.values[j] - row[id]);
+        const d = Math.abs(Math.fround(given.values[j]) - row[id]); // their value read as an f32, like ours
         if (maxDiffStep === null || d > maxDiff) {
           maxDiff = d;
           maxDiffStep = i;
