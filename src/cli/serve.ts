@@ -98,6 +98,7 @@ export async function runServe(o: Parsed, specs: Record<string, OptionSpec>): Pr
       }
       process.stdout.write(`space serve: ${modelId} (decoder ${runner.decoderName}, context ${ctx}) on ${handle.url}/v1\n`);
       await untilSignal();
+      process.stdout.write(`space serve: shutting down (${handle.busy ? 1 : 0} running, ${handle.queued} waiting)\n`);
       await handle.close(((o.grace as number | undefined) ?? 10) * 1000);
       return 0;
     } finally {

@@ -67,6 +67,8 @@ export interface ServeHandle {
   readonly port: number;
   /** Requests waiting in the queue now (not counting the running one). */
   readonly queued: number;
+  /** Whether a request is being generated now. */
+  readonly busy: boolean;
   /**
    * Graceful shutdown: stop accepting, answer waiting requests 503, let the running one finish for up
    * to `graceMs` and then abort it; resolves when nothing runs. The caller then closes the engine.
@@ -97,7 +99,7 @@ export async function startServer(opts: ServeOptions): Promise<ServeHandle> {
 
   const server: Server = createServer((req, res) => void handle(req, res));
   server.headersTimeout = 10_000;
-  server.requestTimeout = Math.min(limits.timeoutMs, 60_000); // receiving the request, not answering it
+  server.requestTimeout = 60_000; // receiving the request (slow senders), not answering it: limits.timeoutMs does that
 
   /** Serves waiting jobs one at a time until the queue is empty. */
   function pump(): void {
@@ -307,6 +309,9 @@ export async function startServer(opts: ServeOptions): Promise<ServeHandle> {
     port: address.port,
     get queued() {
       return queue.length;
+    },
+    get busy() {
+      return running !== null;
     },
     async close(graceMs = 10_000) {
       if (closing) return idle;

@@ -1,0 +1,81 @@
+/**
+ * `space serve` as a user runs it: --help, bad options, the listening line, a request answered as
+ * `space generate` answers it, a request past its timeout (504), and SIGTERM: the running request still
+ * completes, the process exits 0.
+ */
+import { describe, expect, it } from "vitest";
+import { spawn, spawnSync } from "node:child_process";
+import { createInterface } from "node:readline";
+import { BIN, cliGenerate, startTestServer } from "./helpers/serve.js";
+import OpenAI from "openai";
+
+function serve(args: string[]) {
+  const child = spawn(process.execPath, [BIN, "serve", "--port", "0", ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  let stderr = "";
+  child.stderr.on("data", (d) => (stderr += d));
+  const url = new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("no listening line within 20 s: " + stderr)), 20_000);
+    createInterface({ input: child.stdout }).on("line", (line) => {
+      const m = /on (http:\/\/127\.0\.0\.1:\d+\/v1)$/.exec(line);
+      if (m) (clearTimeout(timer), resolve(m[1]));
+    });
+    child.on("exit", (code) => reject(new Error(`exited ${code}: ${stderr}`)));
+  });
+  const exit = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  let stdout = "";
+  child.stdout.on("data", (d) => (stdout += d));
+  return { child, url, exit, stderr: () => stderr, stdout: () => stdout };
+}
+
+describe("space serve (the command)", () => {
+  it("--help lists its options; a bad option is one line and exit 2", () => {
+    const help = spawnSync(process.execPath, [BIN, "serve", "--help"], { encoding: "utf8", timeout: 20_000 });
+    expect(help.status).toBe(0);
+    for (const opt of ["--port", "--host", "--queue", "--max-body", "--max-tokens", "--timeout", "--decoder", "--adapter"]) expect(help.stdout).toContain(opt);
+    const bad = spawnSync(process.execPath, [BIN, "serve", "--port", "70000"], { encoding: "utf8", timeout: 20_000 });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr.trim().split("\n")).toHaveLength(1);
+    expect(bad.stderr).toMatch(/^space: E_ARGS: --port must be at most 65535/);
+  });
+
+  it("serves on loopback as space generate answers; SIGTERM lets the running request finish and exits 0", async () => {
+    const s = serve(["--decoder", "space"]);
+    try {
+      const client = new OpenAI({ baseURL: await s.url, apiKey: "unused", maxRetries: 0 });
+      const prompt = "interface ArrayConstructor {\n";
+      const [r, cli] = await Promise.all([
+        client.completions.create({ model: "space-tiny", prompt, max_tokens: 24, temperature: 0 }),
+        cliGenerate(["--decoder", "space", "--prompt", prompt, "--max-tokens", "24"]),
+      ]);
+      expect(r.choices[0].text).toBe(cli.text);
+
+      const stream = await client.completions.create({ model: "space-tiny", prompt, max_tokens: 200, temperature: 0, stream: true });
+      const it = stream[Symbol.asyncIterator]();
+      let text = ((await it.next()).value as OpenAI.Completion).choices[0].text;
+      s.child.kill("SIGTERM"); // while the request runs
+      for (let c = await it.next(); !c.done; c = await it.next()) text += c.value.choices[0]?.text ?? "";
+      const full = await cliGenerate(["--decoder", "space", "--prompt", prompt, "--max-tokens", "200"]);
+      expect(text).toBe(full.text);
+      expect(await s.exit).toBe(0);
+      expect(s.stdout()).toMatch(/shutting down \(1 running, 0 waiting\)/); // the signal came mid-request
+      // One JSON record per request on stderr.
+      const records = s.stderr().trim().split("\n").map((l) => JSON.parse(l));
+      expect(records.map((x) => x.status)).toEqual([200, 200]);
+    } finally {
+      s.child.kill("SIGKILL");
+    }
+  });
+
+  it("a request past its timeout is aborted and answered 504", async () => {
+    const server = await startTestServer({ modelId: "space-tiny", limits: { timeoutMs: 1 } });
+    try {
+      const err = await server.client.completions.create({ model: "space-tiny", prompt: "interface Foo {", max_tokens: 200, temperature: 0 }).catch((e) => e);
+      expect(err).toBeInstanceOf(OpenAI.APIError);
+      expect(err.status).toBe(504);
+      const rec = await server.waitRecord((r) => r.stop_reason === "timeout");
+      expect(rec.status).toBe(504);
+    } finally {
+      await server.close();
+    }
+  });
+});
