@@ -22,8 +22,9 @@ import { generateTraceHeader } from "./trace-header.js";
 import { loadModelFile, type GenerationResult, type Model } from "../api/node.js";
 import { decodeUtf8Strict } from "../tokenizer/utf8.js";
 import { DISTILL_OPTIONS, TRAIN_OPTIONS, runDistill, runTrain } from "./train.js";
+import { COST_USAGE, runCost } from "./cost.js";
 import { BENCH_USAGE, runBench } from "../bench/run.js";
-import { VERIFY_USAGE, runVerify } from "./verify.js";
+import { GOLDEN_USAGE, VERIFY_USAGE, runGolden, runVerify } from "./verify.js";
 import { SERVE_SUMMARY, runServe, serveOptions } from "./serve.js";
 import { WEB_OPTIONS, WEB_SUMMARY, runWeb } from "./web.js";
 
@@ -65,7 +66,7 @@ const SERVE_OPTIONS = serveOptions(
   Object.fromEntries(["decoder", "k", "mask-token", "layout", "draft-model", "draft-layers", "adapter"].map((n) => [n, GENERATE_OPTIONS[n]])),
 );
 
-const COMMANDS = ["generate", "info", "demo", "distill", "train", "bench", "verify", "serve", "web", "help"] as const;
+const COMMANDS = ["generate", "info", "demo", "distill", "train", "bench", "cost", "verify", "golden", "serve", "web", "help"] as const;
 
 /** Options of a command that takes no positional arguments: a stray word is an error, not ignored. */
 function optionsOnly(argv: readonly string[], specs: Record<string, OptionSpec>): Parsed {
@@ -96,6 +97,10 @@ export async function main(argv: readonly string[]): Promise<number> {
         return await runBench(rest);
       case "verify":
         return await runVerify(rest, (s) => process.stdout.write(s));
+      case "cost":
+        return await runCost(rest, (s) => process.stdout.write(s));
+      case "golden":
+        return await runGolden(rest, (s) => process.stdout.write(s));
       case "serve":
         return await runServe(parseArgs(rest, SERVE_OPTIONS).options, SERVE_OPTIONS);
       case "web":
@@ -120,7 +125,7 @@ function printHelp(): void {
       `space info [--model PATH] [--simd ...]\n\nspace demo [--model PATH]    AR and SPACE on a held-out prompt: the same text, tau, the speedup\n\n` +
       `space distill --out DATA.jsonl [options]    self-distillation data: greedy responses of --model\n${usage(DISTILL_OPTIONS)}\n\n` +
       `space train --data DATA.jsonl --run-dir DIR --out ADAPTER.gguf [options]    base-preserving SAR-SFT\n${usage(TRAIN_OPTIONS)}\n\n` +
-      `${BENCH_USAGE}\n\n${VERIFY_USAGE}\n\n${SERVE_SUMMARY} (space serve --help)\n\n${WEB_SUMMARY}\n${usage(WEB_OPTIONS)}\n`,
+      `${BENCH_USAGE}\n\n${COST_USAGE}\n\n${VERIFY_USAGE}\n\n${GOLDEN_USAGE}\n\n${SERVE_SUMMARY} (space serve --help)\n\n${WEB_SUMMARY}\n${usage(WEB_OPTIONS)}\n`,
   );
 }
 

@@ -11,6 +11,9 @@ import type { Engine } from "../engine.js";
 import { chainBlock, range } from "./block.js";
 import { PREFILL_CHUNK } from "../model/forward.js";
 import { median, rotate } from "../util/stats.js";
+import { PANEL_OF, type Matrix } from "../wasm/matrix.js";
+import { packedBytes, rowBytes, typeName } from "../wasm/kernels.js";
+import { matmulInput, matmulRange } from "../threads/executor.js";
 
 export const COST_WIDTHS: readonly number[] = [1, 2, 4, 8, 16, 32, 64];
 
@@ -65,4 +68,142 @@ export function costCurve(engine: Engine, tokens: readonly number[], opts: CostO
   } finally {
     ctx.dispose();
   }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The roofline: what a forward pass of T rows must at least cost on this machine, with this storage
+// and thread count: max(bytes it streams / bandwidth, T x its operations / the kernels' peak).
+
+/** What `space cost` measures of the machine beside the curve. */
+export interface Machine {
+  /** Streaming read of a buffer far larger than the caches, every thread its own slice, GB/s. */
+  readonly bandwidthGBs: number;
+  /**
+   * Per matrix layout the engine uses ("rows:Q4_1", "q4-panels", ...): that kernel's own instruction mix
+   * on in-cache weights, all threads, G ops/s (2 per multiply-add).
+   */
+  readonly peakGops: Readonly<Record<string, number>>;
+  readonly threads: number;
+}
+
+export interface RooflinePoint extends CostPoint {
+  /** max(bytes / bandwidth, sum over matrices of T x ops / that kernel's peak), ms. */
+  readonly bound_ms: number;
+  /** Which term binds: "memory" or "compute". */
+  readonly bound_by: "memory" | "compute";
+  /** median_ms / bound_ms. */
+  readonly vs_bound: number;
+}
+
+/** Bytes the matmul kernels stream for matrix m: its panels or its rows. */
+function matrixBytes(m: Matrix): number {
+  const panel = PANEL_OF[m.layout ?? "rows"];
+  return panel ? packedBytes(panel, m.K, m.N) : rowBytes(m.type, m.K) * m.N;
+}
+
+/** Which kernel multiplies by m: its panel layout, or the row-major kernel of its GGML type. */
+function kernelOf(m: Matrix): string {
+  const layout = m.layout ?? "rows";
+  return layout === "rows" ? `rows:${typeName(m.type)}` : layout;
+}
+
+/** Every matrix a full forward pass multiplies by (each layer's seven, then the output head). */
+function passMatrices(engine: Engine): Matrix[] {
+  const w = engine.weights;
+  return [...w.layers.flatMap((L) => [L.wq, L.wk, L.wv, L.wo, L.wGate, L.wUp, L.wDown]), w.output];
+}
+
+/**
+ * Bytes one pass of T rows after `prefix` committed rows must read: every weight matrix once, plus the
+ * KV cache's keys and values of every layer (f32).
+ */
+export function passBytes(engine: Engine, T: number, prefix: number): number {
+  const cfg = engine.config;
+  const kv = cfg.nLayers * 2 * (prefix + T) * cfg.nKvHeads * cfg.headDim * 4;
+  return passMatrices(engine).reduce((s, m) => s + matrixBytes(m), 0) + kv;
+}
+
+/** Bytes the bandwidth probe streams: several times any last-level cache of the machines we run on. */
+const PROBE_BYTES = 256 << 20;
+/** In-cache weights for the peak probe: a slice of output rows this large stays in L2. */
+const PEAK_SLICE_BYTES = 64 << 10;
+/** Token rows of the peak probe's blocks (full register tiles of every kernel). */
+const PEAK_ROWS = [4, 8];
+
+/**
+ * Measures the machine for `engine` (its storage, its executor's threads): streaming bandwidth with every
+ * thread, and for each kernel the engine runs, its in-cache peak (its largest matrix, a slice of output
+ * rows that fits in L2, blocks of full tiles) on one thread, times the threads. Scratch memory comes from
+ * the engine's arena and is given back.
+ */
+export function measureMachine(engine: Engine, repeats = 5): Machine {
+  const { arena, executor } = engine;
+  const mark = arena.mark();
+  try {
+    const buf = arena.alloc(PROBE_BYTES, 64);
+    arena.u8(buf, PROBE_BYTES).fill(1);
+    const reads: number[] = [];
+    for (let i = 0; i <= repeats; i++) {
+      const t0 = performance.now();
+      executor.probeRead(buf, PROBE_BYTES);
+      if (i > 0) reads.push(performance.now() - t0); // the first pass pages the buffer in
+    }
+    const bandwidthGBs = PROBE_BYTES / 1e6 / median(reads);
+    arena.reset(mark);
+    const largest = new Map<string, Matrix>();
+    for (const m of passMatrices(engine)) {
+      const seen = largest.get(kernelOf(m));
+      if (!seen || m.K * m.N > seen.K * seen.N) largest.set(kernelOf(m), m);
+    }
+    const peakGops: Record<string, number> = {};
+    for (const [kernel, m] of largest) peakGops[kernel] = kernelPeak(engine, m, repeats) * executor.threads;
+    return { bandwidthGBs, peakGops, threads: executor.threads };
+  } finally {
+    arena.reset(mark);
+  }
+}
+
+/** One thread's in-cache G ops/s of m's kernel: a slice of m's output rows, blocks of PEAK_ROWS rows. */
+function kernelPeak(engine: Engine, m: Matrix, repeats: number): number {
+  const { arena } = engine;
+  const k = engine.core.exports;
+  const rowBytesOf = matrixBytes(m) / m.N;
+  const rows = Math.max(4, Math.min(m.N - (m.N % 4), 4 * Math.floor(PEAK_SLICE_BYTES / (4 * rowBytesOf))));
+  let best = 0;
+  for (const T of PEAK_ROWS) {
+    const mark = arena.mark();
+    const x = arena.alloc(T * m.K * 4, 64);
+    arena.f32(x, T * m.K).fill(0.5);
+    const y = arena.alloc(T * m.N * 4, 64);
+    const input = matmulInput(k, m, x, T);
+    const calls = Math.max(1, Math.round(2e7 / (T * m.K * rows)));
+    const times: number[] = [];
+    for (let r = 0; r <= repeats; r++) {
+      const t0 = performance.now();
+      for (let i = 0; i < calls; i++) matmulRange(k, m, input, y, T, 0, rows);
+      if (r > 0) times.push(performance.now() - t0);
+    }
+    best = Math.max(best, (2 * T * m.K * rows * calls) / 1e6 / median(times));
+    arena.reset(mark);
+  }
+  return best;
+}
+
+/**
+ * The roofline bound of a pass of T rows after `prefix` rows, in ms, and which term binds: memory =
+ * passBytes / bandwidth; compute = the sum over the pass's matrices of 2 T K N / that kernel's peak
+ * (attention and the element-wise kernels are left out: a few percent of the operations at these sizes).
+ */
+export function rooflineBound(engine: Engine, machine: Machine, T: number, prefix: number): { ms: number; by: "memory" | "compute" } {
+  const memory = passBytes(engine, T, prefix) / 1e6 / machine.bandwidthGBs;
+  const compute = passMatrices(engine).reduce((s, m) => s + (2 * T * m.K * m.N) / 1e6 / machine.peakGops[kernelOf(m)], 0);
+  return memory >= compute ? { ms: memory, by: "memory" } : { ms: compute, by: "compute" };
+}
+
+/** The curve beside its roofline: every point with its bound. */
+export function withRoofline(engine: Engine, machine: Machine, points: readonly CostPoint[], prefix: number): RooflinePoint[] {
+  return points.map((p) => {
+    const b = rooflineBound(engine, machine, p.T, prefix);
+    return { ...p, bound_ms: b.ms, bound_by: b.by, vs_bound: p.median_ms / b.ms };
+  });
 }
