@@ -106,7 +106,13 @@ export async function serveWeb(opts: { host?: string; port?: number; isolation?:
   const files = opts.dir !== undefined ? folderFiles(opts.dir) : webFiles();
   const isolation = opts.isolation ?? true;
   const server: Server = createServer((req, res) => {
-    const path = decodeURIComponent((req.url ?? "/").split("?")[0]).replace(/^\/+/, "") || "index.html";
+    let path: string;
+    try {
+      path = decodeURIComponent((req.url ?? "/").split("?")[0]).replace(/^\/+/, "") || "index.html";
+    } catch {
+      res.writeHead(400, { "Content-Type": "text/plain" }).end("bad URL encoding\n");
+      return;
+    }
     const file = files.get(path);
     const headers: Record<string, string> = { "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff" };
     if (isolation) {

@@ -1,0 +1,172 @@
+/**
+ * The browser build's pieces that run in Node too: the page's files (the module closure has only
+ * relative imports, nothing Node-only), the static server's headers and refusals, `--out`'s folder,
+ * byte sources over fetch/Blob/File, the threads check, and WebSession fetching the core and the
+ * embedded model over HTTP exactly as the page does, with the Node API's output for the same prompt.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createHash } from "node:crypto";
+import { existsSync, mkdtempSync, readFileSync, rmSync, mkdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { buildWebFolder, relativeImports, serveWeb, webFiles, type WebServer } from "../src/node/web.js";
+import { blobSource, sha256Hex, urlSource } from "../src/web/sources.js";
+import { loadCoreFromUrls } from "../src/web/core.js";
+import { browserExecutor, threadsUnavailable } from "../src/web/threads.js";
+import { WebSession } from "../src/web/session.js";
+import { loadModelFile } from "../src/api/node.js";
+import { embeddedModelPath } from "../src/node/embedded.js";
+import { SpaceError } from "../src/errors.js";
+
+let server: WebServer;
+let bare: WebServer;
+beforeAll(async () => {
+  server = await serveWeb({ isolation: true });
+  bare = await serveWeb({ isolation: false });
+});
+afterAll(async () => {
+  await server.close();
+  await bare.close();
+});
+
+describe("the page's files", () => {
+  it("hold both entry modules and every module they import, and only browser-safe ones", () => {
+    const files = webFiles();
+    for (const url of ["index.html", "style.css", "build/space-plain.wasm", "models/space-tiny.gguf", "js/src/web/page/app.js", "js/src/web/page/worker.js", "js/src/engine.js"]) {
+      expect(files.has(url), url).toBe(true);
+    }
+    for (const [url, path] of files) {
+      if (!url.endsWith(".js")) continue;
+      expect(url.startsWith("js/src/node/") || url.startsWith("js/src/cli/"), url).toBe(false);
+      for (const spec of relativeImports(readFileSync(path, "utf8"))) {
+        expect(files.has(join(url, "..", spec).split("\\").join("/")), `${url} imports ${spec}`).toBe(true);
+      }
+    }
+  });
+  it("relativeImports reads import/export-from lines and refuses a bare import", () => {
+    expect(relativeImports(`import { a } from "./a.js";\nexport { b } from "../b.js";\nimport "./c.js";\nimport type_x from './d.js';\nconst s = "import x from './no.js'";`)).toEqual(["./a.js", "../b.js", "./c.js", "./d.js"]);
+    expect(() => relativeImports(`import { readFileSync } from "node:fs";`)).toThrow(/node:fs/);
+  });
+});
+
+describe("space web's server", () => {
+  it("sends COOP/COEP (and the right types) when isolated, none without", async () => {
+    const a = await fetch(server.url);
+    expect(a.status).toBe(200);
+    expect(a.headers.get("cross-origin-opener-policy")).toBe("same-origin");
+    expect(a.headers.get("cross-origin-embedder-policy")).toBe("require-corp");
+    expect(await a.text()).toContain("SPACE, step by step");
+    const w = await fetch(new URL("build/space-plain.wasm", server.url));
+    expect(w.headers.get("content-type")).toBe("application/wasm");
+    expect(new Uint8Array(await w.arrayBuffer())).toEqual(new Uint8Array(readFileSync(webFiles().get("build/space-plain.wasm")!)));
+    const b = await fetch(bare.url);
+    expect(b.headers.get("cross-origin-opener-policy")).toBeNull();
+    expect(b.headers.get("cross-origin-embedder-policy")).toBeNull();
+  });
+  it("404 for anything not in the page (no path escapes), 405 for other methods, 400 for a bad escape", async () => {
+    for (const path of ["package.json", "..%2Fpackage.json", "js/src/node/web.js", "%2E%2E/%2E%2E/etc/passwd"]) {
+      expect((await fetch(server.url + path)).status, path).toBe(404);
+    }
+    expect((await fetch(server.url, { method: "POST", body: "x" })).status).toBe(405);
+    expect((await fetch(server.url + "%E0%A4%A")).status).toBe(400);
+  });
+  it("refuses a port in use with a clear message", async () => {
+    const port = Number(new URL(server.url).port);
+    await expect(serveWeb({ port })).rejects.toThrow(/port is in use/);
+  });
+});
+
+describe("space web --out", () => {
+  it("writes every file of the page into a new folder, byte for byte, and a folder server serves it", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "space-web-"));
+    try {
+      const out = join(dir, "site");
+      const { files } = buildWebFolder(out);
+      const want = webFiles();
+      expect(files).toBe(want.size);
+      for (const [url, path] of want) expect(readFileSync(join(out, url)).equals(readFileSync(path)), url).toBe(true);
+      const s = await serveWeb({ dir: out });
+      try {
+        expect((await fetch(new URL("js/src/web/steps.js", s.url))).status).toBe(200);
+      } finally {
+        await s.close();
+      }
+      expect(existsSync(`${out}.tmp-${process.pid}`)).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+  it("never writes into an existing folder", () => {
+    const dir = mkdtempSync(join(tmpdir(), "space-web-"));
+    try {
+      mkdirSync(join(dir, "taken"));
+      expect(() => buildWebFolder(join(dir, "taken"))).toThrow(/already exists/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("byte sources", () => {
+  it("urlSource reads a whole response; a 404 is E_IO naming the URL and status", async () => {
+    const src = await urlSource(new URL("models/space-tiny.gguf", server.url));
+    expect(src.byteLength).toBe(readFileSync(embeddedModelPath()).length);
+    expect(src.read(0, 4)).toEqual(new TextEncoder().encode("GGUF"));
+    const missing = new URL("nope.gguf", server.url).href;
+    await expect(urlSource(missing)).rejects.toThrow(`${missing}: HTTP 404`);
+    await expect(urlSource("http://127.0.0.1:1/x.gguf")).rejects.toThrow(/cannot fetch/);
+  });
+  it("blobSource reads a File or a Blob; reads out of range are E_IO", async () => {
+    const bytes = new Uint8Array([1, 2, 3, 4, 5]);
+    const f = await blobSource(new File([bytes], "m.gguf"));
+    expect(f.name).toBe("m.gguf");
+    expect(Array.from(f.read(1, 3))).toEqual([2, 3, 4]);
+    const b = await blobSource(new Blob([bytes]));
+    expect(b.name).toBe("blob");
+    expect(() => b.read(3, 3)).toThrow(SpaceError);
+  });
+  it("sha256Hex equals node:crypto's", async () => {
+    const bytes = readFileSync(embeddedModelPath());
+    expect(await sha256Hex(new Uint8Array(bytes))).toBe(createHash("sha256").update(bytes).digest("hex"));
+  });
+});
+
+describe("threads in the browser build", () => {
+  it("one thread needs nothing; more are refused outside a cross-origin isolated worker, naming why", async () => {
+    const core = await loadCoreFromUrls({ plain: new URL("build/space-plain.wasm", server.url) }, "plain");
+    expect((await browserExecutor(core, 1)).threads).toBe(1);
+    await expect(browserExecutor(core, 2)).rejects.toThrow(/2 threads: this context cannot start workers; one thread works anywhere/);
+    await expect(browserExecutor(core, 0)).rejects.toThrow(/threads must be an integer/);
+    const page = { Worker: function () {}, crossOriginIsolated: false, document: {} } as unknown as typeof globalThis;
+    expect(threadsUnavailable(page)).toMatch(/Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp/);
+    expect(threadsUnavailable({ ...page, crossOriginIsolated: true } as unknown as typeof globalThis)).toMatch(/main thread/);
+    expect(threadsUnavailable({ ...page, crossOriginIsolated: true, document: undefined } as unknown as typeof globalThis)).toBeNull();
+  });
+});
+
+describe("WebSession over HTTP, as the page loads it", () => {
+  it("SPACE and AR on the embedded model: the Node API's tokens and steps", async () => {
+    const core = await loadCoreFromUrls({ plain: new URL("build/space-plain.wasm", server.url), relaxed: new URL("build/space-relaxed.wasm", server.url) }, "plain");
+    const session = await WebSession.load(core, await urlSource(new URL("models/space-tiny.gguf", server.url)));
+    const api = await loadModelFile(undefined, { simd: "plain" });
+    try {
+      expect(session.info.k).toBe(api.info.space.k);
+      expect(session.info.maskToken).toBe(api.info.space.maskToken);
+      const prompt = session.encode("interface Foo {");
+      const steps: unknown[] = [];
+      const space = await session.run(prompt, { decoder: "space", maxTokens: 24, onStep: (s) => steps.push({ ...s, ms: 0 }) });
+      const apiSteps: unknown[] = [];
+      const ref = await api.generate("interface Foo {", { decoder: "space", layout: "full", maxTokens: 24, onStep: (s) => apiSteps.push({ ...s, ms: 0 }) });
+      expect(space.tokens).toEqual(ref.ids);
+      expect(steps).toEqual(apiSteps);
+      const ar = await session.run(prompt, { decoder: "ar", maxTokens: 24 });
+      expect(ar.tokens).toEqual(space.tokens);
+      expect(session.tokenTexts()[space.tokens[0]]).toBe(api.detokenize([space.tokens[0]]));
+      await expect(session.run(prompt, { decoder: "space", maxTokens: 4, layout: "diagonal" })).rejects.toThrow(/unknown layout "diagonal"/);
+      expect(() => session.encode("")).toThrow(/empty/);
+    } finally {
+      session.close();
+      api.dispose();
+    }
+  });
+});
