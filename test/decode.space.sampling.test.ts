@@ -2,8 +2,9 @@
  * Lossless sampling, statistically: on a tiny model, the tokens that space (fixed layouts, and every
  * configuration of the cost model, plain AR steps included, switched at random), spec and lookup sample are
  * distributed exactly like AR sampling's. The reference is the exact AR distribution of the first three
- * tokens, p(t1) p(t2 | t1) p(t3 | t1, t2), computed by teacher forcing with the same `distribution`
- * (temperature, top-k, top-p, banned ids); each decoder's samples (one run per seed) are tested against
+ * tokens, p(t1) p(t2 | t1) p(t3 | t1, t2), computed by teacher forcing with an independent f64 reference
+ * of the sampling rule (test/helpers/reference-sampling.ts: temperature, top-k, top-p, banned ids), not
+ * with the `distribution` the decoders use; each decoder's samples (one run per seed) are tested against
  * it with Pearson's chi-square at alpha = 0.001, on the joint and on each position's marginal.
  *
  * The same test, with the same seeds, must REJECT the published code's rule (on rejection, resample from
@@ -19,7 +20,8 @@ import { Rng } from "../src/util/rng.js";
 import { SpecProposer } from "../src/decode/spec.js";
 import { LookupProposer } from "../src/decode/lookup.js";
 import { chainBlock, range } from "../src/decode/block.js";
-import { distribution, type SamplingParams } from "../src/decode/sampling.js";
+import type { SamplingParams } from "../src/decode/sampling.js";
+import { referenceDistribution } from "./helpers/reference-sampling.js";
 import { verifySampled } from "../src/decode/verify.js";
 import { tinyEngine } from "./helpers/engine.js";
 import { chiSquare, gammaQ } from "./helpers/stats.js";
@@ -59,8 +61,10 @@ function exactArDistribution() {
     ctx.cache.truncate(0);
     const ids = [...PROMPT, ...prefix];
     const logits = ctx.forward.run(ctx.cache, ctx.ws, chainBlock(0, ids, [ids.length - 1])).slice(0, V);
-    const d = distribution(logits, PARAMS, BANNED);
-    d.ids.forEach((id, j) => walk([...prefix, id], prob * d.probs[j]));
+    // The independent f64 reference, not the `distribution` under test (helpers/reference-sampling.ts).
+    const ref = referenceDistribution(logits, PARAMS, BANNED);
+    expect(ref.margin, "a top-p cut this close to p would make the reference ambiguous").toBeGreaterThan(1e-9);
+    for (const [id, q] of ref.probs) walk([...prefix, id], prob * q);
   };
   walk([], 1);
   ctx.dispose();
