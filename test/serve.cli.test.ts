@@ -66,6 +66,30 @@ describe("space serve (the command)", () => {
     }
   });
 
+  it("shutdown: waiting requests get 503; the running one is aborted after the grace period", async () => {
+    const server = await startTestServer({ modelId: "space-tiny", limits: { queue: 4 } });
+    const prompt = "interface ArrayConstructor {\n";
+    const running = await server.client.completions.create({ model: "space-tiny", prompt, max_tokens: 230, temperature: 0, stream: true });
+    const it = running[Symbol.asyncIterator]();
+    await it.next();
+    const waiting = server.client.completions.create({ model: "space-tiny", prompt, max_tokens: 4, temperature: 0 }).catch((e) => e);
+    for (let i = 0; i < 200 && server.handle.queued < 1; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(server.handle.queued).toBe(1);
+    const closed = server.handle.close(0);
+    const refused = await waiting;
+    expect(refused).toBeInstanceOf(OpenAI.APIError);
+    expect(refused.status).toBe(503);
+    const rest = (async () => {
+      for (let c = await it.next(); !c.done; c = await it.next());
+    })().catch((e) => e);
+    expect(await rest).toBeInstanceOf(OpenAI.APIError); // the stream ends with an error event, not [DONE]
+    await closed;
+    expect(server.handle.busy).toBe(false);
+    const rec = await server.waitRecord((r) => r.stop_reason === "shutdown");
+    expect(rec.completion_tokens).toBeLessThan(230);
+    await server.close();
+  });
+
   it("a request past its timeout is aborted and answered 504", async () => {
     const server = await startTestServer({ modelId: "space-tiny", limits: { timeoutMs: 1 } });
     try {
