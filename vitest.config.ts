@@ -5,7 +5,7 @@ export default defineConfig({
   test: {
     setupFiles: ["test/setup.ts"],
     include: ["test/**/*.test.ts"],
-    exclude: ["test/real/**", "test/browser/**", "node_modules/**"], // browser: npm run test:browser
+    exclude: ["test/real/**", "test/browser/**", "test/package/**", "node_modules/**"], // browser: npm run test:browser; package: npm run test:package
     testTimeout: 60_000,
     hookTimeout: 60_000,
   },

@@ -30,7 +30,6 @@ import { chatTemplateInfo, encodeChat, type ChatMessage } from "../tokenizer/cha
 
 export { SpaceError, type ErrorCode } from "../errors.js";
 export type { ByteSource } from "../gguf/source.js";
-export type { CoreBytes } from "../wasm/core.js";
 export type { ChatMessage, ChatRole } from "../tokenizer/chat.js";
 export type { StopReason } from "../decode/generate.js";
 export type { DecoderKind, LayoutChoice } from "../decode/decoders.js";
@@ -40,9 +39,15 @@ export type { ModelConfig } from "../model/config.js";
 
 export type SimdChoice = CoreChoice;
 
+/** The core's two builds as bytes (any typed array or buffer holding the .wasm file). */
+export interface WasmBytes {
+  readonly plain: ArrayBuffer | ArrayBufferView;
+  readonly relaxed?: ArrayBuffer | ArrayBufferView;
+}
+
 export interface LoadOptions {
   /** The WebAssembly core's bytes: build/space-plain.wasm and, optionally, build/space-relaxed.wasm. */
-  readonly wasm: CoreBytes;
+  readonly wasm: WasmBytes;
   /** Which core: "auto" (relaxed SIMD where the runtime has it, the default), "plain" or "relaxed". */
   readonly simd?: SimdChoice;
   /** Weights in memory: "native" (as stored, the default), "f32", "f32-rows", "bf16" or "q8" (lossy). */
@@ -62,7 +67,10 @@ export interface LoadOptions {
 export async function loadModel(model: Uint8Array | ByteSource, opts: LoadOptions): Promise<Model> {
   if (opts === undefined || opts.wasm === undefined) fail("E_ARGS", "loadModel needs options.wasm: the WebAssembly core's bytes ({ plain, relaxed? })");
   const source = asSource(model, "model");
-  const core = await instantiateCore(opts.wasm, opts.simd ?? "auto");
+  const { plain, relaxed } = opts.wasm;
+  const isBytes = (b: unknown) => b instanceof ArrayBuffer || ArrayBuffer.isView(b);
+  if (!isBytes(plain) || (relaxed !== undefined && !isBytes(relaxed))) fail("E_ARGS", "options.wasm.plain (and .relaxed) must be the .wasm files' bytes (an ArrayBuffer or a typed array)");
+  const core = await instantiateCore({ plain, relaxed } as CoreBytes, opts.simd ?? "auto");
   const engine = Engine.load(core, source, { weights: opts.weights, executor: opts.executor });
   try {
     let adapter: AttachedAdapter | undefined;
