@@ -27,6 +27,7 @@ import { BENCH_USAGE, runBench } from "../bench/run.js";
 import { GOLDEN_USAGE, VERIFY_USAGE, runGolden, runVerify } from "./verify.js";
 import { SERVE_SUMMARY, runServe, serveOptions } from "./serve.js";
 import { WEB_OPTIONS, WEB_SUMMARY, runWeb } from "./web.js";
+import { PLAIN_MARKS, TERMINAL_MARKS, markedText, stepsSummary } from "./show-steps.js";
 
 const LOAD_OPTIONS: Record<string, OptionSpec> = {
   model: { kind: "string", help: "GGUF model file (default: the embedded models/space-tiny.gguf)" },
@@ -57,6 +58,7 @@ const GENERATE_OPTIONS: Record<string, OptionSpec> = {
   "draft-model": { kind: "string", help: "spec: a draft GGUF with the same tokenizer" },
   "draft-layers": { kind: "int", min: 1, max: 1 << 16, help: "spec: draft = the model's first N layers + its output head" },
   trace: { kind: "string", help: "write one JSON line per step to FILE (spec/trace.md)" },
+  "show-steps": { kind: "flag", help: "print the output once done, marking the tokens that came from accepted candidates; steps and tau on stderr" },
   adapter: { kind: "string", help: "space: a base-preserving SPACE adapter GGUF for --model (spec/adapter.md); gives k and the mask" },
 };
 
@@ -175,6 +177,7 @@ async function runGenerate(o: Parsed): Promise<number> {
   if (o.system !== undefined && !o.chat) fail("E_ARGS", "--system needs --chat");
   if (((o.stop as string[] | undefined) ?? []).includes("")) fail("E_ARGS", "--stop must not be empty (an empty stop string would end the output after one token)");
   const decoder = checkDecoderOptions(o);
+  if (o["show-steps"] && o.json) fail("E_ARGS", "--show-steps prints marked text: drop --json (the JSON output's stats have the accept histogram)");
   if (o.trace !== undefined) {
     const inputs = ["model", "adapter", "draft-model", "prompt-file"].map((n) => [`--${n}`, o[n] as string | undefined] as const);
     refuseInputAsOutput("--trace", o.trace as string, [...inputs, ["the embedded model", o.model === undefined ? defaultModel() : undefined]]);
@@ -186,6 +189,7 @@ async function runGenerate(o: Parsed): Promise<number> {
     if (o["draft-model"] !== undefined) draft = await openModel({ ...o, model: o["draft-model"] }, undefined);
     const prompt = o.chat ? [...(o.system !== undefined ? [{ role: "system" as const, content: o.system as string }] : []), { role: "user" as const, content: text }] : text;
     const trace = o.trace !== undefined ? openTrace(o.trace as string) : null;
+    const steps: TraceStep[] | null = o["show-steps"] ? [] : null;
     try {
       const result = await model.generate(prompt, {
         maxTokens: (o["max-tokens"] as number | undefined) ?? 128,
@@ -202,11 +206,15 @@ async function runGenerate(o: Parsed): Promise<number> {
         stop: o.stop as string[] | undefined,
         contextSize: o.ctx as number | undefined,
         parseSpecial: o["parse-special"] ? true : undefined,
-        onText: o.json ? undefined : (t) => process.stdout.write(t),
-        onStep: trace?.write,
+        onText: o.json || steps ? undefined : (t) => process.stdout.write(t),
+        onStep: trace || steps ? (s) => (trace?.write(s), steps?.push(s)) : undefined,
       });
       if (o.json) printJson(result);
-      else process.stdout.write("\n");
+      else if (steps) {
+        const marks = process.stdout.isTTY ? TERMINAL_MARKS : PLAIN_MARKS;
+        process.stdout.write(markedText(result.ids, steps, result.text, (ids) => model.detokenize(ids), marks) + "\n");
+        process.stderr.write(`${stepsSummary(decoder, steps, result.ids.length)}${marks === PLAIN_MARKS ? " (\u27e6marked\u27e7: from accepted candidates)" : ""}\n`);
+      } else process.stdout.write("\n");
       trace?.commit(generateTraceHeader(o, (o.model as string | undefined) ?? defaultModel(), model.info, result, (o["max-tokens"] as number | undefined) ?? 128));
     } finally {
       trace?.abort(); // after a commit: nothing to do; after a failure: the temporary file goes

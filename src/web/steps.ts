@@ -189,7 +189,7 @@ export function runningStats(steps: readonly StepRecord[], upTo: number): { toke
 
 /**
  * Which output tokens came from accepted candidates: for each step, its first `accepted` emitted tokens.
- * Cut to `outputLength` (a run may stop inside a step). Shared by the page and `space generate --show-steps`.
+ * Cut to `outputLength` (a run may stop inside a step). (src/cli/show-steps.ts has the same rule.)
  */
 export function acceptedFlags(steps: readonly Pick<StepRecord, "accepted" | "emitted">[], outputLength: number): boolean[] {
   const flags: boolean[] = [];
