@@ -14,7 +14,8 @@ import { readGGUF } from "../src/gguf/reader.js";
 import { bytesSource } from "../src/gguf/source.js";
 
 const BIN = join(__dirname, "..", "bin", "space.mjs");
-let dir = "", model = "", modelBytes = new Uint8Array(0);
+let dir = "", model = "";
+let modelBytes: Uint8Array = new Uint8Array(0);
 
 function space(args: string[], opts: { input?: string | Uint8Array; timeout?: number } = {}) {
   const r = spawnSync(process.execPath, [BIN, ...args], { input: opts.input, timeout: opts.timeout ?? 60_000, encoding: "utf8", maxBuffer: 1 << 26 });

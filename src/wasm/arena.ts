@@ -15,17 +15,25 @@ export class Arena {
   /** First byte the arena hands out. */
   readonly base: number;
   private top: number;
+  /** The highest top so far (a leak shows as a peak that keeps rising over repeated work). */
+  private high: number;
   readonly memory: WebAssembly.Memory;
 
   constructor(core: { readonly memory: WebAssembly.Memory; readonly exports: { heapBase(): number } }) {
     this.memory = core.memory;
     this.base = alignUp(core.exports.heapBase() >>> 0, 64);
     this.top = this.base;
+    this.high = this.base;
   }
 
   /** Bytes handed out (including alignment padding). */
   get used(): number {
     return this.top - this.base;
+  }
+
+  /** The most bytes ever handed out at once (the high-water mark of `used`). */
+  get peak(): number {
+    return this.high - this.base;
   }
 
   /** Reserves `bytes` at a multiple of `align` (a power of two), growing the memory as needed. */
@@ -47,6 +55,7 @@ export class Arena {
       }
     }
     this.top = end;
+    if (end > this.high) this.high = end;
     return ptr;
   }
 
