@@ -89,7 +89,7 @@ export class Browser {
   async newPage(): Promise<Page> {
     const { targetId } = await this.send("Target.createTarget", { url: "about:blank" });
     const { sessionId } = await this.send("Target.attachToTarget", { targetId, flatten: true });
-    const page = new Page(this, sessionId);
+    const page = new Page(this, sessionId, targetId);
     await page.send("Page.enable");
     await page.send("Runtime.enable");
     await page.send("Emulation.setDeviceMetricsOverride", { width: 1280, height: 1000, deviceScaleFactor: 1, mobile: false });
@@ -122,6 +122,7 @@ export class Page {
   constructor(
     private readonly browser: Browser,
     private readonly sessionId: string,
+    private readonly targetId: string,
   ) {
     browser.on((m) => {
       if (m.sessionId !== sessionId) return;
@@ -132,6 +133,11 @@ export class Page {
 
   send(method: string, params: object = {}): Promise<any> {
     return this.browser.send(method, params, this.sessionId);
+  }
+
+  /** Closes the tab (and its workers). */
+  async close(): Promise<void> {
+    await this.browser.send("Target.closeTarget", { targetId: this.targetId });
   }
 
   async goto(url: string): Promise<void> {
@@ -171,8 +177,10 @@ export class Page {
     }
   }
 
-  async screenshot(): Promise<Buffer> {
-    const { data } = await this.send("Page.captureScreenshot", { format: "png", captureBeyondViewport: false });
+  /** The viewport as a PNG, scaled by `scale` (1 = the 1280 x 1000 viewport). */
+  async screenshot(scale = 1): Promise<Buffer> {
+    const clip = { x: 0, y: 0, width: 1280, height: 1000, scale };
+    const { data } = await this.send("Page.captureScreenshot", { format: "png", captureBeyondViewport: false, clip });
     return Buffer.from(data, "base64");
   }
 }

@@ -7,7 +7,7 @@
  * shared memory without cross-origin isolation), replays a trace file, and saves a screenshot.
  * A missing Chromium fails the tier (.ci/run installs it), never skips it.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -54,8 +54,20 @@ afterAll(async () => {
   await plainServer?.close();
 });
 
-async function generateIn(url: string, threads: number): Promise<Page> {
+/** Pages opened by the current test, closed after it (with their workers). */
+const open: Page[] = [];
+afterEach(async () => {
+  for (const p of open.splice(0)) await p.close();
+});
+
+async function newPage(): Promise<Page> {
   const page = await browser.newPage();
+  open.push(page);
+  return page;
+}
+
+async function generateIn(url: string, threads: number): Promise<Page> {
+  const page = await newPage();
   await page.goto(url);
   await page.eval(`(() => {
     document.getElementById("simd").value = "plain";
@@ -126,7 +138,7 @@ describe("the step-through page in Chromium", () => {
     await page.eval(`document.querySelectorAll("#timeline .chip")[${best.step - 1}].click()`);
     await page.waitFor(`document.getElementById("where").textContent.startsWith("step ${best.step} ")`, 5_000);
     mkdirSync(join("scratch", "browser"), { recursive: true });
-    writeFileSync(SCREENSHOT, await page.screenshot());
+    writeFileSync(SCREENSHOT, await page.screenshot(0.75));
   }, 120_000);
 
   it("served without COOP/COEP (not cross-origin isolated): one thread still runs, same result", async () => {
@@ -154,7 +166,7 @@ describe("the step-through page in Chromium", () => {
     try {
       const file = join(dir, "steps.jsonl");
       writeFileSync(file, [JSON.stringify({ trace: "space", version: 1 }), ...reference.steps.map((s) => JSON.stringify(s))].join("\n") + "\n");
-      const page = await browser.newPage();
+      const page = await newPage();
       await page.goto(isolated.url);
       const { root } = await page.send("DOM.getDocument");
       const { nodeId } = await page.send("DOM.querySelector", { nodeId: root.nodeId, selector: "#trace-file" });

@@ -64,7 +64,13 @@ worker.onmessage = (ev: MessageEvent<FromWorker>) => {
     waiting = null;
   }
 };
-worker.onerror = (e) => setStatus("error", `the engine worker failed: ${e.message}`);
+worker.onerror = (e) => {
+  // A module that failed to load gives an ErrorEvent without a message.
+  const why = e.message || "its modules did not load (see the browser console)";
+  waiting?.reject(new Error(`the engine worker failed: ${why}`));
+  waiting = null;
+  setStatus("error", `the engine worker failed: ${why}`);
+};
 
 function request(msg: ToWorker, until: (m: FromWorker) => boolean): Promise<void> {
   return new Promise<void>((resolve, reject) => {
