@@ -149,16 +149,17 @@ async function runCheckTrace(o: Parsed, positional: string[], write: (s: string)
   }
 }
 
+/** The whole file ("-": standard input), or one E_IO line. */
 function readBytes(file: string): Uint8Array {
   try {
-    return readFileSync(file);
+    return readFileSync(file === "-" ? 0 : file);
   } catch (e) {
     fail("E_IO", `${file}: ${(e as Error).message}`);
   }
 }
 
 export function readInput(file: string): string {
-  return decodeUtf8Strict(readBytes(file === "-" ? "/dev/stdin" : file), file === "-" ? "standard input" : file);
+  return decodeUtf8Strict(readBytes(file), file === "-" ? "standard input" : file);
 }
 
 /** The exact reference by default: plain SIMD, weights as stored. */
