@@ -127,3 +127,30 @@ describe("a full queue and a disconnect", () => {
     expect(served.wait_ms).toBeGreaterThan(0);
   });
 });
+
+describe("fairness", () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer({ modelId: "space-tiny", limits: { queue: 8 } });
+  });
+  afterAll(async () => server?.close());
+
+  it("serves users in turn: one user's burst does not delay another's request behind all of it", async () => {
+    const long = new AbortController();
+    const stream = await server.client.completions.create(
+      { model: "space-tiny", prompt: "interface ArrayConstructor {\n", max_tokens: 230, temperature: 0, stream: true, user: "first" },
+      { signal: long.signal },
+    );
+    await stream[Symbol.asyncIterator]().next(); // running: everything below waits behind it
+    const send = (user: string, n: number) => server.client.completions.create({ model: "space-tiny", prompt: `interface I${n} {`, max_tokens: 2, temperature: 0, user }).then(() => `${user}${n}`);
+    const done: string[] = [];
+    const all = [send("a", 1), send("a", 2), send("a", 3)].map((p) => p.then((id) => done.push(id)));
+    for (let i = 0; i < 200 && server.handle.queued < 3; i++) await new Promise((r) => setTimeout(r, 5));
+    all.push(send("b", 1).then((id) => done.push(id)));
+    for (let i = 0; i < 200 && server.handle.queued < 4; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(server.handle.queued).toBe(4);
+    long.abort();
+    await Promise.all(all);
+    expect(done).toEqual(["a1", "b1", "a2", "a3"]);
+  });
+});
