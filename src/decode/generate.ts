@@ -138,7 +138,7 @@ async function generateSteps(
     }
     const t0 = now();
     const before = forward.count;
-    pending = await prefillAllButLast(forward, cache, ws, pending, pacer);
+    if (pending.length > PREFILL_CHUNK) pending = await prefillAllButLast(forward, cache, ws, pending, pacer);
     prefillPasses += forward.count - before;
     if (opts.signal?.aborted) {
       stopReason = "abort";
@@ -199,7 +199,8 @@ async function generateSteps(
     pending = Int32Array.of(verdict.emitted[verdict.emitted.length - 1]);
     if (stopReason === null) {
       await opts.yieldEvery?.();
-      await pacer.pause();
+      const turn = pacer.pause(); // null unless a yield to the event loop is due: no await per step
+      if (turn) await turn;
     }
   }
   if (stopReason !== "stop") {
@@ -230,7 +231,10 @@ async function generateSteps(
  * block always fits the workspace. Batch invariance makes this split invisible in every result.
  */
 async function prefillAllButLast(forward: Forward, cache: KVCache, ws: Workspace, pending: Int32Array, pacer: Pacer): Promise<Int32Array> {
-  while (pending.length > PREFILL_CHUNK && !(await pacer.pause())) {
+  while (pending.length > PREFILL_CHUNK) {
+    const turn = pacer.pause();
+    if (turn) await turn;
+    if (pacer.aborted) break;
     const chunk = pending.subarray(0, PREFILL_CHUNK);
     forward.run(cache, ws, chainBlock(cache.length, chunk, []));
     cache.commit(range(0, chunk.length));
