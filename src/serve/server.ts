@@ -111,6 +111,8 @@ export async function startServer(opts: ServeOptions): Promise<ServeHandle> {
       const t0 = Date.now();
       try {
         await job.start();
+      } catch (e) {
+        job.refuse(toApiError(e)); // start answers its own errors; this is the last resort
       } finally {
         serviceMs = 0.8 * serviceMs + 0.2 * (Date.now() - t0);
         running = null;
