@@ -197,3 +197,16 @@ describe("engine.close()", () => {
     ctx.dispose();
   }, 30_000);
 });
+
+describe("a spec decoder's draft context", () => {
+  it("disposed while its proposer is in use: E_STATE at the next step (its memory may be another context's)", async () => {
+    const { SpecProposer } = await import("../src/decode/spec.js");
+    const draft = engine.newContext(PROMPT.length + 40, 3, { layers: 1 });
+    const ctx = engine.newContext(PROMPT.length + 40, 3);
+    const proposer = new SpecProposer({ k: 3, draft, vocabSize: engine.config.vocabSize });
+    let steps = 0;
+    const run = generate(ctx, PROMPT, proposer, opts({ onStep: () => ++steps === 2 && draft.dispose() }));
+    await expect(run).rejects.toMatchObject({ code: "E_STATE", message: expect.stringMatching(/disposed/) });
+    ctx.dispose();
+  });
+});

@@ -10,7 +10,8 @@
  * Writes DIR/bench.json, DIR/bench.md (also on stdout) and DIR/speedup-tau.svg; progress on stderr.
  * Exit status 1 when one of our decoders' output differs from our AR's.
  */
-import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, statSync } from "node:fs";
+import { writeWhole } from "../node/outputs.js";
 import { cpus, loadavg, platform } from "node:os";
 import { join, resolve } from "node:path";
 import { fail } from "../errors.js";
@@ -288,9 +289,10 @@ export async function runBench(argv: readonly string[]): Promise<number> {
         });
       });
     mkdirSync(outDir, { recursive: true });
-    writeFileSync(join(outDir, "bench.json"), `${JSON.stringify(report, null, 2)}\n`);
-    writeFileSync(join(outDir, "bench.md"), md);
-    writeFileSync(join(outDir, "speedup-tau.svg"), speedupTauSvg(points));
+    // Whole files through a temporary file and a rename: an interrupted run never leaves half a report.
+    writeWhole(join(outDir, "bench.json"), `${JSON.stringify(report, null, 2)}\n`);
+    writeWhole(join(outDir, "bench.md"), md);
+    writeWhole(join(outDir, "speedup-tau.svg"), speedupTauSvg(points));
     await new Promise<void>((done) => process.stdout.write(md, () => done()));
     process.stderr.write(`bench: wrote ${join(outDir, "bench.json")}, bench.md, speedup-tau.svg\n`);
     const bad = analysis.summary.filter((x) => !x.greedy_ok && x.mismatch_kind === "bug");

@@ -57,6 +57,9 @@ export class SpecProposer implements Proposer<SpecPlan> {
   }
 
   plan(ctx: StepContext): SpecPlan {
+    // A disposed draft context's memory may belong to another context now: writing its KV cache would
+    // corrupt that one (E_STATE instead; a closed draft engine fails in its executor).
+    this.draft.guard?.check();
     const H = ctx.history.length;
     let logits = this.catchUp(ctx.history);
     const c: number[] = [];
