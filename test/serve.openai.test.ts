@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { connect } from "node:net";
 import OpenAI from "openai";
 import { tinyModelBytes } from "./helpers/tiny-model.js";
 import { cliGenerate, startTestServer, type TestServer } from "./helpers/serve.js";
@@ -154,6 +155,14 @@ describe("abort and errors", () => {
       [post("/v1/completions", ""), 400],
       [post("/v1/completions", JSON.stringify({ model: "space-tiny", prompt: "x".repeat(2 << 20) })), 413],
     ];
+    // Malformed HTTP never reaches a handler; Node's parser refusal still comes in OpenAI's shape.
+    const raw = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(new URL(url).port), "127.0.0.1", () => socket.end("NONSENSE\r\n\r\n"));
+      let data = "";
+      socket.on("data", (d) => (data += d)).on("end", () => resolve(data)).on("error", reject);
+    });
+    expect(raw).toMatch(/^HTTP\/1\.1 400 /);
+    expect(JSON.parse(raw.slice(raw.indexOf("\r\n\r\n") + 4)).error.type).toBe("invalid_request_error");
     for (const [res, status] of cases) {
       const r = await res;
       expect(r.status).toBe(status);

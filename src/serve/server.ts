@@ -100,6 +100,14 @@ export async function startServer(opts: ServeOptions): Promise<ServeHandle> {
   const server: Server = createServer((req, res) => void handle(req, res));
   server.headersTimeout = 10_000;
   server.requestTimeout = 60_000; // receiving the request (slow senders), not answering it: limits.timeoutMs does that
+  // Malformed HTTP, oversized headers, a request too slow to arrive: Node's parser refuses them before
+  // any handler runs; answer those in OpenAI's error shape too.
+  server.on("clientError", (err: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) return void socket.destroy();
+    const status = err.code === "ERR_HTTP_REQUEST_TIMEOUT" ? 408 : err.code === "HPE_HEADER_OVERFLOW" ? 431 : 400;
+    const body = JSON.stringify(errorBody(new ApiError(status, `malformed or incomplete HTTP request (${err.code ?? err.message})`)));
+    socket.end(`HTTP/1.1 ${status} Error\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  });
 
   /** Serves waiting jobs one at a time until the queue is empty. */
   function pump(): void {
