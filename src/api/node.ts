@@ -7,8 +7,10 @@
  *   const r = await model.generate("interface Foo {", { decoder: "space", maxTokens: 32 });
  *   model.dispose();
  */
-import { availableParallelism } from "node:os";
 import { fail } from "../errors.js";
+import { readGGUF } from "../gguf/reader.js";
+import type { WeightStorage } from "../model/weights.js";
+import { defaultConfiguration } from "../node/defaults.js";
 import { embeddedModelPath } from "../node/embedded.js";
 import { fileSource } from "../node/files.js";
 import { sha256File } from "../node/prompts.js";
@@ -18,11 +20,14 @@ import { loadModel, type LoadOptions, type Model } from "./index.js";
 
 export * from "./index.js";
 export { embeddedModelPath } from "../node/embedded.js";
+export { defaultConfiguration, type DefaultConfiguration } from "../node/defaults.js";
 
-export interface FileLoadOptions extends Omit<LoadOptions, "wasm" | "adapter" | "modelSha256" | "executor"> {
+export interface FileLoadOptions extends Omit<LoadOptions, "wasm" | "adapter" | "modelSha256" | "executor" | "weights"> {
   /** A base-preserving SPACE adapter GGUF file for this model (spec/adapter.md). */
   readonly adapter?: string;
-  /** Worker threads running the kernels (default 1; "auto": the available cores). Same results for any count. */
+  /** Weights in memory; default "auto": the default rule (src/node/defaults.ts: f32 panels when they fit, else native). */
+  readonly weights?: WeightStorage | "auto";
+  /** Worker threads running the kernels; default "auto": the default rule (every core, for weights of 16 MiB and more). Same results for any count. */
   readonly threads?: number | "auto";
 }
 
@@ -32,16 +37,21 @@ export interface FileLoadOptions extends Omit<LoadOptions, "wasm" | "adapter" | 
  */
 export async function loadModelFile(path: string = embeddedModelPath(), opts: FileLoadOptions = {}): Promise<Model> {
   if (typeof path !== "string" || path === "") fail("E_ARGS", "the model path must be a non-empty string");
-  const threads = opts.threads === "auto" ? availableParallelism() : (opts.threads ?? 1);
-  if (!(Number.isInteger(threads) && threads >= 1 && threads <= 64)) fail("E_ARGS", `threads must be an integer in [1, 64] or "auto", got ${String(opts.threads)}`);
+  if (opts.threads !== undefined && opts.threads !== "auto" && !(Number.isInteger(opts.threads) && opts.threads >= 1 && opts.threads <= 64)) {
+    fail("E_ARGS", `threads must be an integer in [1, 64] or "auto", got ${String(opts.threads)}`);
+  }
   const source = fileSource(path);
   let adapter: ReturnType<typeof fileSource> | undefined;
   try {
+    const auto = opts.weights === undefined || opts.weights === "auto" || opts.threads === undefined || opts.threads === "auto";
+    const rule = auto ? defaultConfiguration(readGGUF(source)) : undefined;
+    const weights = opts.weights === undefined || opts.weights === "auto" ? rule!.weights : opts.weights;
+    const threads = opts.threads === undefined || opts.threads === "auto" ? rule!.threads : opts.threads;
     adapter = opts.adapter !== undefined ? fileSource(opts.adapter) : undefined;
     return await loadModel(source, {
       wasm: readCoreBytes(opts.simd ?? "auto"),
       simd: opts.simd,
-      weights: opts.weights,
+      weights,
       adapter,
       // Streamed from the file, so the model is not read into JavaScript memory a second time.
       modelSha256: adapter ? sha256File(path) : undefined,

@@ -5,18 +5,22 @@
 import { openOutput, readPromptBytes, refuseInputAsOutput } from "../node/outputs.js";
 import { stopQuietlyOnClosedOutput } from "./stdio.js";
 import { availableParallelism } from "node:os";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { SpaceError, fail } from "../errors.js";
 import { parseArgs, usage, type OptionSpec, type Parsed } from "./args.js";
-import { loadEngine, type SimdChoice } from "../node/engine.js";
+import type { SimdChoice } from "../node/engine.js";
+import { defaultConfiguration } from "../node/defaults.js";
+import { fileSource } from "../node/files.js";
+import { sha256File } from "../node/prompts.js";
+import { decodeAdapter } from "../model/adapter.js";
+import type { ModelConfig } from "../model/config.js";
 import { embeddedModelPath } from "../node/embedded.js";
 import { runDemo } from "./demo.js";
-import { relaxedSimdAvailable } from "../node/wasm.js";
-import type { Engine } from "../engine.js";
+import { packageRoot, relaxedSimdAvailable } from "../node/wasm.js";
 import { WEIGHT_STORAGES, describeStorage, type WeightStorage } from "../model/weights.js";
 import { LAYOUTS, MAX_K } from "../decode/space.js";
-import { DEFAULT_K, bannedIds, wireDecoder, type LayoutChoice } from "../decode/decoders.js";
-import type { Proposer } from "../decode/proposer.js";
-import { readAdapterFile } from "../node/adapter.js";
+import { DEFAULT_K, bannedIds, type LayoutChoice } from "../decode/decoders.js";
 import type { TraceHeader, TraceStep } from "../decode/trace.js";
 import { generateTraceHeader } from "./trace-header.js";
 import { loadModelFile, type GenerationResult, type Model } from "../api/node.js";
@@ -32,9 +36,14 @@ import { PLAIN_MARKS, TERMINAL_MARKS, markedText, stepsSummary } from "./show-st
 const LOAD_OPTIONS: Record<string, OptionSpec> = {
   model: { kind: "string", help: "GGUF model file (default: the embedded models/space-tiny.gguf)" },
   simd: { kind: "string", choices: ["auto", "plain", "relaxed"], help: "WebAssembly build (default auto: relaxed when available)" },
-  threads: { kind: "int", min: 1, max: 64, help: "threads (default 1)" },
-  weights: { kind: "string", choices: [...WEIGHT_STORAGES], help: "weights in memory: as stored (default), f32 panels, f32-rows (row-major f32, what training reads: same logits as f32, slower), bf16 panels, or int8 panels (q8: lossy, its own configuration)" },
+  threads: { kind: "int", min: 1, max: 64, help: "threads (default: every core for weights of 16 MiB and more, else 1; same results for any count)" },
+  weights: { kind: "string", choices: [...WEIGHT_STORAGES], help: "weights in memory (default: f32 panels when they fit in a quarter of memory, else as stored; `space info` says which): as stored (native), f32 panels, f32-rows (row-major f32, what training reads: same logits as f32, slower), bf16 panels, or int8 panels (q8: lossy, its own configuration)" },
   json: { kind: "flag", help: "print one JSON object" },
+};
+
+const INFO_OPTIONS: Record<string, OptionSpec> = {
+  ...LOAD_OPTIONS,
+  adapter: { kind: "string", help: "also describe a SPACE adapter GGUF: its base (and whether --model is it), k, rank, targets, mask" },
 };
 
 const GENERATE_OPTIONS: Record<string, OptionSpec> = {
@@ -54,7 +63,7 @@ const GENERATE_OPTIONS: Record<string, OptionSpec> = {
   decoder: { kind: "string", choices: ["ar", "space", "spec", "lookup"], help: "ar (default), space, spec (draft model) or lookup (prompt lookup)" },
   k: { kind: "int", min: 1, max: 64, help: `candidates per step (default ${DEFAULT_K}; space: at most ${MAX_K})` },
   "mask-token": { kind: "int", min: 0, max: 0x7fffffff, help: "the mask token id (space; e.g. 16, <empty_output>, for SmolLM2); never emitted, by any decoder" },
-  layout: { kind: "string", choices: [...Object.keys(LAYOUTS), "auto"], help: "space: mask groups after every candidate (full, the paper's), lean, or auto (cost model: k and layout per step)" },
+  layout: { kind: "string", choices: [...Object.keys(LAYOUTS), "auto"], help: "space: mask groups after every candidate (full, the paper's), after the bonus and the last candidate (lean), only after the last candidate (tail), tail with prompt-lookup candidates when the text matches (hybrid), or auto (cost model: k and layout per step)" },
   "draft-model": { kind: "string", help: "spec: a draft GGUF with the same tokenizer" },
   "draft-layers": { kind: "int", min: 1, max: 1 << 16, help: "spec: draft = the model's first N layers + its output head" },
   trace: { kind: "string", help: "write one JSON line per step to FILE (spec/trace.md)" },
@@ -84,11 +93,18 @@ export async function main(argv: readonly string[]): Promise<number> {
   const json = rest.includes("--json");
   stopQuietlyOnClosedOutput();
   try {
+    if (command === "--version" || command === "-V" || command === "version") {
+      if (rest.length > 0) fail("E_ARGS", `--version takes no arguments (got "${rest[0]}")`);
+      process.stdout.write(`${packageVersion()}\n`);
+      return 0;
+    }
+    if (command === "help" && rest.length > 0) return printCommandHelp(rest[0]) ? 0 : fail("E_ARGS", `no command "${rest[0]}" (commands: ${COMMANDS.join(", ")})`);
+    if (command !== undefined && (rest.includes("--help") || rest.includes("-h")) && printCommandHelp(command)) return 0;
     switch (command) {
       case "generate":
         return await runGenerate(optionsOnly(rest, GENERATE_OPTIONS));
       case "info":
-        return await runInfo(optionsOnly(rest, LOAD_OPTIONS));
+        return await runInfo(optionsOnly(rest, INFO_OPTIONS));
       case "demo":
         return await demo(optionsOnly(rest, LOAD_OPTIONS));
       case "distill":
@@ -120,6 +136,33 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
+/** This package's version (package.json beside bin/ and dist/). */
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(join(packageRoot(), "package.json"), "utf8")) as { version: string }).version;
+}
+
+/** `space COMMAND --help` and `space help COMMAND`: that command's usage; false for an unknown command. */
+function printCommandHelp(command: string): boolean {
+  const help: Record<string, () => string> = {
+    generate: () => `space generate --prompt TEXT | --prompt-file PATH [options]    generate text with a decoder\n${usage(GENERATE_OPTIONS)}`,
+    info: () => `space info [options]    the model, its configuration (and the default rule), SIMD, threads; an adapter with --adapter\n${usage(INFO_OPTIONS)}`,
+    demo: () => `space demo [options]    AR and SPACE on a held-out prompt: the same text, tau, the speedup\n${usage(LOAD_OPTIONS)}`,
+    distill: () => `space distill --out DATA.jsonl [options]    self-distillation data: greedy responses of --model\n${usage(DISTILL_OPTIONS)}`,
+    train: () => `space train --data DATA.jsonl --run-dir DIR --out ADAPTER.gguf [options]    base-preserving SAR-SFT\n${usage(TRAIN_OPTIONS)}`,
+    bench: () => BENCH_USAGE,
+    cost: () => COST_USAGE,
+    verify: () => VERIFY_USAGE,
+    golden: () => GOLDEN_USAGE,
+    serve: () => `${SERVE_SUMMARY}\n${usage(SERVE_OPTIONS)}`,
+    web: () => `${WEB_SUMMARY}\n${usage(WEB_OPTIONS)}`,
+    help: () => "space help [COMMAND]    all commands, or one command's options (same as space COMMAND --help)",
+  };
+  const text = help[command];
+  if (!text) return false;
+  process.stdout.write(text() + "\n");
+  return true;
+}
+
 function printHelp(): void {
   process.stdout.write(
     `space: SPACE (Smart Parallel Auto-Correct dEcoding) in TypeScript + WebAssembly SIMD\n\n` +
@@ -142,20 +185,13 @@ function reportError(e: unknown, json: boolean): number {
   return err.code === "E_ARGS" ? 2 : 1;
 }
 
-async function openEngine(o: Parsed): Promise<Engine> {
-  return loadEngine((o.model as string | undefined) ?? defaultModel(), {
-    simd: (o.simd as SimdChoice | undefined) ?? "auto",
-    threads: (o.threads as number | undefined) ?? 1,
-    weights: (o.weights as WeightStorage | undefined) ?? "native",
-  });
-}
-
 /** The model of --model (default: the embedded one) through the public API, with its adapter if any. */
 async function openModel(o: Parsed, adapter: string | undefined): Promise<Model> {
   return loadModelFile((o.model as string | undefined) ?? defaultModel(), {
     simd: (o.simd as SimdChoice | undefined) ?? "auto",
-    threads: (o.threads as number | undefined) ?? 1,
-    weights: (o.weights as WeightStorage | undefined) ?? "native",
+    // Unset: the default rule (src/node/defaults.ts; `space info` states it).
+    threads: o.threads as number | undefined,
+    weights: o.weights as WeightStorage | undefined,
     adapter,
   });
 }
@@ -281,37 +317,6 @@ function openTrace(path: string): { write: (s: TraceStep) => void; commit: (head
   return { write: (s) => void steps.push(JSON.stringify(s) + "\n"), commit, abort: () => out.abort() };
 }
 
-/**
- * The proposer for --decoder on an engine the caller loaded, the ids it must never emit, and what to free
- * after the run: the one builder (wireDecoder) with --adapter read from its file.
- */
-async function makeDecoder(
-  o: Parsed,
-  decoder: Decoder,
-  engine: Engine,
-  contextTokens: number,
-): Promise<{ proposer: Proposer; banned: Set<number>; cleanup: () => void }> {
-  const adapter = decoder === "space" && o.adapter !== undefined
-    ? readAdapterFile(engine, (o.model as string | undefined) ?? defaultModel(), o.adapter as string)
-    : undefined;
-  const draftEngine = o["draft-model"] !== undefined ? await openEngine({ ...o, model: o["draft-model"] }) : undefined;
-  try {
-    const wired = wireDecoder(engine, {
-      kind: decoder,
-      k: o.k as number | undefined,
-      maskToken: o["mask-token"] as number | undefined,
-      layout: o.layout as LayoutChoice | undefined,
-      adapter,
-      draftLayers: o["draft-layers"] as number | undefined,
-      draftEngine,
-    }, contextTokens);
-    return { proposer: wired.proposer, banned: wired.banned, cleanup: () => { wired.dispose(); draftEngine?.close(); } };
-  } catch (e) {
-    draftEngine?.close();
-    throw e;
-  }
-}
-
 function printJson(r: GenerationResult): void {
   const s = r.stats;
   // The --json schema (spec/decoding.md) keeps its snake_case names; spec also reports its draft's
@@ -330,10 +335,13 @@ function printJson(r: GenerationResult): void {
 }
 
 async function runInfo(o: Parsed): Promise<number> {
-  const engine = await openEngine(o);
+  const model = await openModel(o, undefined);
   try {
+    const engine = model.engine;
     const types = new Map<string, number>();
     for (const t of engine.file.tensors) types.set(t.typeName, (types.get(t.typeName) ?? 0) + 1);
+    const rule = defaultConfiguration(engine.file);
+    const lossy = engine.storage === "q8" || engine.storage === "q4";
     const info = {
       model: engine.file.name,
       config: engine.config,
@@ -345,22 +353,57 @@ async function runInfo(o: Parsed): Promise<number> {
       relaxed_simd_available: relaxedSimdAvailable(),
       threads: engine.executor.threads,
       cpus: availableParallelism(),
+      default_configuration: rule.why,
+      faster: lossy
+        ? "this storage is lossy: its outputs are its own (exact within itself); drop --weights for the exact default"
+        : "--weights q8 (int8 panels) or q4 (the file's 4-bit codes) run faster but are lossy: their outputs are their own; `space bench --weights f32,q8` measures both",
       tokenizer: { vocab: engine.tokenizer.vocabSize, bos: engine.tokenizer.bos, eos: engine.tokenizer.eos },
+      space: model.info.space,
+      ...(o.adapter !== undefined ? { adapter: adapterInfo(o.adapter as string, (o.model as string | undefined) ?? defaultModel(), engine.config) } : {}),
     };
     if (o.json) process.stdout.write(JSON.stringify(info) + "\n");
     else for (const [k, v] of Object.entries(info)) process.stdout.write(`${k.padEnd(24)}${typeof v === "object" ? JSON.stringify(v) : v}\n`);
     return 0;
   } finally {
-    engine.close();
+    model.dispose();
   }
 }
 
-async function demo(o: Parsed): Promise<number> {
-  const engine = await openEngine(o);
+/** `space info --adapter FILE`: what the adapter is (its base, k, rank, targets, mask) and whether --model is its base. */
+function adapterInfo(file: string, modelFile: string, config: ModelConfig): Record<string, unknown> {
+  const source = fileSource(file);
+  let bytes: Uint8Array;
   try {
-    await runDemo(engine, (s) => process.stdout.write(s));
+    bytes = source.read(0, source.byteLength);
+  } finally {
+    source.close();
+  }
+  const m = decodeAdapter(bytes, file).meta;
+  const sha = sha256File(modelFile);
+  const isBase = sha === m.baseSha256;
+  return {
+    file,
+    base: m.baseName,
+    base_sha256: m.baseSha256,
+    base_is_model: isBase,
+    ...(isBase ? {} : { why_not: `--model ${modelFile} has sha256 ${sha.slice(0, 16)}...: load this adapter with its base` }),
+    k: m.k,
+    rank: m.rank,
+    targets: m.targets,
+    mask_token: m.maskToken,
+    mask: `${m.maskEmbeddings === 1 ? "one shared vector" : `${m.maskEmbeddings} vectors (mask j of every group uses vector j)`} replacing the embedding of id ${m.maskToken}, which only labels mask rows`,
+    layers: m.nLayers,
+    width: m.dModel,
+    fits_model: m.nLayers === config.nLayers && m.dModel === config.dModel,
+  };
+}
+
+async function demo(o: Parsed): Promise<number> {
+  const model = await openModel(o, undefined);
+  try {
+    await runDemo(model.engine, (s) => process.stdout.write(s));
     return 0;
   } finally {
-    engine.close();
+    model.dispose();
   }
 }

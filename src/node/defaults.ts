@@ -1,0 +1,44 @@
+/**
+ * The default configuration of a model on this machine, the documented rule (README, `space info`):
+ *  - weights: "f32" panels (exact: the same logits as the file's own format, and the fastest exact
+ *    storage) when the dequantised matrices fit in a quarter of the machine's memory and in 2 GiB of
+ *    WebAssembly memory, and every matrix row packs into panels; otherwise "native" (as stored);
+ *  - threads: every available core when the weights take at least MIN_THREADED_BYTES; a smaller model
+ *    runs on one thread, as its kernels are too short to split.
+ * Lossy storages (q8, q4) are never a default: they are faster and give their own outputs.
+ */
+import { availableParallelism, totalmem } from "node:os";
+import type { GGUFFile } from "../gguf/reader.js";
+import type { WeightStorage } from "../model/weights.js";
+import { PANEL, packableK } from "../wasm/kernels.js";
+
+export const MAX_F32_BYTES = 2 ** 31;
+export const MIN_THREADED_BYTES = 16 * 2 ** 20;
+
+export interface DefaultConfiguration {
+  readonly weights: WeightStorage;
+  readonly threads: number;
+  /** One line: what was chosen and why. */
+  readonly why: string;
+}
+
+export function defaultConfiguration(file: GGUFFile, machine = { memory: totalmem(), cores: availableParallelism() }): DefaultConfiguration {
+  let f32Bytes = 0, fileBytes = 0, packable = true;
+  for (const t of file.tensors) {
+    fileBytes += t.byteLength;
+    f32Bytes += t.nElements * 4;
+    if (t.dims.length >= 2 && t.dims[1] > 1 && !packableK(PANEL.F32, t.dims[0])) packable = false;
+  }
+  const limit = Math.min(machine.memory / 4, MAX_F32_BYTES);
+  const f32 = packable && f32Bytes <= limit;
+  const weights: WeightStorage = f32 ? "f32" : "native";
+  const threaded = (f32 ? f32Bytes : fileBytes) >= MIN_THREADED_BYTES;
+  const threads = threaded ? Math.max(1, Math.min(64, machine.cores)) : 1;
+  const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+  const why =
+    (f32
+      ? `weights f32 (exact; ${mib(f32Bytes)} fits in a quarter of memory)`
+      : `weights native (exact; ${packable ? `f32 would take ${mib(f32Bytes)}, over ${mib(limit)}` : "a matrix's rows do not pack into panels"})`) +
+    (threaded ? `, threads ${threads} (every core)` : `, threads 1 (weights under ${mib(MIN_THREADED_BYTES)}: too small to split)`);
+  return { weights, threads, why };
+}
