@@ -8,7 +8,7 @@ import { basename } from "node:path";
 import { fail } from "../errors.js";
 import { embeddedModelPath, loadModelFile, type DecoderKind, type LayoutChoice, type Model, type SimdChoice, type WeightStorage } from "../api/node.js";
 import { readAdapterFile } from "../node/adapter.js";
-import { usage, type OptionSpec, type Parsed } from "./args.js";
+import { usage, type OptionSpec, type Parsed } from "../util/args.js";
 import { Runner } from "../serve/runner.js";
 import { DEFAULT_LIMITS, startServer } from "../serve/server.js";
 
@@ -97,6 +97,7 @@ export async function runServe(o: Parsed, specs: Record<string, OptionSpec>): Pr
         fail("E_IO", `cannot listen on ${host}:${port}: ${(e as Error).message}`);
       }
       process.stdout.write(`space serve: ${modelId} (decoder ${runner.decoderName}, context ${ctx}) on ${handle.url}/v1\n`);
+      if (!isLoopback(host)) process.stdout.write(`space serve: warning: ${host} is not a loopback address; there is no authentication: anyone who can reach it can use the model\n`);
       await untilSignal();
       process.stdout.write(`space serve: shutting down (${handle.busy ? 1 : 0} running, ${handle.queued} waiting)\n`);
       await handle.close(((o.grace as number | undefined) ?? 10) * 1000);
@@ -108,6 +109,10 @@ export async function runServe(o: Parsed, specs: Record<string, OptionSpec>): Pr
     draft?.dispose();
     model.dispose();
   }
+}
+
+function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || host === "[::1]" || /^127\./.test(host);
 }
 
 /** Resolves at the first SIGTERM or SIGINT (and stops listening for both). */
