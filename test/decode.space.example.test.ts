@@ -7,7 +7,7 @@
 import { describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { spaceBlock, SpaceProposer, LEAN_LAYOUT, FULL_LAYOUT, maxExtraRows, type SpacePlan } from "../src/decode/space.js";
+import { spaceBlock, SpaceProposer, LEAN_LAYOUT, FULL_LAYOUT, TAIL_LAYOUT, HYBRID_LAYOUT, maxExtraRows, type SpacePlan } from "../src/decode/space.js";
 import { verifyGreedy } from "../src/decode/verify.js";
 import { argmax, GREEDY } from "../src/decode/sampling.js";
 import { Rng } from "../src/util/rng.js";
@@ -113,11 +113,36 @@ describe("layouts", () => {
     expect(Array.from(plan.keepRows(2))).toEqual([0, 3, 4]);
   });
 
-  it("extra rows: k(k+2) for the full layout, 3k for the lean one", () => {
+  it("extra rows: k(k+2) for the full layout, 3k for the lean one, 2k for the tail one", () => {
     for (let k = 1; k <= 8; k++) {
       expect(maxExtraRows(k, FULL_LAYOUT)).toBe(k * (k + 2));
       expect(maxExtraRows(k, LEAN_LAYOUT)).toBe(3 * k);
+      expect(maxExtraRows(k, TAIL_LAYOUT)).toBe(2 * k);
     }
+  });
+
+  it("tail: one group, after the last candidate (after the bonus when there is none)", () => {
+    const plan = spaceBlock(2, [12], [20, 21], 2, { token: M }, TAIL_LAYOUT);
+    expect(Array.from(plan.block.tokens)).toEqual([12, 20, 21, M, M]);
+    expect(Array.from(plan.block.positions)).toEqual([2, 3, 4, 5, 6]);
+    expect(plan.groups.map((g) => (g ? Array.from(g) : null))).toEqual([null, null, [3, 4]]);
+    const none = spaceBlock(2, [12], [], 2, { token: M }, TAIL_LAYOUT);
+    expect(Array.from(none.block.tokens)).toEqual([12, M, M]);
+    expect(none.groups.map((g) => (g ? Array.from(g) : null))).toEqual([[1, 2]]);
+  });
+
+  it("hybrid: candidates from a matching n-gram of the text so far, else from the mask group; the masks follow either", () => {
+    const proposer = new SpaceProposer({ k: 2, mask: { token: M }, layout: HYBRID_LAYOUT, vocabSize: 100 });
+    // History ... 7 8 9 ... 7 8: the bigram "7 8" matched, followed by 9, 5.
+    const ctx = (history: number[], pending: number[]) => ({ pending: Int32Array.from(pending), cached: history.length - pending.length, history, sampling: GREEDY, rng: new Rng(1) });
+    const looked = proposer.plan(ctx([7, 8, 9, 5, 6, 7, 8], [8]));
+    expect(Array.from(looked.candidates)).toEqual([9, 5]);
+    expect(looked.draft).toBeUndefined(); // a deterministic draft
+    expect(Array.from(looked.block.tokens)).toEqual([8, 9, 5, M, M]);
+    // No match: the mask group's candidates (none before the first step), so the block proposes.
+    const unmatched = proposer.plan(ctx([1, 2, 3], [3]));
+    expect(Array.from(unmatched.candidates)).toEqual([]);
+    expect(Array.from(unmatched.block.tokens)).toEqual([3, M, M]);
   });
 
   it("mask embeddings from an adapter go to every mask row (vector j to mask j of each group)", () => {

@@ -14,7 +14,7 @@ import fc from "fast-check";
 import type { Engine } from "../src/engine.js";
 import { generate, type GenerateOptions, type GenerateResult } from "../src/decode/generate.js";
 import { ArProposer, type Proposer } from "../src/decode/proposer.js";
-import { SpaceProposer, AR_CONFIG, FULL_LAYOUT, LEAN_LAYOUT, spaceBlock, type SpaceAuto, type SpaceConfig, type SpaceLayout } from "../src/decode/space.js";
+import { SpaceProposer, AR_CONFIG, FULL_LAYOUT, HYBRID_LAYOUT, LEAN_LAYOUT, spaceBlock, type SpaceAuto, type SpaceConfig, type SpaceLayout } from "../src/decode/space.js";
 import { spaceConfigs } from "../src/decode/costmodel.js";
 import { Rng } from "../src/util/rng.js";
 import { LookupProposer } from "../src/decode/lookup.js";
@@ -121,6 +121,7 @@ describe("greedy: every decoder emits exactly AR's output (property over random 
         const decoders: [string, Make][] = [
           [`space ${config.layout.name} k=${config.k}`, spaceAuto(c.k, c.mask, () => fixed(config))],
           ["space switching at random", spaceAuto(c.k, c.mask, () => switching(configs, c.seed))],
+          [`space hybrid k=${c.k}`, space(c.k, c.mask, HYBRID_LAYOUT)],
           ["spec", spec(c.k, draftLayers)],
           ["lookup", lookup(c.k)],
         ];
@@ -139,10 +140,12 @@ describe("long prompts and threads", () => {
     const opts = { maxTokens: 30, banned: new Set([99, ...SPECIALS]) };
     const want = await run(e, ar, prompt, opts);
     expect(want.tokens).toHaveLength(30);
-    for (const [name, make] of [["space", space(4, 99)], ["spec", spec(3, 1)], ["lookup", lookup(4)]] as const) {
+    for (const [name, make] of [["space", space(4, 99)], ["space hybrid", space(4, 99, HYBRID_LAYOUT)], ["spec", spec(3, 1)], ["lookup", lookup(4)]] as const) {
       const got = await run(e, make, prompt, opts);
       expectSameOutput(got, want, name);
       expect(got.stats.prefill_passes, name).toBe(2);
+      // The repetitive prompt makes lookup (and the hybrid's lookup slots) accept candidates.
+      if (name === "space hybrid" || name === "lookup") expect(got.stats.tokens_per_forward, name).toBeGreaterThan(1);
     }
   });
 });

@@ -20,11 +20,15 @@
  */
 import type { Engine } from "../engine.js";
 import { costCurve } from "./cost.js";
-import { AR_CONFIG, FULL_LAYOUT, LEAN_LAYOUT, type SpaceAuto, type SpaceConfig, type SpaceLayout } from "./space.js";
+import { AR_CONFIG, FULL_LAYOUT, LEAN_LAYOUT, TAIL_LAYOUT, type SpaceAuto, type SpaceConfig, type SpaceLayout } from "./space.js";
 import type { Verdict } from "./verify.js";
 
-/** The layouts the cost model chooses among when it speculates (test/decode.space.test.ts checks exactness for each). */
-export const AUTO_LAYOUTS: readonly SpaceLayout[] = [FULL_LAYOUT, LEAN_LAYOUT];
+/**
+ * The layouts the cost model chooses among when it speculates (test/decode.space.test.ts checks
+ * exactness for each). The hybrid layout is not among them: its candidates come from two sources with
+ * different acceptance, which one estimate of alpha cannot describe.
+ */
+export const AUTO_LAYOUTS: readonly SpaceLayout[] = [FULL_LAYOUT, LEAN_LAYOUT, TAIL_LAYOUT];
 
 /**
  * Every configuration the cost model may pick for a mask source of kMax masks: AR_CONFIG (a plain AR

@@ -93,8 +93,8 @@ export function buildDecoder(engine: Engine, spec: DecoderSpec, contextTokens: n
 /** Candidates per step when neither the caller nor the model says (the paper's k for SPACE). */
 export const DEFAULT_K = 5;
 
-export type LayoutChoice = "full" | "lean" | "auto";
-export const LAYOUT_CHOICES: readonly LayoutChoice[] = ["full", "lean", "auto"];
+export type LayoutChoice = "full" | "lean" | "tail" | "hybrid" | "auto";
+export const LAYOUT_CHOICES: readonly LayoutChoice[] = ["full", "lean", "tail", "hybrid", "auto"];
 
 export interface SpaceMeta {
   readonly maskToken?: number;

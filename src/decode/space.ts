@@ -29,6 +29,7 @@ import type { LoraRows } from "../model/adapter.js";
 import { range } from "./block.js";
 import type { Proposer, StepContext, StepPlan } from "./proposer.js";
 import { argmax, distribution, sample, type Distribution } from "./sampling.js";
+import { lookupCandidates } from "./lookup.js";
 import type { Verdict } from "./verify.js";
 
 /** The mask [M]: a vocabulary token, or (issue "SAR-SFT") vectors an adapter supplies. */
@@ -51,6 +52,11 @@ export interface SpaceMask {
 export interface SpaceLayout {
   readonly name: string;
   groupAfter(j: number, m: number): boolean;
+  /**
+   * Hybrid: fill the candidate slots from prompt lookup (lookup.ts) when the text so far has a match,
+   * from the mask group otherwise. Every candidate is verified the same way, so the output is AR's.
+   */
+  readonly lookup?: boolean;
 }
 
 /** The paper's layout: a mask group after the bonus token and after every candidate. */
@@ -62,7 +68,24 @@ export const FULL_LAYOUT: SpaceLayout = { name: "full", groupAfter: () => true }
  */
 export const LEAN_LAYOUT: SpaceLayout = { name: "lean", groupAfter: (j, m) => j === 0 || j === m };
 
-export const LAYOUTS: Readonly<Record<string, SpaceLayout>> = { full: FULL_LAYOUT, lean: LEAN_LAYOUT };
+/**
+ * One group only, after the last candidate (after the bonus token when there is none): 1 + 2k rows with
+ * candidates, 1 + k without. The next step has candidates only when all of this step's were accepted;
+ * otherwise it is [bonus] [M]*k, which proposes again. The smallest blocks that keep proposing.
+ */
+export const TAIL_LAYOUT: SpaceLayout = { name: "tail", groupAfter: (j, m) => j === m };
+
+/**
+ * The tail layout with candidates from prompt lookup whenever the text so far has a matching n-gram
+ * (n = 3 down to 2), and from the mask group otherwise; the masks after the last candidate propose
+ * what follows either kind.
+ */
+export const HYBRID_LAYOUT: SpaceLayout = { name: "hybrid", groupAfter: TAIL_LAYOUT.groupAfter, lookup: true };
+
+export const LAYOUTS: Readonly<Record<string, SpaceLayout>> = { full: FULL_LAYOUT, lean: LEAN_LAYOUT, tail: TAIL_LAYOUT, hybrid: HYBRID_LAYOUT };
+
+/** Hybrid layouts' lookup: the longest and shortest tail n-gram matched (a single token matches too often). */
+const HYBRID_NGRAM = { max: 3, min: 2 } as const;
 
 /** No mask group anywhere: the layout of AR_CONFIG (not a `--layout` choice: that is `--decoder ar`). */
 export const AR_LAYOUT: SpaceLayout = { name: "ar", groupAfter: () => false };
@@ -252,10 +275,20 @@ export class SpaceProposer implements Proposer<SpacePlan> {
       this.q = k > 0 ? this.q?.slice(0, k) : undefined;
     }
     const injected = this.opts.inject ? Int32Array.from(this.opts.inject(ctx, this.candidates)) : null;
-    const c = injected ?? this.candidates;
+    const looked = injected === null && layout.lookup && k > 0 ? this.lookedUp(ctx, k) : null;
+    const c = injected ?? looked ?? this.candidates;
     if (c.length > k) fail("E_ARGS", `${c.length} candidates exceed k = ${k}`);
     const step = spaceBlock(ctx.cached, ctx.pending, c, k, this.maskFor(k), layout);
-    return { ...step, candidates: c, ...(injected === null && this.q ? { draft: this.q } : {}) };
+    // Injected and looked-up candidates are deterministic drafts (q = point mass): no `draft`.
+    return { ...step, candidates: c, ...(injected === null && looked === null && this.q ? { draft: this.q } : {}) };
+  }
+
+  /** Hybrid layouts: up to k candidates copied from the text so far, or null when nothing matches. */
+  private lookedUp(ctx: StepContext, k: number): Int32Array | null {
+    const found = lookupCandidates(ctx.history, k, HYBRID_NGRAM.max, HYBRID_NGRAM.min);
+    const cut = found.findIndex((id) => ctx.banned?.has(id) ?? false); // a banned token is never accepted
+    const c = cut < 0 ? found : found.slice(0, cut);
+    return c.length > 0 ? Int32Array.from(c) : null;
   }
 
   /** Mask j of a group uses vector j, whatever k: a smaller k uses the first k vectors. */
