@@ -8,7 +8,7 @@ import { availableParallelism } from "node:os";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { SpaceError, fail } from "../errors.js";
-import { parseArgs, usage, type OptionSpec, type Parsed } from "./args.js";
+import { parseArgs, usage, type OptionSpec, type Parsed } from "../util/args.js";
 import type { SimdChoice } from "../node/engine.js";
 import { defaultConfiguration } from "../node/defaults.js";
 import { fileSource } from "../node/files.js";
