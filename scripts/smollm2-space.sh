@@ -30,7 +30,7 @@ if [ ! -f "$RUN/code/bin/space-train.mjs" ]; then
      && npx asc assembly/index.ts --target plain && npx asc assembly/index.ts --target relaxed)
   cp "$SNAP/build/"*.wasm "$RUN/code/build/" && cp "$SNAP/package.json" "$RUN/code/"
   cat > "$RUN/code/bin/space-train.mjs" <<'JS'
-import { parseArgs } from "../dist/src/cli/args.js";
+import { parseArgs } from "../dist/src/util/args.js";
 import { DISTILL_OPTIONS, TRAIN_OPTIONS, runDistill, runTrain } from "../dist/src/cli/train.js";
 const [cmd, ...rest] = process.argv.slice(2);
 try {

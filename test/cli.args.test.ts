@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseArgs, type OptionSpec } from "../src/cli/args.js";
+import { parseArgs, type OptionSpec } from "../src/util/args.js";
 
 const specs: Record<string, OptionSpec> = {
   n: { kind: "int", min: 0, max: 10, help: "" },

@@ -15,7 +15,7 @@ import { writeWhole } from "../node/outputs.js";
 import { cpus, loadavg, platform } from "node:os";
 import { join, resolve } from "node:path";
 import { fail } from "../errors.js";
-import { parseArgs, usage, type OptionSpec, type Parsed } from "../cli/args.js";
+import { parseArgs, usage, type OptionSpec, type Parsed } from "../util/args.js";
 import { readGGUF, metaGetter } from "../gguf/reader.js";
 import { configFromMetadata } from "../model/config.js";
 import { DECODE_STORAGES, WEIGHT_STORAGES } from "../model/weights.js";
@@ -67,7 +67,7 @@ export const BENCH_OPTIONS: Record<string, OptionSpec> = {
   warmup: { kind: "int", min: 1, max: 100, help: "warm-up/calibration runs on the first prompt (default 1)" },
   problems: { kind: "int", min: 0, max: 44, help: "held-out HumanEval-X problems (120-163) per language, spread evenly (default 1)" },
   chat: { kind: "int", min: 0, max: CHAT_PROMPTS.length, help: `chat prompts, of ${CHAT_PROMPTS.length} (default ${DEFAULT_CHAT})` },
-  data: { kind: "string", help: "HumanEval-X folder (default ../shared/data/humaneval-x beside the repository)" },
+  data: { kind: "string", help: "HumanEval-X folder (default: the package's data/humaneval-x)" },
   "cost-repeats": { kind: "int", min: 1, max: 100, help: "timed passes per width for cost(T) (default 5)" },
   "cost-prefix": { kind: "int", min: 1, max: 4096, help: "committed tokens before the cost(T) block (default 100)" },
   out: { kind: "string", help: "output folder (default bench-results/bench-DATE/)" },

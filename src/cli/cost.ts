@@ -6,7 +6,7 @@
  */
 import { cpus } from "node:os";
 import { fail } from "../errors.js";
-import { parseArgs, usage, type OptionSpec } from "./args.js";
+import { parseArgs, usage, type OptionSpec } from "../util/args.js";
 import { loadEngine, type SimdChoice } from "../node/engine.js";
 import { embeddedModelPath } from "../node/embedded.js";
 import { WEIGHT_STORAGES, describeStorage, type WeightStorage } from "../model/weights.js";

@@ -7,7 +7,7 @@ import { DEFAULT_K } from "../decode/decoders.js";
 import { TRACE_FORMAT, type TraceHeader } from "../decode/trace.js";
 import { sha256File } from "../node/prompts.js";
 import type { GenerationResult, ModelInfo } from "../api/index.js";
-import type { Parsed } from "./args.js";
+import type { Parsed } from "../util/args.js";
 
 /**
  * The header of a `space generate` run: the options as the library resolves them (src/decode/decoders.ts

@@ -13,7 +13,7 @@ import { lockRunDir } from "../node/runlock.js";
 import { checkRunConfig, writeRunConfig } from "../node/runconfig.js";
 import { basename, join } from "node:path";
 import { fail } from "../errors.js";
-import type { OptionSpec, Parsed } from "./args.js";
+import type { OptionSpec, Parsed } from "../util/args.js";
 import { loadEngine, SMOLLM2_PATH, type SimdChoice } from "../node/engine.js";
 import type { Engine } from "../engine.js";
 import type { WeightStorage } from "../model/weights.js";

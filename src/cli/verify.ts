@@ -6,13 +6,13 @@
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { fail } from "../errors.js";
-import { parseArgs, usage, type OptionSpec, type Parsed } from "./args.js";
+import { parseArgs, usage, type OptionSpec, type Parsed } from "../util/args.js";
 import { loadEngine, type SimdChoice } from "../node/engine.js";
 import { embeddedModelPath } from "../node/embedded.js";
 import { WEIGHT_STORAGES, type WeightStorage } from "../model/weights.js";
 import { decodeUtf8Strict } from "../tokenizer/utf8.js";
-import { attachAdapter, bannedIds, spaceMetadata } from "../decode/decoders.js";
-import { decodeAdapter } from "../model/adapter.js";
+import { bannedIds, spaceMetadata } from "../decode/decoders.js";
+import { readAdapterFile } from "../node/adapter.js";
 import { PREFILL_CHUNK } from "../model/forward.js";
 import { sha256File } from "../node/prompts.js";
 import { choiceFromHeader, recordSteps } from "../verify/steps.js";
@@ -90,7 +90,7 @@ export async function runGolden(argv: readonly string[], write: (s: string) => v
     const modelSha256 = sha256File(modelPath);
     const adapterPath = o.adapter as string | undefined;
     const adapter = adapterPath !== undefined
-      ? { attached: attachAdapter(engine, decodeAdapter(readBytes(adapterPath), adapterPath), modelSha256, modelPath), sha256: sha256File(adapterPath) }
+      ? { attached: readAdapterFile(engine, modelPath, adapterPath), sha256: sha256File(adapterPath) }
       : undefined;
     const files = await goldenFiles(engine, { modelSha256, ...(adapter ? { adapter } : {}) });
     try {
@@ -138,7 +138,7 @@ async function runCheckTrace(o: Parsed, positional: string[], write: (s: string)
   }
   const engine = await openVerifyEngine(o);
   try {
-    const adapter = adapterPath !== undefined ? attachAdapter(engine, decodeAdapter(readBytes(adapterPath), adapterPath), sha, modelPath) : undefined;
+    const adapter = adapterPath !== undefined ? readAdapterFile(engine, modelPath, adapterPath) : undefined;
     const detail = steps.some((s) => "attention" in s || "kept_rows" in s);
     const ours = await recordSteps(engine, header, choiceFromHeader(header, adapter), detail);
     const check = compareTraces(steps, ours);

@@ -4,7 +4,7 @@
  * for any static server instead.
  */
 import { fail } from "../errors.js";
-import type { OptionSpec, Parsed } from "./args.js";
+import type { OptionSpec, Parsed } from "../util/args.js";
 import { buildWebFolder, serveWeb } from "../node/web.js";
 
 export const WEB_OPTIONS: Record<string, OptionSpec> = {
