@@ -5,14 +5,14 @@
  * embedded model over HTTP exactly as the page does, with the Node API's output for the same prompt.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildWebFolder, relativeImports, serveWeb, webFiles, type WebServer } from "../src/node/web.js";
-import { blobSource, sha256Hex, urlSource } from "../src/web/sources.js";
-import { loadCoreFromUrls } from "../src/web/core.js";
-import { browserExecutor, threadsUnavailable } from "../src/web/threads.js";
+import { blobSource, urlSource } from "../src/web/sources.js";
+import { fetchCoreBytes } from "../src/web/core.js";
+import { loadCoreNode } from "../src/node/wasm.js";
+import { browserExecutor, deferredExecutor, threadsUnavailable } from "../src/web/threads.js";
 import { WebSession } from "../src/web/session.js";
 import { loadModelFile } from "../src/api/node.js";
 import { embeddedModelPath } from "../src/node/embedded.js";
@@ -125,18 +125,22 @@ describe("byte sources", () => {
     expect(b.name).toBe("blob");
     expect(() => b.read(3, 3)).toThrow(SpaceError);
   });
-  it("sha256Hex equals node:crypto's", async () => {
-    const bytes = readFileSync(embeddedModelPath());
-    expect(await sha256Hex(new Uint8Array(bytes))).toBe(createHash("sha256").update(bytes).digest("hex"));
-  });
 });
 
 describe("threads in the browser build", () => {
   it("one thread needs nothing; more are refused outside a cross-origin isolated worker, naming why", async () => {
-    const core = await loadCoreFromUrls({ plain: new URL("build/space-plain.wasm", server.url) }, "plain");
+    const core = await loadCoreNode("plain");
     expect((await browserExecutor(core, 1)).threads).toBe(1);
     await expect(browserExecutor(core, 2)).rejects.toThrow(/2 threads: this context cannot start workers; one thread works anywhere/);
     await expect(browserExecutor(core, 0)).rejects.toThrow(/threads must be an integer/);
+    const d = deferredExecutor(core, 2); // runs on this thread until its pool starts, which here it cannot
+    await expect(d.ready).rejects.toThrow(/this context cannot start workers/);
+    expect(d.threads).toBe(2);
+    expect(typeof d.matmul).toBe("function");
+    d.close();
+    await expect(WebSession.load(await urlSource(new URL("models/space-tiny.gguf", server.url)), { wasm: { plain: readFileSync(webFiles().get("build/space-plain.wasm")!) }, threads: 2 })).rejects.toThrow(
+      /2 threads: this context cannot start workers/,
+    );
     const page = { Worker: function () {}, crossOriginIsolated: false, document: {} } as unknown as typeof globalThis;
     expect(threadsUnavailable(page)).toMatch(/Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp/);
     expect(threadsUnavailable({ ...page, crossOriginIsolated: true } as unknown as typeof globalThis)).toMatch(/main thread/);
@@ -146,8 +150,9 @@ describe("threads in the browser build", () => {
 
 describe("WebSession over HTTP, as the page loads it", () => {
   it("SPACE and AR on the embedded model: the Node API's tokens and steps", async () => {
-    const core = await loadCoreFromUrls({ plain: new URL("build/space-plain.wasm", server.url), relaxed: new URL("build/space-relaxed.wasm", server.url) }, "plain");
-    const session = await WebSession.load(core, await urlSource(new URL("models/space-tiny.gguf", server.url)));
+    const wasm = await fetchCoreBytes({ plain: new URL("build/space-plain.wasm", server.url), relaxed: new URL("build/space-relaxed.wasm", server.url) }, "plain");
+    expect(wasm.relaxed).toBeUndefined(); // "plain" fetches one build
+    const session = await WebSession.load(await urlSource(new URL("models/space-tiny.gguf", server.url)), { wasm, simd: "plain" });
     const api = await loadModelFile(undefined, { simd: "plain" });
     try {
       expect(session.info.k).toBe(api.info.space.k);
@@ -157,12 +162,12 @@ describe("WebSession over HTTP, as the page loads it", () => {
       const space = await session.run(prompt, { decoder: "space", maxTokens: 24, onStep: (s) => steps.push({ ...s, ms: 0 }) });
       const apiSteps: unknown[] = [];
       const ref = await api.generate("interface Foo {", { decoder: "space", layout: "full", maxTokens: 24, onStep: (s) => apiSteps.push({ ...s, ms: 0 }) });
-      expect(space.tokens).toEqual(ref.ids);
+      expect(space.ids).toEqual(ref.ids);
       expect(steps).toEqual(apiSteps);
       const ar = await session.run(prompt, { decoder: "ar", maxTokens: 24 });
-      expect(ar.tokens).toEqual(space.tokens);
-      expect(session.tokenTexts()[space.tokens[0]]).toBe(api.detokenize([space.tokens[0]]));
-      await expect(session.run(prompt, { decoder: "space", maxTokens: 4, layout: "diagonal" })).rejects.toThrow(/unknown layout "diagonal"/);
+      expect(ar.ids).toEqual(space.ids);
+      expect(session.tokenTexts()[space.ids[0]]).toBe(api.detokenize([space.ids[0]]));
+      await expect(session.run(prompt, { decoder: "space", maxTokens: 4, layout: "diagonal" as "full" })).rejects.toThrow(/unknown layout "diagonal"/);
       expect(() => session.encode("")).toThrow(/empty/);
     } finally {
       session.close();

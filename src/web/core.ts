@@ -1,9 +1,10 @@
 /**
- * The WebAssembly core in a browser: the .wasm bytes are fetched (or given) and instantiated here, by
- * the page itself. One thread needs no special headers (src/wasm/core.ts only checks that the memory is
- * shared, which Chromium grants any page); worker threads need a cross-origin isolated page.
+ * The WebAssembly core's bytes in a browser: fetched by the page itself, then instantiated by the
+ * library (loadModel). One thread needs no special headers (src/wasm/core.ts only checks that the memory
+ * is shared, which Chromium grants any page); worker threads need a cross-origin isolated page.
  */
-import { instantiateCore, type CoreChoice, type WasmCore } from "../wasm/core.js";
+import type { CoreChoice } from "../wasm/core.js";
+import type { WasmBytes } from "../api/index.js";
 import { fetchBytes } from "./sources.js";
 
 export interface CoreUrls {
@@ -12,9 +13,9 @@ export interface CoreUrls {
   readonly relaxed?: string | URL;
 }
 
-/** Fetches and instantiates the core: "plain", "relaxed" (E_WASM where unsupported) or "auto". */
-export async function loadCoreFromUrls(urls: CoreUrls, choice: CoreChoice = "auto", fetchImpl: typeof fetch = fetch): Promise<WasmCore> {
-  const plain = (await fetchBytes(urls.plain, fetchImpl)) as Uint8Array<ArrayBuffer>;
-  const relaxed = choice !== "plain" && urls.relaxed !== undefined ? ((await fetchBytes(urls.relaxed, fetchImpl)) as Uint8Array<ArrayBuffer>) : undefined;
-  return instantiateCore(relaxed ? { plain, relaxed } : { plain }, choice);
+/** Fetches the builds `choice` may use: "plain" needs only the plain one. */
+export async function fetchCoreBytes(urls: CoreUrls, choice: CoreChoice = "auto", fetchImpl: typeof fetch = fetch): Promise<WasmBytes> {
+  const plain = await fetchBytes(urls.plain, fetchImpl);
+  if (choice === "plain" || urls.relaxed === undefined) return { plain };
+  return { plain, relaxed: await fetchBytes(urls.relaxed, fetchImpl) };
 }

@@ -1,35 +1,21 @@
 /**
- * The browser build's one coupling to the engine and the decoders: load a model (and optionally a
- * base-preserving SPACE adapter) from bytes, then run AR or SPACE on a prompt with a per-step callback.
- * Everything else in src/web/ goes through this module, so that moving onto the public API (src/api/)
- * changes this file only.
+ * The browser build's one coupling to the library: a model loaded through the public API (src/api/) from
+ * bytes the page fetched or the user chose, with worker threads when the page allows them, and greedy
+ * AR or SPACE runs with a per-step callback. Everything else in src/web/ goes through this module.
  */
 import { fail } from "../errors.js";
-import { Engine } from "../engine.js";
+import { loadModel, type GenerationResult, type Model, type SimdChoice, type TraceStep, type WasmBytes } from "../api/index.js";
 import type { ByteSource } from "../gguf/source.js";
-import { metaGetter } from "../gguf/meta.js";
-import { checkAdapterBase, decodeAdapter, loadLora, LoraRows, maskVectors } from "../model/adapter.js";
-import { bannedIds, buildDecoder, type DecoderSpec } from "../decode/decoders.js";
-import { generate, type GenerateResult } from "../decode/generate.js";
-import { FULL_LAYOUT, LAYOUTS, MAX_K, maxExtraRows, type SpaceMask } from "../decode/space.js";
-import type { TraceStep } from "../decode/trace.js";
-import { encodeChat } from "../tokenizer/chat.js";
-import type { WasmCore } from "../wasm/core.js";
-import { browserExecutor } from "./threads.js";
-import { sha256Hex } from "./sources.js";
+import { deferredExecutor, threadsUnavailable, type DeferredExecutor } from "./threads.js";
 
 export type WebDecoder = "ar" | "space";
 
 export interface RunOptions {
   readonly decoder: WebDecoder;
   readonly maxTokens: number;
-  /** Wrap the prompt in the model's chat template (SmolLM2-Instruct). */
-  readonly chat?: boolean;
-  /** space: "full" (the paper's) or "lean". */
-  readonly layout?: string;
+  /** space: "full" (the paper's, the default) or "lean". */
+  readonly layout?: "full" | "lean";
   readonly onStep?: (step: TraceStep) => void;
-  /** Called between steps: return a promise to let the host's event loop run (messages, painting). */
-  readonly yieldEvery?: () => Promise<void> | void;
 }
 
 export interface ModelInfo {
@@ -40,122 +26,92 @@ export interface ModelInfo {
   readonly k: number | null; // SPACE candidates per step (metadata or adapter); null: no SPACE mask
   readonly maskToken: number | null;
   readonly adapter: boolean;
+  readonly chat: boolean; // the model has a chat template
   readonly build: string; // "plain" | "relaxed"
   readonly threads: number;
 }
 
+export interface SessionOptions {
+  readonly wasm: WasmBytes;
+  readonly simd?: SimdChoice;
+  /** More than one needs a cross-origin isolated page and a worker (src/web/threads.ts). */
+  readonly threads?: number;
+  /** A base-preserving SPACE adapter for this model (its base's SHA-256 is checked). */
+  readonly adapter?: ByteSource;
+}
+
 export class WebSession {
   private constructor(
-    readonly engine: Engine,
-    private readonly mask: SpaceMask | null,
-    private readonly k: number | null,
+    private readonly model: Model,
     readonly info: ModelInfo,
   ) {}
 
-  /**
-   * Loads `model` onto `core` with `threads` threads (more than one needs a cross-origin isolated page
-   * and a worker: src/web/threads.ts). With `adapter`, SPACE uses its mask vectors and LoRA; it must
-   * name this base model's SHA-256.
-   */
-  static async load(core: WasmCore, model: ByteSource & { bytes: Uint8Array }, opts: { threads?: number; adapter?: ByteSource & { bytes: Uint8Array } } = {}): Promise<WebSession> {
+  static async load(source: ByteSource, opts: SessionOptions): Promise<WebSession> {
     const threads = opts.threads ?? 1;
-    const baseSha = opts.adapter ? await sha256Hex(model.bytes) : "";
-    const executor = await browserExecutor(core, threads);
-    let engine: Engine;
+    if (!(Number.isInteger(threads) && threads >= 1 && threads <= 64)) fail("E_ARGS", `threads must be an integer in [1, 64], got ${threads}`);
+    const why = threads > 1 ? threadsUnavailable() : null;
+    if (why !== null) fail("E_ARGS", `${threads} threads: ${why}; one thread works anywhere`);
+    let pool: DeferredExecutor | null = null;
+    const model = await loadModel(source, {
+      wasm: opts.wasm,
+      simd: opts.simd ?? "auto",
+      ...(opts.adapter ? { adapter: opts.adapter } : {}),
+      ...(threads > 1 ? { executor: (core) => (pool = deferredExecutor(core, threads)) } : {}),
+    });
     try {
-      engine = Engine.load(core, model, { executor: () => executor });
-    } catch (e) {
-      executor.close();
-      throw e;
-    }
-    try {
-      let mask: SpaceMask | null = null;
-      let k: number | null = null;
-      if (opts.adapter) {
-        const data = decodeAdapter(opts.adapter.bytes, opts.adapter.name);
-        checkAdapterBase(data, engine.config, baseSha, model.name);
-        k = data.meta.k;
-        const lora = new LoraRows(engine.core, engine.arena, loadLora(engine.arena, engine.config, data), maxExtraRows(k, FULL_LAYOUT), engine.config);
-        mask = { token: data.meta.maskToken, embeddings: maskVectors(data), lora };
-      } else {
-        const meta = spaceMetadata(engine);
-        if (meta.maskToken !== undefined) {
-          mask = { token: meta.maskToken };
-          k = meta.k ?? 4;
-        }
-      }
-      if (k !== null && k > MAX_K) fail("E_MODEL", `${model.name}: SPACE k ${k} exceeds ${MAX_K}`);
+      await (pool as DeferredExecutor | null)?.ready; // every run uses the pool; a failed start fails the load
+      const i = model.info;
       const info: ModelInfo = {
-        name: model.name,
-        layers: engine.config.nLayers,
-        dModel: engine.config.dModel,
-        vocab: engine.config.vocabSize,
-        k,
-        maskToken: mask?.token ?? null,
-        adapter: opts.adapter !== undefined,
-        build: core.build,
-        threads: engine.executor.threads,
+        name: i.name,
+        layers: i.config.nLayers,
+        dModel: i.config.dModel,
+        vocab: i.vocabSize,
+        k: i.space.maskToken === undefined ? null : (i.space.k ?? null),
+        maskToken: i.space.maskToken ?? null,
+        adapter: i.space.adapter,
+        chat: i.chat,
+        build: i.simd,
+        threads: i.threads,
       };
-      return new WebSession(engine, mask, k, info);
+      return new WebSession(model, info);
     } catch (e) {
-      engine.close();
+      model.dispose();
       throw e;
     }
   }
 
-  /** The prompt's token ids (chat: in the model's chat template, with the assistant turn opened). */
+  /** The prompt's token ids (chat: the model's chat template, the assistant turn opened). */
   encode(text: string, chat = false): number[] {
-    const tok = this.engine.tokenizer;
     if (text === "") fail("E_ARGS", "the prompt is empty");
-    return chat ? encodeChat(tok, [{ role: "user", content: text }], { addGenerationPrompt: true }) : tok.encode(text, { addBos: tok.addBos });
+    return chat ? this.model.applyChatTemplate([{ role: "user", content: text }]) : this.model.tokenize(text);
   }
 
   /** Every token's text, by id (special tokens as their text): what the page labels blocks with. */
   tokenTexts(): string[] {
-    const tok = this.engine.tokenizer;
-    return Array.from({ length: tok.vocabSize }, (_, id) => tok.decode([id]));
+    return Array.from({ length: this.info.vocab }, (_, id) => this.model.detokenize([id]));
   }
 
-  /** One greedy run. AR and SPACE ban the same mask token, so their outputs are comparable token for token. */
-  async run(prompt: readonly number[], opts: RunOptions): Promise<GenerateResult> {
-    const { engine } = this;
-    if (opts.decoder === "space" && (this.mask === null || this.k === null)) {
+  /** One greedy run. AR and SPACE ban the same mask token, so their outputs compare token for token. */
+  async run(prompt: readonly number[], opts: RunOptions): Promise<GenerationResult> {
+    if (opts.decoder === "space" && this.info.maskToken === null) {
       fail("E_ARGS", `${this.info.name} has no SPACE mask (no space.mask_token_id and no adapter): only AR can run`);
     }
-    const layoutName = opts.layout ?? "full";
-    const layout = LAYOUTS[layoutName];
-    if (!layout) fail("E_ARGS", `unknown layout "${layoutName}" (${Object.keys(LAYOUTS).join(", ")})`);
-    const spec: DecoderSpec = opts.decoder === "space" ? { kind: "space", k: this.k!, mask: this.mask!, layout } : { kind: "ar", k: 1 };
-    const contextTokens = Math.min(engine.config.contextLength, prompt.length + opts.maxTokens);
-    const built = buildDecoder(engine, spec, contextTokens);
-    const ctx = engine.newContext(contextTokens, built.proposer.maxExtraRows);
-    try {
-      return await generate(ctx, prompt, built.proposer, {
-        maxTokens: opts.maxTokens,
-        banned: bannedIds(engine, this.mask?.token),
-        onStep: opts.onStep,
-        yieldEvery: opts.yieldEvery,
-      });
-    } finally {
-      ctx.dispose();
-      built.dispose();
-    }
+    const layout = opts.layout ?? "full";
+    if (layout !== "full" && layout !== "lean") fail("E_ARGS", `unknown layout "${String(layout)}" (full, lean)`);
+    return this.model.generate(prompt, {
+      decoder: opts.decoder,
+      maxTokens: opts.maxTokens,
+      ...(opts.decoder === "space" ? { layout } : {}),
+      onStep: opts.onStep,
+    });
+  }
+
+  /** Kernel calls split across worker threads so far (0 on one thread): shows that the pool really runs. */
+  parallelCalls(): number {
+    return this.model.engine.executor.counters.parallelCalls;
   }
 
   close(): void {
-    this.engine.close();
+    this.model.dispose();
   }
-}
-
-/** space.mask_token_id and space.k of a SAR-SFT model (the embedded one has them); undefined where absent. */
-function spaceMetadata(engine: Engine): { maskToken?: number; k?: number } {
-  const get = metaGetter(engine.file);
-  const int = (key: string, max: number): number | undefined => {
-    const v = get(key);
-    if (v === undefined) return undefined;
-    const n = typeof v === "bigint" ? Number(v) : v;
-    if (typeof n !== "number" || !Number.isInteger(n) || n < 0 || n >= max) fail("E_MODEL", `${engine.file.name}: metadata ${key} must be an integer in [0, ${max}), got ${String(v)}`);
-    return n;
-  };
-  return { maskToken: int("space.mask_token_id", engine.config.vocabSize), k: int("space.k", 1 << 16) };
 }

@@ -35,9 +35,3 @@ export async function blobSource(blob: Blob, name = blob instanceof File ? blob.
   }
   return { ...bytesSource(name, bytes), bytes };
 }
-
-/** Lower-case hex SHA-256 (Web Crypto): how an adapter names its base model (spec/adapter.md). */
-export async function sha256Hex(bytes: Uint8Array): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>));
-  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
-}

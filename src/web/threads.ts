@@ -30,12 +30,64 @@ export function threadsUnavailable(scope: typeof globalThis = globalThis): strin
   return null;
 }
 
-/** The executor for `threads` threads: inline for 1, else a pool whose workers started asynchronously. */
+/** The executor for `threads` threads once it is running: inline for 1, else a started pool. */
 export async function browserExecutor(core: WasmCore, threads: number): Promise<Executor> {
   if (!(Number.isInteger(threads) && threads >= 1 && threads <= 64)) fail("E_ARGS", `threads must be an integer in [1, 64], got ${threads}`);
   if (threads === 1) return new LocalExecutor(core.exports);
-  const why = threadsUnavailable();
-  if (why !== null) fail("E_ARGS", `${threads} threads: ${why}; one thread works anywhere`);
+  const d = deferredExecutor(core, threads);
+  try {
+    await d.ready;
+  } catch (e) {
+    d.close();
+    throw e;
+  }
+  return d;
+}
+
+export interface DeferredExecutor extends Executor {
+  /** Resolves when the pool runs the kernels; rejects (E_WASM, E_ARGS) when it cannot start. */
+  readonly ready: Promise<void>;
+}
+
+/**
+ * An executor for `threads` threads that can be handed over at once (the library builds its executor
+ * synchronously, inside loadModel) while its workers start: until `ready`, kernels run on the calling
+ * thread, which gives the same bits (spec/kernels.md: one order of operations for any split); then on
+ * the pool. `threads` is the final count from the start, so workspaces are sized for the pool.
+ */
+export function deferredExecutor(core: WasmCore, threads: number): DeferredExecutor {
+  const local = new LocalExecutor(core.exports);
+  let pool: Executor | null = null;
+  let closed = false;
+  const ready = (async () => {
+    const why = threadsUnavailable();
+    if (why !== null) fail("E_ARGS", `${threads} threads: ${why}; one thread works anywhere`);
+    const started = await startPool(core, threads);
+    if (closed) started.close();
+    else pool = started;
+  })();
+  ready.catch(() => {}); // the owner awaits it; an unawaited failure must not be reported as unhandled
+  const own = {
+    threads,
+    ready,
+    close: () => {
+      closed = true;
+      pool?.close();
+      pool = null;
+    },
+  };
+  // Every other member of Executor (kernels, counters, whatever it gains) goes to the running executor.
+  return new Proxy(own, {
+    get(target, prop, receiver) {
+      if (prop in target) return Reflect.get(target, prop, receiver);
+      const ex = (pool ?? local) as unknown as Record<PropertyKey, unknown>;
+      const value = ex[prop];
+      return typeof value === "function" ? value.bind(ex) : value;
+    },
+  }) as unknown as DeferredExecutor;
+}
+
+async function startPool(core: WasmCore, threads: number): Promise<Executor> {
   const source = `self.onmessage = function (ev) { self.onmessage = null; ${workerSource("ev.data")} };`;
   const url = URL.createObjectURL(new Blob([source], { type: "text/javascript" }));
   const ctrl = ctrlBuffer();

@@ -8,14 +8,14 @@
  * #space-text and #ar-text (data-id, class "acc" for tokens from accepted candidates).
  */
 import { acceptedFlags, parseTrace, picture, runningStats, type StepPicture, type StepRecord } from "../steps.js";
-import type { GenerateStats } from "../../decode/generate.js";
+import type { GenerationStats } from "../../api/index.js";
 import type { ModelInfo, WebDecoder } from "../session.js";
 import type { FromWorker, ToWorker } from "./protocol.js";
 
 interface Run {
   steps: StepRecord[];
   tokens: number[] | null; // the run's output once done (it may stop inside a step)
-  stats: GenerateStats | null;
+  stats: GenerationStats | null;
 }
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -30,6 +30,7 @@ let follow = true;
 let timer: ReturnType<typeof setInterval> | null = null;
 let waiting: { until: (m: FromWorker) => boolean; resolve: () => void; reject: (e: Error) => void } | null = null;
 let drawQueued = false;
+let parallelCalls = 0;
 
 worker.onmessage = (ev: MessageEvent<FromWorker>) => {
   const m = ev.data;
@@ -51,6 +52,7 @@ worker.onmessage = (ev: MessageEvent<FromWorker>) => {
       const run = runs[m.decoder]!;
       run.tokens = m.tokens;
       run.stats = m.stats;
+      parallelCalls = m.parallelCalls;
       break;
     }
     case "error":
@@ -125,12 +127,13 @@ async function onGenerate(): Promise<void> {
     follow = true;
     setStatus("running", `${info!.name}: ${decoders.join(" then ")} on ${info!.threads} thread(s), ${info!.build} SIMD...`);
     await request(
-      { type: "run", prompt, chat: $<HTMLInputElement>("chat").checked, maxTokens: Number($<HTMLInputElement>("max-tokens").value), layout: $<HTMLSelectElement>("layout").value, decoders },
+      { type: "run", prompt, chat: $<HTMLInputElement>("chat").checked, maxTokens: Number($<HTMLInputElement>("max-tokens").value), layout: $<HTMLSelectElement>("layout").value as "full" | "lean", decoders },
       (m) => m.type === "done" && m.decoder === "ar",
     );
     const note = info!.k === null ? " (this model has no SPACE mask: AR only)" : "";
     draw(); // now, not at the next frame: "done" promises a complete picture
-    if ($("status").dataset.state !== "error") setStatus("done", `${info!.name}: done on ${info!.threads} thread(s), ${info!.build} SIMD${note}.`);
+    const split = info!.threads > 1 ? ` (${parallelCalls} kernel calls split across the threads)` : "";
+    if ($("status").dataset.state !== "error") setStatus("done", `${info!.name}: done on ${info!.threads} thread(s)${split}, ${info!.build} SIMD${note}.`);
   } catch (e) {
     setStatus("error", (e as Error).message);
   }
@@ -232,7 +235,7 @@ function drawStats(steps: readonly StepRecord[]): void {
   add(`${primary}: tau ${r.tau.toFixed(2)} (${r.tokens} tokens / ${r.steps} steps${steps.length > r.steps ? `; whole run ${all.tau.toFixed(2)}` : ""})`);
   add(`${r.tokensPerSecond.toFixed(0)} tok/s so far`);
   const ar = runs.ar;
-  if (primary !== "ar" && ar?.stats) add(`ar: ${ar.stats.tokens_per_second.toFixed(0)} tok/s, ${ar.stats.forward_passes} forward passes`);
+  if (primary !== "ar" && ar?.stats) add(`ar: ${ar.stats.tokensPerSecond.toFixed(0)} tok/s, ${ar.stats.forwardPasses} forward passes`);
 }
 
 function drawBlock(p: StepPicture): void {

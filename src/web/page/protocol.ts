@@ -1,5 +1,5 @@
 /** Messages between the step-through page (app.ts) and its engine worker (worker.ts). */
-import type { GenerateStats } from "../../decode/generate.js";
+import type { GenerationStats } from "../../api/index.js";
 import type { CoreChoice } from "../../wasm/core.js";
 import type { ModelInfo, WebDecoder } from "../session.js";
 import type { StepRecord } from "../steps.js";
@@ -13,11 +13,11 @@ export type ToWorker =
       model: { url: string } | { blob: Blob; name: string };
       adapter?: { blob: Blob; name: string };
     }
-  | { type: "run"; prompt: string; chat: boolean; maxTokens: number; layout: string; decoders: WebDecoder[] };
+  | { type: "run"; prompt: string; chat: boolean; maxTokens: number; layout: "full" | "lean"; decoders: WebDecoder[] };
 
 export type FromWorker =
   | { type: "loaded"; info: ModelInfo; texts: string[]; isolated: boolean }
   | { type: "start"; decoder: WebDecoder; prompt: number[] }
   | { type: "step"; decoder: WebDecoder; step: StepRecord }
-  | { type: "done"; decoder: WebDecoder; text: string; tokens: number[]; stopReason: string; stats: GenerateStats }
+  | { type: "done"; decoder: WebDecoder; text: string; tokens: number[]; stopReason: string; stats: GenerationStats; parallelCalls: number }
   | { type: "error"; code: string; message: string };

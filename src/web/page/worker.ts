@@ -4,7 +4,7 @@
  * src/web/threads.ts). Messages in: load, run. Messages out: loaded, step, done, error (protocol.ts).
  */
 import { SpaceError } from "../../errors.js";
-import { loadCoreFromUrls } from "../core.js";
+import { fetchCoreBytes } from "../core.js";
 import { WebSession } from "../session.js";
 import { blobSource, urlSource } from "../sources.js";
 import type { FromWorker, ToWorker } from "./protocol.js";
@@ -25,10 +25,10 @@ async function handle(m: ToWorker): Promise<void> {
   if (m.type === "load") {
     session?.close();
     session = null;
-    const core = await loadCoreFromUrls(m.wasm, m.simd);
+    const wasm = await fetchCoreBytes(m.wasm, m.simd);
     const model = "url" in m.model ? await urlSource(m.model.url) : await blobSource(m.model.blob, m.model.name);
     const adapter = m.adapter ? await blobSource(m.adapter.blob, m.adapter.name) : undefined;
-    session = await WebSession.load(core, model, { threads: m.threads, adapter });
+    session = await WebSession.load(model, { wasm, simd: m.simd, threads: m.threads, ...(adapter ? { adapter } : {}) });
     scope.postMessage({ type: "loaded", info: session.info, texts: session.tokenTexts(), isolated: (self as unknown as { crossOriginIsolated: boolean }).crossOriginIsolated });
     return;
   }
@@ -39,11 +39,9 @@ async function handle(m: ToWorker): Promise<void> {
     const result = await session.run(prompt, {
       decoder,
       maxTokens: m.maxTokens,
-      chat: m.chat,
       layout: m.layout,
       onStep: (step) => scope.postMessage({ type: "step", decoder, step }),
-      yieldEvery: () => new Promise<void>((r) => setTimeout(r, 0)),
     });
-    scope.postMessage({ type: "done", decoder, text: result.text, tokens: result.tokens, stopReason: result.stopReason, stats: result.stats });
+    scope.postMessage({ type: "done", decoder, text: result.text, tokens: result.ids, stopReason: result.stopReason, stats: result.stats, parallelCalls: session.parallelCalls() });
   }
 }
