@@ -27,7 +27,7 @@ export function lockRunDir(dir: string): () => void {
       if ((e as NodeJS.ErrnoException).code !== "EEXIST") fail("E_IO", `${path}: cannot create the run's lock (${(e as Error).message})`);
       const owner = Number(readFileSafe(path).trim());
       if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && alive(owner)) {
-        fail("E_STATE", `${dir} is in use by another trainer (pid ${owner}); wait for it to finish or use another --run-dir`);
+        fail("E_STATE", `${dir} is in use by another trainer (pid ${owner}); wait for it to finish or use another --run-dir (if no trainer runs, remove ${path})`);
       }
       try {
         unlinkSync(path); // stale: its owner is gone
