@@ -8,6 +8,15 @@ import { spawn, spawnSync } from "node:child_process";
 import { createInterface } from "node:readline";
 import { BIN, cliGenerate, startTestServer } from "./helpers/serve.js";
 import OpenAI from "openai";
+import { createHash } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { tinyModelBytes } from "./helpers/tiny-model.js";
+import { engineFromBytes } from "./helpers/engine.js";
+import { AdapterTrainer } from "../src/train/adapter.js";
+import { drawAppended } from "../src/train/sar.js";
+import { LORA_TARGETS, encodeAdapter } from "../src/model/adapter.js";
 
 function serve(args: string[]) {
   const child = spawn(process.execPath, [BIN, "serve", "--port", "0", ...args], { stdio: ["ignore", "pipe", "pipe"] });
@@ -88,6 +97,46 @@ describe("space serve (the command)", () => {
     const rec = await server.waitRecord((r) => r.stop_reason === "shutdown");
     expect(rec.completion_tokens).toBeLessThan(230);
     await server.close();
+  });
+
+  it("--adapter: SPACE with a base-preserving adapter gives AR's output; an adapter for another base is refused", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "space-serve-adapter-"));
+    try {
+      const model = join(dir, "tiny.gguf");
+      const bytes = tinyModelBytes({ seed: 9 });
+      writeFileSync(model, bytes);
+      writeFileSync(join(dir, "other.gguf"), tinyModelBytes({ seed: 10 }));
+      const adapter = join(dir, "tiny-space.gguf");
+      const e = await engineFromBytes(bytes);
+      try {
+        const t = new AdapterTrainer(e.core, e.arena, e.config, e.weights, { shape: { k: 3, rank: 2, targets: LORA_TARGETS, maskToken: 7 }, maxPrefix: 64, maxMask: 12, lr: 1e-2, totalSteps: 2 });
+        const ex = { prompt: [10, 20, 30], response: Array.from({ length: 20 }, (_, i) => 40 + ((i * 7) % 30)) };
+        for (let step = 0; step < 2; step++) t.step([drawAppended(ex, { k: 3, maskId: 7, groups: 4 }, t.rng)]);
+        writeFileSync(adapter, encodeAdapter(t.model.data({ baseSha256: createHash("sha256").update(bytes).digest("hex"), baseName: "tiny.gguf" }), e.config));
+      } finally {
+        e.close();
+      }
+      const s = serve(["--model", model, "--adapter", adapter, "--decoder", "space"]);
+      try {
+        const client = new OpenAI({ baseURL: await s.url, apiKey: "unused", maxRetries: 0 });
+        const prompt = "the cat sat on the mat, the cat sat";
+        const [r, ar] = await Promise.all([
+          client.completions.create({ model: "tiny", prompt, max_tokens: 24, temperature: 0 }),
+          cliGenerate(["--model", model, "--prompt", prompt, "--max-tokens", "24"]),
+        ]);
+        expect(r.choices[0].text).toBe(ar.text);
+        expect((r.usage as unknown as { space: { decoder: string } }).space.decoder).toBe("space");
+      } finally {
+        s.child.kill("SIGTERM");
+        expect(await s.exit).toBe(0);
+      }
+      const wrong = spawnSync(process.execPath, [BIN, "serve", "--port", "0", "--model", join(dir, "other.gguf"), "--adapter", adapter, "--decoder", "space"], { encoding: "utf8", timeout: 20_000 });
+      expect(wrong.status).toBe(1);
+      expect(wrong.stderr).toMatch(/^space: E_MODEL: /);
+      expect(wrong.stderr.trim().split("\n")).toHaveLength(1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("a request past its timeout is aborted and answered 504", async () => {
