@@ -186,8 +186,22 @@ describe("every acceptance length through the real block (SPACE, injected candid
           const got = await run(e, space(k, MASK, FULL_LAYOUT, oracle(want.tokens, k, right)), PROMPT, { maxTokens, banned });
           expectSameOutput(got, want, label);
           const h = got.stats.accept_histogram;
-          if (label === "always right") expect(h[k], label).toBeGreaterThanOrEqual(got.stats.forward_passes - 1);
-          if (label === "always wrong") expect(h.slice(1).every((n) => n === 0), label).toBe(true);
+          const alpha = got.stats.alpha.injected ?? [];
+          if (label === "always right") {
+            expect(h[k], label).toBeGreaterThanOrEqual(got.stats.forward_passes - 1);
+            // Every examined position accepted (a step cut short by max tokens may examine fewer).
+            expect(alpha.length, label).toBe(k);
+            expect(alpha.every((a) => a === 1), `${label}: alpha ${alpha}`).toBe(true);
+          }
+          if (label === "always wrong") {
+            expect(h.slice(1).every((n) => n === 0), label).toBe(true);
+            expect(alpha, label).toEqual([0]); // only c_1 is ever examined
+          }
+          if (label === "each length in turn") {
+            // Every step verifies k injected candidates: alpha_j = steps accepting >= j / steps accepting >= j - 1.
+            const reach = (j: number) => h.slice(j).reduce((a, b) => a + b, 0);
+            for (let j = 1; j <= k; j++) expect(alpha[j - 1], `${label}: alpha_${j}`).toBeCloseTo(reach(j) / reach(j - 1), 12);
+          }
           if (label === "each length in turn") expect(coversAllLengths(h, k), `${label}: histogram ${h}`).toBe(true);
         }
       }),

@@ -154,6 +154,8 @@ export interface GenerationStats {
   readonly tokensPerSecond: number;
   /** [n] = steps that accepted n candidates. */
   readonly acceptHistogram: readonly number[];
+  /** Per candidate source ("masks", "lookup", ...): alpha_j = P(c_j accepted | c_1..c_{j-1} accepted), j = 1.. */
+  readonly alpha: Readonly<Record<string, readonly number[]>>;
 }
 
 export interface GenerationResult {
@@ -308,6 +310,7 @@ export class Model {
             decodeMs: s.decode_ms,
             tokensPerSecond: s.tokens_per_second,
             acceptHistogram: s.accept_histogram,
+            alpha: s.alpha,
           },
         };
       } finally {

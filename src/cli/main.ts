@@ -329,6 +329,7 @@ function printJson(r: GenerationResult): void {
     decode_ms: s.decodeMs,
     tokens_per_second: s.tokensPerSecond,
     accept_histogram: s.acceptHistogram,
+    alpha: s.alpha,
     ...(s.draftPasses !== undefined ? { draft_passes: s.draftPasses } : {}),
   };
   process.stdout.write(JSON.stringify({ text: r.text, tokens: r.ids, prompt_tokens: r.promptIds, stop_reason: r.stopReason, decoder: r.decoder, stats }) + "\n");

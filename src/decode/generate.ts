@@ -63,6 +63,12 @@ export interface GenerateStats {
   decode_ms: number; // every later step
   tokens_per_second: number; // tokens emitted after the first step / decode seconds
   accept_histogram: number[]; // [n] = steps that accepted n candidates
+  /**
+   * Per candidate source (StepPlan.source: "masks", "lookup", ...), alpha_j = P(c_j accepted | c_1..c_{j-1}
+   * accepted), j = 1.. : candidates at position j accepted / examined (candidate j is examined when
+   * c_1..c_{j-1} were accepted).
+   */
+  alpha: Record<string, number[]>;
 }
 
 export interface GenerateResult {
@@ -124,6 +130,7 @@ async function generateSteps(
   let pending: Int32Array = Int32Array.from(prompt.slice(reused));
   let stopReason: StopReason | null = opts.maxTokens === 0 ? "max_tokens" : null;
   const histogram: number[] = [];
+  const positions = new PositionCounts();
   let steps = 0;
   let prefillPasses = 0;
   let prefillMs = 0;
@@ -162,6 +169,7 @@ async function generateSteps(
     cache.commit(plan.keepRows(verdict.accepted));
     const next = proposer.observe(plan, logits, verdict, step);
     histogram[verdict.accepted] = (histogram[verdict.accepted] ?? 0) + 1;
+    positions.add(plan.source ?? proposer.name, plan.candidates.length, verdict.accepted);
     steps++;
     opts.onStep?.(traceStep(proposer.name, steps, cached, plan, verdict, next, now() - t0));
 
@@ -222,8 +230,31 @@ async function generateSteps(
       decode_ms: decodeMs,
       tokens_per_second: decodeMs > 0 ? (afterFirst * 1000) / decodeMs : 0,
       accept_histogram: histogram,
+      alpha: positions.alpha(),
     },
   };
+}
+
+/** Examined and accepted candidates per source and position (GenerateStats.alpha). */
+class PositionCounts {
+  private readonly counts = new Map<string, { examined: number[]; accepted: number[] }>();
+
+  /** A step that verified m candidates and accepted n: positions 1..min(n + 1, m) examined, 1..n accepted. */
+  add(source: string, m: number, n: number): void {
+    if (m === 0) return;
+    let c = this.counts.get(source);
+    if (!c) this.counts.set(source, (c = { examined: [], accepted: [] }));
+    for (let j = 0; j < Math.min(n + 1, m); j++) {
+      c.examined[j] = (c.examined[j] ?? 0) + 1;
+      if (j < n) c.accepted[j] = (c.accepted[j] ?? 0) + 1;
+    }
+  }
+
+  alpha(): Record<string, number[]> {
+    const out: Record<string, number[]> = {};
+    for (const [source, c] of this.counts) out[source] = c.examined.map((e, j) => (c.accepted[j] ?? 0) / e);
+    return out;
+  }
 }
 
 /**

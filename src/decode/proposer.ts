@@ -39,6 +39,11 @@ export interface StepPlan {
   readonly draft?: readonly Distribution[];
   /** Block rows that hold mask tokens (SPACE); absent = none. Reported in traces. */
   readonly maskRows?: Int32Array;
+  /**
+   * Where the candidates came from, for per-position acceptance statistics (GenerateStats.alpha):
+   * "masks" (SPACE's mask group), "lookup" (an n-gram copy), ...; absent = the proposer's name.
+   */
+  readonly source?: string;
   /** Block rows to keep in the KV cache when n candidates were accepted: pending + c_1..c_n. */
   keepRows(n: number): Int32Array;
 }

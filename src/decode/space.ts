@@ -280,7 +280,8 @@ export class SpaceProposer implements Proposer<SpacePlan> {
     if (c.length > k) fail("E_ARGS", `${c.length} candidates exceed k = ${k}`);
     const step = spaceBlock(ctx.cached, ctx.pending, c, k, this.maskFor(k), layout);
     // Injected and looked-up candidates are deterministic drafts (q = point mass): no `draft`.
-    return { ...step, candidates: c, ...(injected === null && looked === null && this.q ? { draft: this.q } : {}) };
+    const source = injected ? "injected" : looked ? "lookup" : "masks";
+    return { ...step, candidates: c, source, ...(injected === null && looked === null && this.q ? { draft: this.q } : {}) };
   }
 
   /** Hybrid layouts: up to k candidates copied from the text so far, or null when nothing matches. */
