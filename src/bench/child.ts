@@ -7,11 +7,10 @@
  */
 import type { Engine } from "../engine.js";
 import { loadEngine } from "../node/engine.js";
-import { autoSpace } from "../decode/costmodel.js";
-import { FULL_LAYOUT, LAYOUTS, type SpaceMask } from "../decode/space.js";
+import { wireDecoder, type LayoutChoice } from "../decode/decoders.js";
 import { readAdapterFile } from "../node/adapter.js";
 import { costCurve } from "../decode/cost.js";
-import { ourDecoder, type BenchDecoder } from "./decoder.js";
+import { benchDecoder, type BenchDecoder } from "./decoder.js";
 import { openLlamaDecoder, type LlamaDecoder } from "./llama.js";
 import type { ChildRequest, ChildSpec } from "./procs.js";
 
@@ -29,25 +28,20 @@ async function open(spec: ChildSpec): Promise<Record<string, unknown>> {
     return llama.info;
   }
   engine = await loadEngine(spec.model, { simd: spec.simd, threads: spec.threads, weights: spec.weights as never });
-  // auto: the cost model picks k (up to the mask source's) and the layout, or a plain AR step, every step,
-  // as `space generate --layout auto` does; the full layout sizes an adapter's rows (the largest block).
-  const auto = spec.layout === "auto";
-  const layout = auto ? FULL_LAYOUT : LAYOUTS[spec.layout];
-  if (spec.decoder === "space" && layout === undefined) throw new Error(`unknown SPACE layout ${spec.layout}`);
-  let mask: SpaceMask | undefined;
-  let k = spec.k;
-  if (spec.decoder === "space") {
-    if (spec.adapter !== undefined) {
-      const a = readAdapterFile(engine, spec.model, spec.adapter);
-      mask = { token: a.maskToken, embeddings: a.embeddings, lora: a.lora };
-      k = a.k;
-    } else {
-      mask = { token: spec.maskToken! };
-    }
-  }
-  // The cost model measures this engine's cost(T) here, before any timed run (not part of a run's time).
-  const costModel = spec.decoder === "space" && auto ? { auto: autoSpace(engine, k) } : {};
-  decoder = ourDecoder(engine, { kind: spec.decoder, k, mask, layout, draftLayers: spec.draftLayers, ...costModel }, new Set(spec.banned), spec.contextTokens);
+  // The one decoder wiring (decode/decoders.ts wireDecoder), as `space generate` and the API use it. With
+  // --layout auto the cost model measures this engine's cost(T) here, before any timed run.
+  const space = spec.decoder === "space";
+  const adapter = space && spec.adapter !== undefined ? readAdapterFile(engine, spec.model, spec.adapter) : undefined;
+  const wired = wireDecoder(engine, {
+    kind: spec.decoder,
+    k: spec.decoder === "ar" || adapter ? undefined : spec.k,
+    maskToken: space && !adapter ? spec.maskToken : undefined,
+    layout: space ? (spec.layout as LayoutChoice) : undefined,
+    adapter,
+    draftLayers: spec.draftLayers,
+  }, spec.contextTokens);
+  const k = wired.k;
+  decoder = benchDecoder(engine, wired, new Set(spec.banned), spec.contextTokens);
   return { simd: engine.core.build, weights: engine.storage, weight_bytes: engine.weights.bytes, threads: engine.executor.threads, k, ...(spec.decoder === "space" ? { layout: spec.layout } : {}) };
 }
 

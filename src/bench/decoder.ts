@@ -10,7 +10,7 @@
  * Every decoder runs in a process of its own (child.ts), so that its peak RSS is its own.
  */
 import type { Engine } from "../engine.js";
-import { buildDecoder, type DecoderSpec } from "../decode/decoders.js";
+import { buildDecoder, type BuiltDecoder, type DecoderSpec } from "../decode/decoders.js";
 import { generate } from "../decode/generate.js";
 
 export interface RunTiming {
@@ -64,7 +64,11 @@ export function timing(
  * + n. `banned` (end-of-generation ids and the mask token) are never emitted, so every run emits n tokens.
  */
 export function ourDecoder(engine: Engine, spec: DecoderSpec, banned: ReadonlySet<number>, contextTokens: number): BenchDecoder {
-  const built = buildDecoder(engine, spec, contextTokens);
+  return benchDecoder(engine, buildDecoder(engine, spec, contextTokens), banned, contextTokens);
+}
+
+/** A decoder already built on `engine` (wireDecoder or buildDecoder) under the bench's contract; dispose() frees it too. */
+export function benchDecoder(engine: Engine, built: BuiltDecoder, banned: ReadonlySet<number>, contextTokens: number): BenchDecoder {
   const ctx = engine.newContext(contextTokens, built.proposer.maxExtraRows);
   return {
     async run(prompt, n) {
@@ -78,7 +82,7 @@ export function ourDecoder(engine: Engine, spec: DecoderSpec, banned: ReadonlySe
           if (++step > 1) rows[s.tokens.length] = (rows[s.tokens.length] ?? 0) + 1; // decode steps only
         },
       });
-      if (r.tokens.length !== n) throw new Error(`${spec.kind}: generated ${r.tokens.length} tokens, expected ${n} (${r.stopReason})`);
+      if (r.tokens.length !== n) throw new Error(`${built.proposer.name}: generated ${r.tokens.length} tokens, expected ${n} (${r.stopReason})`);
       return timing(prompt.length, r.tokens, r.stats.prefill_ms, r.stats.decode_ms, r.stats.forward_passes - 1, rows);
     },
     dispose() {
