@@ -71,9 +71,11 @@ describe("abort", () => {
       const r = await generate(ctx, prompt, new ArProposer(), { maxTokens: 5, banned: SPECIALS, signal: controller.signal });
       expect(r.stopReason).toBe("abort");
       expect(r.tokens).toEqual([]);
-      expect(passesAtAbort).toBeGreaterThan(0);
-      expect(ctx.forward.count).toBe(passesAtAbort); // nothing ran after the abort
-      expect(r.stats.prefill_passes).toBeLessThan(7);
+      // A chunk of this model takes well over the 4 ms between yields, so the timer fires right after
+      // the first chunk, and nothing runs after it.
+      expect(passesAtAbort).toBe(1);
+      expect(ctx.forward.count).toBe(passesAtAbort);
+      expect(r.stats.prefill_passes).toBe(1);
       ctx.dispose();
     } finally {
       e.close();

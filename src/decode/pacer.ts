@@ -21,6 +21,7 @@ export class Pacer {
   private lastRead: number;
   private stride = 1;
   private calls = 0;
+  private timed = false;
   /** Yields taken (tests read it). */
   yields = 0;
 
@@ -50,10 +51,15 @@ export class Pacer {
     this.guard?.check();
     if (++this.calls < this.stride) return null;
     const t = this.clock();
-    const perCall = (t - this.lastRead) / this.calls;
+    // The interval since the previous read covers `calls` steps, except at the first call, where it only
+    // covers the set-up: the stride stays 1 until a real step has been timed.
+    if (this.timed) {
+      const perCall = (t - this.lastRead) / this.calls;
+      this.stride = perCall > 0 ? Math.max(1, Math.min(MAX_STRIDE, Math.floor(READ_EVERY_MS / perCall))) : MAX_STRIDE;
+    }
+    this.timed = true;
     this.calls = 0;
     this.lastRead = t;
-    this.stride = perCall > 0 ? Math.max(1, Math.min(MAX_STRIDE, Math.floor(READ_EVERY_MS / perCall))) : MAX_STRIDE;
     if (t - this.last < this.everyMs) return null;
     return macrotask().then(() => {
       this.yields++;
