@@ -27,14 +27,23 @@ describe("the embedded default model in the CLI", () => {
     expect(s.stats.tokens_per_forward).toBeGreaterThan(1);
   });
 
-  it("demo prints both texts, identical, tau and the speedup", () => {
+  it("demo names its prompt rule and both layouts, with tau, steps, speed against AR and identical output", () => {
     const r = space(["demo"]);
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/space-tiny\.gguf/);
+    expect(r.stdout).toMatch(/held-out snippet of median tau/);
     expect(r.stdout).toMatch(/\nar:\n[\s\S]*\nspace:\n/);
-    expect(r.stdout).toMatch(/identical: yes/);
-    expect(r.stdout).toMatch(/tau: ar 1\.00, space \d+\.\d\d/);
-    expect(r.stdout).toMatch(/speedup \d+\.\d\dx/);
+    for (const layout of [/space, full layout \(the paper's: 25-row blocks\)/, /space, layout auto \(the cost model\)/]) {
+      const line = r.stdout.split("\n").find((l) => layout.test(l));
+      expect(line, String(layout)).toBeDefined();
+      expect(line).toMatch(/tau \d+\.\d\d \(64 tokens in \d+ forward passes; AR: 64\)/);
+      expect(line).toMatch(/: \d+\.\d\dx AR/);
+      expect(line).toMatch(/output identical to AR's/);
+    }
+    // The paper's layout on the median prompt: tau well above 1 (the method works), whatever it costs here.
+    const tau = Number(/full layout[^\n]*tau (\d+\.\d\d)/.exec(r.stdout)?.[1]);
+    expect(tau).toBeGreaterThan(1.8);
+    expect(r.stdout).toMatch(/why: on this CPU a 25-row block costs \d+\.\dx AR's one row/);
   });
 });
