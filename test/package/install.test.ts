@@ -78,6 +78,14 @@ describe("the packed package", () => {
     expect(tau).toBeGreaterThan(1);
   });
 
+  it("answers `npx space --version` and `npx space generate --help`", () => {
+    const v = run("npx", ["--offline", "space", "--version"], app);
+    expect(v.stdout).toBe(JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).version + "\n");
+    const h = run("npx", ["--offline", "space", "generate", "--help"], app);
+    expect(h.status, h.stderr).toBe(0);
+    expect(h.stdout).toMatch(/^space generate /);
+  });
+
   it("runs `npx space demo` (AR and SPACE on the embedded model: identical)", () => {
     const r = run("npx", ["--offline", "space", "demo"], app);
     expect(r.status, r.stderr).toBe(0);
