@@ -90,13 +90,15 @@ export function beginGeneration(
 
 /**
  * A macrotask, not a microtask: timers (AbortSignal.timeout, setTimeout) run only when the event loop
- * gets a turn. setImmediate where the host has it (Node, Bun: ~4 us); else a MessageChannel message
+ * gets a turn. setImmediate where the host has it (Node, Bun), twice; else a MessageChannel message
  * (browsers, where setTimeout(0) is clamped to 4 ms once nested); else setTimeout(0).
  */
 function macrotask(): Promise<void> {
   const g = globalThis as { setImmediate?: (f: () => void) => unknown; MessageChannel?: typeof MessageChannel };
   return new Promise<void>((resolve) => {
-    if (g.setImmediate) g.setImmediate(resolve);
+    // Two immediates: one queued from the check phase runs in the NEXT loop iteration, after its timers
+    // phase, so a timer that is due (an AbortSignal's) always runs before the generation resumes.
+    if (g.setImmediate) g.setImmediate(() => g.setImmediate!(resolve));
     else if (g.MessageChannel) {
       const channel = new g.MessageChannel();
       channel.port1.onmessage = () => {
