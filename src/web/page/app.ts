@@ -251,7 +251,7 @@ function drawBlock(p: StepPicture): void {
     box.dataset.row = String(r.row);
     const what = r.kind === "candidate" ? `c_${r.index} (${r.fate})` : r.kind === "mask" ? `mask group ${r.index}` : "pending";
     box.title = `row ${r.row}: ${what}, token ${r.token}, position ${r.position}${kept ? ", KV row kept" : ""}`;
-    box.append(el("span", "t", label(r.token)), el("span", "p", `pos ${r.position}`));
+    box.append(el("span", "t", r.kind === "mask" ? "[M]" : label(r.token)), el("span", "p", `pos ${r.position}`));
     block.append(box);
   }
   const v = $("verdict");
@@ -284,7 +284,7 @@ function drawMask(p: StepPicture): void {
   for (let c = 0; c < T; c++) grid.append(el("div", "h", String(c)));
   for (let r = 0; r < T; r++) {
     const row = p.rows[r];
-    grid.append(el("div", "lab", label(row.token)), el("div", "c cached"));
+    grid.append(el("div", "lab", row.kind === "mask" ? "[M]" : label(row.token)), el("div", "c cached"));
     for (let c = 0; c < T; c++) {
       const cell = el("div", `c ${p.rows[c].kind}${p.visible[r][c] ? " on" : ""}`);
       cell.title = `row ${r} ${p.visible[r][c] ? "sees" : "does not see"} row ${c}`;
