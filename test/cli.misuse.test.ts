@@ -56,6 +56,12 @@ describe("outputs never overwrite inputs", () => {
     expect(r.code, r.stderr).toBe(0);
     expect(readFileSync(trace, "utf8").trim().split("\n").length).toBeGreaterThan(1);
     expect(readdirSync(dir).filter((f) => f.includes(".tmp"))).toEqual([]);
+    // A run that fails after the trace was opened (the prompt does not fit --ctx) leaves the old trace whole.
+    const before = readFileSync(trace, "utf8");
+    const failed = space(["generate", "--model", model, "--prompt", "the cat sat on the mat", "--ctx", "2", "--trace", trace]);
+    expect(failed.code).not.toBe(0);
+    expect(readFileSync(trace, "utf8")).toBe(before);
+    expect(readdirSync(dir).filter((f) => f.includes(".tmp"))).toEqual([]);
   });
 
   it("train --out equal to the base, and distill --out equal to the model, are refused", () => {
