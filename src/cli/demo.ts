@@ -1,35 +1,16 @@
 /**
- * `space demo` and the SPACE settings a model file carries: a model trained with SAR-SFT in full mode
- * (e.g. the embedded models/space-tiny.gguf) stores its mask token id and k in metadata, so
- * `space generate --decoder space` needs no extra flags.
- *
- * Metadata keys (UINT32): `space.mask_token_id` (the vocabulary id of [M], never emitted), `space.k`
- * (the k it was trained with).
+ * `space demo`: AR and SPACE on a held-out prompt of a SAR-SFT model, whose mask token and k come from
+ * its metadata (spaceMetadata, src/decode/decoders.ts: the UINT32 keys `space.mask_token_id`, the id of
+ * [M], never emitted, and `space.k`), so `space generate --decoder space` needs no extra flags either.
  */
 import { fail } from "../errors.js";
-import { metaGetter } from "../gguf/meta.js";
 import type { Engine } from "../engine.js";
 import { FULL_LAYOUT } from "../decode/space.js";
 import { compareArSpace, type Comparison } from "../decode/compare.js";
+import { spaceMetadata } from "../decode/decoders.js";
 import { autoSpace } from "../decode/costmodel.js";
 
-export interface SpaceMeta {
-  readonly maskToken?: number;
-  readonly k?: number;
-}
-
-/** space.mask_token_id and space.k of the loaded model (undefined where absent). */
-export function spaceMetadata(engine: Engine): SpaceMeta {
-  const get = metaGetter(engine.file);
-  const int = (key: string, max: number): number | undefined => {
-    const v = get(key);
-    if (v === undefined) return undefined;
-    const n = typeof v === "bigint" ? Number(v) : v;
-    if (typeof n !== "number" || !Number.isInteger(n) || n < 0 || n >= max) fail("E_MODEL", `${engine.file.name}: metadata ${key} must be an integer in [0, ${max}), got ${String(v)}`);
-    return n;
-  };
-  return { maskToken: int("space.mask_token_id", engine.config.vocabSize), k: int("space.k", 1 << 16) };
-}
+export { spaceMetadata, type SpaceMeta } from "../decode/decoders.js";
 
 /**
  * The demo's prompt, chosen by a stated rule: of the embedded model's 12 held-out snippets
