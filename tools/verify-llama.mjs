@@ -32,7 +32,7 @@ for (const p of prompts) {
 
 const llama = await openLlama({ ...(values.model ? { model: values.model } : {}), threads });
 const info = llama.info();
-const engine = `llama.cpp ${info.llama_cpp_tag ?? "?"} (node-llama-cpp ${info.node_llama_cpp ?? "?"}, CPU, ${threads} thread${threads > 1 ? "s" : ""})`;
+const engine = `llama.cpp (node-llama-cpp ${info.node_llama_cpp ?? "?"}, CPU, ${threads} thread${threads > 1 ? "s" : ""})`;
 const lines = [];
 try {
   for (const p of prompts) {

@@ -50,7 +50,7 @@ export interface TraceHeader {
   readonly prompt_tokens: number[]; // the prompt as the model ran it
   readonly decoder: string; // "ar" | "space" | "spec" | "lookup"
   readonly k: number | null; // candidates per step (null for ar)
-  readonly mask_token: number | null; // the id no decoder emits (SPACE's mask), if any
+  readonly mask_token: number | null; // SPACE's mask id; banned from the output unless it labels an adapter's rows
   readonly layout: string | null; // space: "full" | "lean" | "auto" (auto depends on timings: not replayable)
   readonly draft_layers: number | null; // spec with the model's first N layers as draft
   readonly draft_model_sha256: string | null; // spec with another GGUF as draft

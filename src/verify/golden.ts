@@ -74,7 +74,8 @@ export async function goldenFiles(engine: Engine, opts: GoldenOptions): Promise<
   const prompts = goldenPrompts(engine);
   const meta = spaceMetadata(engine);
   const maskToken = opts.adapter?.attached.maskToken ?? meta.maskToken;
-  const banned = new Set(maskToken !== undefined ? [maskToken] : []);
+  // As in every decoder: the model's mask token is never emitted; an adapter's mask id only labels its rows.
+  const banned = new Set(meta.maskToken !== undefined ? [meta.maskToken] : []);
   const ar: string[] = [];
   const rows: string[] = [];
   for (const p of prompts) {

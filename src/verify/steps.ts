@@ -41,8 +41,9 @@ export function choiceFromHeader(h: TraceHeader, adapter?: AttachedAdapter): Dec
 /** Runs the header's generation on `engine` and returns its steps (ms = 0). */
 export async function recordSteps(engine: Engine, h: TraceHeader, choice: DecoderChoice, detail: boolean): Promise<DetailedStep[]> {
   const wired = wireDecoder(engine, choice, h.context_tokens);
-  if (h.mask_token !== null && !wired.banned.has(h.mask_token)) fail("E_ARGS", `the trace bans ${h.mask_token} but the replay does not`);
-  if (h.mask_token === null && wired.banned.size > 0) {
+  // The mask token is banned from the output, except an adapter's, which only labels its rows.
+  if (!choice.adapter && h.mask_token !== null && !wired.banned.has(h.mask_token)) fail("E_ARGS", `the trace bans ${h.mask_token} but the replay does not`);
+  if (!choice.adapter && h.mask_token === null && wired.banned.size > 0) {
     fail("E_ARGS", `the trace has no mask token, but ${engine.file.name} bans ${[...wired.banned].join(", ")} (space.mask_token_id): was it made with this model?`);
   }
   const inner = wired.proposer;

@@ -15,6 +15,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadEngine } from "../../src/node/engine.js";
 import { userPromptIds } from "../../src/tokenizer/chat.js";
+import { reportTable } from "../../src/verify/report.js";
+import { DEFAULT_TIE } from "../../src/cli/verify.js";
 import { ROOT, VENV_PYTHON, requireRealModel } from "./peers.js";
 
 const N = 48;
@@ -44,12 +46,12 @@ function run(cmd: string, args: string[]): { code: number | null; stdout: string
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-/** `space verify --json` on a file: the reports, the table and the exit status. */
+/** `space verify --json` on a file: the reports, the exit status, and the table `space verify` prints for them. */
 function verify(file: string) {
   const json = run(process.execPath, [BIN, "verify", "--model", model, file, "--json"]);
-  const table = run(process.execPath, [BIN, "verify", "--model", model, file]);
   if (json.code !== 0 && json.code !== 3) throw new Error(`space verify failed (${json.code}): ${json.stderr}`);
-  return { code: json.code, reports: json.stdout.trim().split("\n").map((l) => JSON.parse(l)), table: table.stdout };
+  const reports = json.stdout.trim().split("\n").map((l) => JSON.parse(l));
+  return { code: json.code, reports, table: reportTable(reports, DEFAULT_TIE) };
 }
 
 function records(file: string): { id: string; tokens: number[] }[] {
