@@ -175,3 +175,34 @@ describe("WebSession over HTTP, as the page loads it", () => {
     }
   });
 });
+
+describe("space web (the command)", () => {
+  const BIN = join(__dirname, "..", "bin", "space.mjs");
+  it("serves until SIGTERM, then exits 0", async () => {
+    const { spawn } = await import("node:child_process");
+    const child = spawn(process.execPath, [BIN, "web", "--port", "0"], { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    const url = await new Promise<string>((resolve, reject) => {
+      child.stdout.on("data", (d: Buffer) => {
+        out += d.toString();
+        const m = /http:\/\/127\.0\.0\.1:\d+\//.exec(out);
+        if (m) resolve(m[0]);
+      });
+      child.on("exit", () => reject(new Error(`exited early: ${out}`)));
+    });
+    const r = await fetch(url);
+    expect(r.headers.get("cross-origin-embedder-policy")).toBe("require-corp");
+    const code = new Promise((resolve) => child.on("exit", resolve));
+    child.kill("SIGTERM");
+    expect(await code).toBe(0);
+  });
+  it("--out with serving options, and a stray argument, are E_ARGS", async () => {
+    const { spawnSync } = await import("node:child_process");
+    const a = spawnSync(process.execPath, [BIN, "web", "--out", join(tmpdir(), "never-written"), "--port", "9"], { encoding: "utf8" });
+    expect(a.status).toBe(2);
+    expect(a.stderr).toMatch(/^space: E_ARGS: --out writes files and serves nothing: drop --port/);
+    const b = spawnSync(process.execPath, [BIN, "web", "now"], { encoding: "utf8" });
+    expect(b.status).toBe(2);
+    expect(b.stderr).toMatch(/unexpected argument "now"/);
+  });
+});

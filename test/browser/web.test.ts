@@ -8,17 +8,20 @@
  * A missing Chromium fails the tier (.ci/run installs it), never skips it.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { Browser, findChromium, type Page } from "./chromium.js";
 import { serveWeb, type WebServer } from "../../src/node/web.js";
 import { loadModelFile, type Model, type TraceStep } from "../../src/api/node.js";
 import { acceptedFlags } from "../../src/web/steps.js";
+import { skipWithout } from "../helpers/required.js";
 
 const PROMPT = "interface PromiseLike<T> {";
 const MAX_TOKENS = 40;
 const SCREENSHOT = join("scratch", "browser", "web-step.png");
+const SMOLLM2 = join(homedir(), ".cache", "space", "models", "SmolLM2-135M-Instruct.Q4_1.gguf"); // npm run fetch-models
+const ADAPTER = join(__dirname, "..", "..", "models", "smollm2-135m-instruct-space-k5.gguf");
 
 interface Reference {
   steps: TraceStep[];
@@ -180,4 +183,38 @@ describe("the step-through page in Chromium", () => {
       rmSync(dir, { recursive: true, force: true });
     }
   }, 60_000);
+
+  it.skipIf(skipWithout(existsSync(SMOLLM2)))("SmolLM2-135M-Instruct with its SPACE adapter, chosen as files, chat template: the Node API's steps", async () => {
+    const question = "Write a Python function that returns the square of a number.";
+    const model = await loadModelFile(SMOLLM2, { adapter: ADAPTER, simd: "plain", threads: 1, weights: "native" });
+    const steps: TraceStep[] = [];
+    let ids: number[];
+    try {
+      ids = (await model.generate([{ role: "user", content: question }], { decoder: "space", layout: "full", maxTokens: 16, onStep: (s) => steps.push(s) })).ids;
+    } finally {
+      model.dispose();
+    }
+    const page = await newPage();
+    await page.goto(isolated.url);
+    const { root } = await page.send("DOM.getDocument");
+    for (const [selector, file] of [["#model-file", SMOLLM2], ["#adapter-file", ADAPTER]]) {
+      const { nodeId } = await page.send("DOM.querySelector", { nodeId: root.nodeId, selector });
+      await page.send("DOM.setFileInputFiles", { nodeId, files: [file] });
+    }
+    await page.eval(`(() => {
+      document.querySelector('input[name="source"][value="files"]').checked = true;
+      document.getElementById("chat").checked = true;
+      document.getElementById("simd").value = "plain";
+      document.getElementById("max-tokens").value = "16";
+    })()`);
+    await page.type("#prompt", question);
+    await page.click("#generate");
+    await page.waitFor(`["done", "error"].includes(document.getElementById("status").dataset.state)`, 240_000);
+    const s = await shown(page);
+    expect(s.state, s.status).toBe("done");
+    expect(s.status).toContain("SmolLM2-135M-Instruct.Q4_1.gguf");
+    expect(s.chips).toEqual(steps.map((t) => ({ step: t.step, accepted: t.accepted, emitted: t.emitted })));
+    expect(s.spaceIds).toEqual(ids);
+    expect(s.arIds).toEqual(ids);
+  }, 300_000);
 });
