@@ -49,11 +49,13 @@ function expectBlockMatches(name: string, pending: number[], candidates: number[
     const got = [...Array(nKeys).keys()].filter((j) => plan.block.mask[t * nKeys + j] === 1);
     expect(got, `row ${t} sees`).toEqual(sees);
   }
-  // Groups: each listed group's rows, as logit indices (every row from the last pending one has logits).
+  // Logits with the pass: the verify rows only (the last pending row, then each candidate's row). Groups:
+  // each listed group's block rows, whose logits come on demand.
   const P = pending.length;
-  expect(Array.from(plan.block.logitRows)).toEqual([...Array(T - P + 1).keys()].map((i) => i + P - 1));
+  const tokenRows = rows.filter((r) => r[2] === "-").map((r) => Number(r[0]));
+  expect(Array.from(plan.block.logitRows)).toEqual(tokenRows.slice(P - 1));
   const groups = new Map<number, number[]>();
-  for (const r of rows) if (r[2] !== "-") groups.set(Number(r[2]), [...(groups.get(Number(r[2])) ?? []), Number(r[0]) - (P - 1)]);
+  for (const r of rows) if (r[2] !== "-") groups.set(Number(r[2]), [...(groups.get(Number(r[2])) ?? []), Number(r[0])]);
   expect(plan.groups.map((g) => Array.from(g!))).toEqual([...groups.values()]);
   return plan;
 }
@@ -67,7 +69,8 @@ describe("spec/space.md worked example (k = 2)", () => {
 
   it("step 2: the full layout after the 3-token prefix; c_i's rows give g_i", () => {
     const plan = expectBlockMatches("step2", [ID.x_2], [ID.c_1, ID.c_2]);
-    expect(Array.from(plan.verifyRows)).toEqual([0, 3, 6]); // rows of x_2, c_1, c_2 (logit index = row here)
+    expect(Array.from(plan.verifyRows)).toEqual([0, 1, 2]); // logit rows of x_2, c_1, c_2 (block rows 0, 3, 6)
+    expect(Array.from(plan.block.logitRows)).toEqual([0, 3, 6]);
   });
 
   it("step 2 verification: accepted, emitted, kept rows and next candidates as the table says", () => {
@@ -78,24 +81,28 @@ describe("spec/space.md worked example (k = 2)", () => {
     });
     // Step 1, with stipulated choices: g_0 = x_2 at x_1's row, group 0 proposes c_1 c_2.
     const plan1 = proposer.plan(stepCtx([ID.x_0, ID.x_1], 0, [ID.x_0, ID.x_1]));
-    const logits1 = fakeLogits([ID.x_2, ...v.candidates]);
+    // Choices per block row (x_0, x_1, then group 0's masks): the pass computes the verify rows' logits,
+    // observe() asks for the selected group's.
+    const byRow1 = [1, ID.x_2, ...v.candidates];
+    const logitsOf = (byRow: number[]) => (rows: ArrayLike<number>) => fakeLogits(Array.from(rows, (r) => byRow[r]));
+    const logits1 = logitsOf(byRow1)(plan1.block.logitRows);
     const verdict1 = verifyGreedy(plan1.candidates, (i) => argmax(rowOf(logits1, plan1.verifyRows[i])), () => false);
     expect(verdict1.emitted).toEqual([ID.x_2]);
-    expect(Array.from(proposer.observe(plan1, logits1, verdict1, stepCtx([], 0, [])))).toEqual(v.candidates);
+    expect(Array.from(proposer.observe(plan1, logits1, verdict1, stepCtx([], 0, []), logitsOf(byRow1)))).toEqual(v.candidates);
 
-    // Step 2: choices per logit row (rows 0..8): g_0 at x_2, group 0, g_1 at c_1, group 1, g_2 at c_2, group 2.
+    // Step 2: choices per block row (rows 0..8): g_0 at x_2, group 0, g_1 at c_1, group 1, g_2 at c_2, group 2.
     const plan2: SpacePlan = proposer.plan(stepCtx([ID.x_2], 2, [ID.x_0, ID.x_1, ID.x_2]));
     expect(Array.from(plan2.candidates)).toEqual(v.candidates);
     const [g0, g1, g2] = v.g;
     const nextGroup = v["next group"][0];
     const byRow = [g0, 1, 1, g1, 1, 1, g2, 1, 1];
     plan2.groups[nextGroup]!.forEach((r, j) => (byRow[r] = v["next candidates"][j]));
-    const logits2 = fakeLogits(byRow);
+    const logits2 = logitsOf(byRow)(plan2.block.logitRows);
     const verdict2 = verifyGreedy(plan2.candidates, (i) => argmax(rowOf(logits2, plan2.verifyRows[i])), () => false);
     expect(verdict2.accepted).toBe(v.accepted[0]);
     expect(verdict2.emitted).toEqual(v.emitted);
     expect(Array.from(plan2.keepRows(verdict2.accepted))).toEqual(v["keep rows"]);
-    expect(Array.from(proposer.observe(plan2, logits2, verdict2, stepCtx([], 0, [])))).toEqual(v["next candidates"]);
+    expect(Array.from(proposer.observe(plan2, logits2, verdict2, stepCtx([], 0, []), logitsOf(byRow)))).toEqual(v["next candidates"]);
 
     // Step 3 (C = 4): the block the spec's last paragraph describes.
     const plan3 = proposer.plan(stepCtx([verdict2.emitted[1]], 4, []));

@@ -43,7 +43,7 @@ async function run(engine: Engine, proposer: Proposer, prompt: number[], opts: {
       plans.push(p);
       return p;
     },
-    observe: (p, logits, verdict, ctx) => proposer.observe(p, logits, verdict, ctx),
+    observe: (p, logits, verdict, ctx, more) => proposer.observe(p, logits, verdict, ctx, more),
   };
   const ctx = engine.newContext(prompt.length + opts.maxTokens, proposer.maxExtraRows);
   const steps: TraceStep[] = [];

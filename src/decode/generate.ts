@@ -167,7 +167,7 @@ async function generateSteps(
         ? verifyGreedy(plan.candidates, (i) => argmax(row(i), opts.banned), isEog)
         : verifySampledRule(plan.candidates, (i) => distribution(row(i), params, opts.banned), (i) => plan.draft?.[i - 1] ?? null, rng, isEog);
     cache.commit(plan.keepRows(verdict.accepted));
-    const next = proposer.observe(plan, logits, verdict, step);
+    const next = proposer.observe(plan, logits, verdict, step, (rows) => forward.moreLogits(ws, rows, plan.block.logitRows.length));
     histogram[verdict.accepted] = (histogram[verdict.accepted] ?? 0) + 1;
     positions.add(plan.source ?? proposer.name, plan.candidates.length, verdict.accepted);
     steps++;

@@ -66,6 +66,9 @@ export interface StepContext {
   readonly banned?: Banned;
 }
 
+/** Logits of block rows `rows` (block row indices) of the step's forward pass: f32 [rows.length, V]. */
+export type MoreLogits = (rows: Int32Array) => Float32Array;
+
 export interface Proposer<P extends StepPlan = StepPlan> {
   readonly name: string;
   /** Most rows a block may have beyond the pending tokens (sizes the workspace). */
@@ -74,11 +77,13 @@ export interface Proposer<P extends StepPlan = StepPlan> {
   reset(): void;
   plan(ctx: StepContext): P;
   /**
-   * Called after verification and commit, with the step's logits (f32 [R, V], R = block.logitRows.length).
+   * Called after verification and commit, with the step's logits (f32 [R, V], R = block.logitRows.length)
+   * and `more`, which computes the logits of further block rows on demand (f32 [rows.length, V]; SPACE
+   * asks for the one mask group the verdict selects, so the output head never runs on the others).
    * Returns the candidates already chosen for the next step (SPACE picks them from this step's mask
    * group), or null when they are chosen at the next plan (spec, lookup) or there are none (ar).
    */
-  observe(plan: P, logits: Float32Array, verdict: Verdict, ctx: StepContext): Int32Array | null;
+  observe(plan: P, logits: Float32Array, verdict: Verdict, ctx: StepContext, more: MoreLogits): Int32Array | null;
 }
 
 /** Plain autoregressive decoding: no candidates; the block is just the pending tokens. */

@@ -27,7 +27,7 @@ import { fail } from "../errors.js";
 import type { Block } from "../model/forward.js";
 import type { LoraRows } from "../model/adapter.js";
 import { range } from "./block.js";
-import type { Proposer, StepContext, StepPlan } from "./proposer.js";
+import type { MoreLogits, Proposer, StepContext, StepPlan } from "./proposer.js";
 import { argmax, distribution, sample, type Distribution } from "./sampling.js";
 import { lookupCandidates } from "./lookup.js";
 import type { Verdict } from "./verify.js";
@@ -119,9 +119,12 @@ export interface SpaceAuto {
   observe(m: number, verdict: Verdict): void;
 }
 
-/** A SPACE step's plan: the StepPlan plus where each mask group's logits are. */
+/** A SPACE step's plan: the StepPlan plus where each mask group is. */
 export interface SpacePlan extends StepPlan {
-  /** groups[j]: indices into block.logitRows of the k masks after c_j (j = 0..m), or null if none there. */
+  /**
+   * groups[j]: the block rows of the k masks after c_j (j = 0..m), or null if none there. Their logits
+   * are computed only for the group the verdict selects (Proposer.observe's `more`).
+   */
   readonly groups: readonly (Int32Array | null)[];
 }
 
@@ -129,8 +132,8 @@ export interface SpacePlan extends StepPlan {
  * Builds one SPACE block: `pending` tokens (after `C` committed rows), then the layout's candidates and
  * mask groups. Pure; spec/space.md's worked example is its test.
  *
- * Shapes: T = pending.length + m + k * (number of groups); mask [T, C + T]; logitRows = the last pending
- * row, every candidate row and every mask row (which is every row after the pending ones).
+ * Shapes: T = pending.length + m + k * (number of groups); mask [T, C + T]; logitRows = the verify rows
+ * only (the last pending row and every candidate row); a mask group's logits come on demand.
  */
 export function spaceBlock(
   C: number,
@@ -183,9 +186,9 @@ export function spaceBlock(
     positions[t] = seen - 1;
   }
 
-  // Logits: row P-1 gives g_0, candidate row i gives g_i; mask rows give the next candidates.
-  const logitRows = range(P - 1, T);
-  const at = (row: number) => row - (P - 1);
+  // Logits: row P-1 gives g_0, candidate row i gives g_i (the verify rows, computed with the pass); mask
+  // rows give the next candidates (computed after the verdict, for the selected group only).
+  const logitRows = Int32Array.from([P - 1, ...candidateRows]);
   const maskRows = Int32Array.from(groupRows.flatMap((rows) => rows ?? []));
   // Mask vectors and LoRA apply to mask rows only; a block without any (an AR step) is the base model's.
   const masked = maskRows.length > 0;
@@ -199,9 +202,9 @@ export function spaceBlock(
   };
   return {
     block,
-    verifyRows: Int32Array.from([P - 1, ...candidateRows], at),
+    verifyRows: range(0, m + 1),
     maskRows,
-    groups: groupRows.map((rows) => (rows ? Int32Array.from(rows, at) : null)),
+    groups: groupRows.map((rows) => (rows ? Int32Array.from(rows) : null)),
     keepRows: (n: number) => Int32Array.from([...range(0, P), ...candidateRows.slice(0, n)]),
   };
 }
@@ -299,21 +302,22 @@ export class SpaceProposer implements Proposer<SpacePlan> {
   }
 
   /** Next candidates: from the mask group that follows the last accepted token. */
-  observe(plan: SpacePlan, logits: Float32Array, verdict: Verdict, ctx: StepContext): Int32Array {
+  observe(plan: SpacePlan, _logits: Float32Array, verdict: Verdict, ctx: StepContext, more: MoreLogits): Int32Array {
     this.opts.auto?.observe(plan.candidates.length, verdict);
     const group = verdict.ended ? null : plan.groups[verdict.accepted];
-    const V = logits.length / plan.block.logitRows.length;
-    const row = (r: number) => logits.subarray(r * V, (r + 1) * V);
+    const logits = group ? more(group) : new Float32Array(0); // f32 [k, V]: the selected group only
+    const V = group ? logits.length / group.length : 0;
+    const row = (i: number) => logits.subarray(i * V, (i + 1) * V);
     if (!group) {
       // Lean layouts have no group here (or generation ended): the next step proposes nothing.
       this.candidates = new Int32Array(0);
       this.q = undefined;
     } else if (ctx.sampling.temperature === 0) {
-      this.candidates = Int32Array.from(group, (r) => argmax(row(r), ctx.banned));
+      this.candidates = Int32Array.from(group, (_, i) => argmax(row(i), ctx.banned));
       this.q = undefined;
     } else {
       // Sampled candidates: c_j ~ q_j, with the same temperature/top-k/top-p as the target's p.
-      this.q = Array.from(group, (r) => distribution(row(r), ctx.sampling, ctx.banned));
+      this.q = Array.from(group, (_, i) => distribution(row(i), ctx.sampling, ctx.banned));
       this.candidates = Int32Array.from(this.q, (q) => sample(q, ctx.rng));
     }
     return this.candidates;

@@ -96,6 +96,8 @@ export class Workspace {
 
 export class Forward {
   private passes = 0;
+  /** Rows of the last block run (whose hidden states ws.x holds). */
+  private lastT = 0;
 
   constructor(
     private readonly core: WasmCore,
@@ -177,17 +179,37 @@ export class Forward {
     }
 
     this.passes++;
-    if (R === 0) return new Float32Array(0);
-    // Output head only for the rows whose logits are wanted: gather them, normalise, project.
-    const x = this.arena.f32(ws.x, T * D);
-    const sel = this.arena.f32(ws.tmp, R * D);
-    for (let r = 0; r < R; r++) {
-      const t = block.logitRows[r];
-      sel.set(x.subarray(t * D, (t + 1) * D), r * D);
+    this.lastT = T;
+    return this.head(ws, block.logitRows, 0);
+  }
+
+  /**
+   * Logits of more rows of the block the last run() computed (its final hidden states are still in
+   * ws.x): f32 [rows.length, V], written after the first `after` logit rows of ws.logits, so the run's
+   * own logits stay valid. What lets a step pay for the output head only on the rows it reads (SPACE:
+   * the one mask group the verdict selects). Valid until the next run.
+   */
+  moreLogits(ws: Workspace, rows: Int32Array, after: number): Float32Array {
+    for (let r = 0; r < rows.length; r++) {
+      if (!(rows[r] >= 0 && rows[r] < this.lastT)) fail("E_ARGS", `logits for row ${rows[r]}: the last block had ${this.lastT} rows`);
     }
+    return this.head(ws, rows, after);
+  }
+
+  /** Output head for block rows `rows` (hidden states in ws.x): normalise, project into ws.logits from row `at`. */
+  private head(ws: Workspace, rows: Int32Array, at: number): Float32Array {
+    const { cfg, weights: w, exec } = this;
+    const k = this.core.exports;
+    const R = rows.length, D = cfg.dModel, V = cfg.vocabSize;
+    if (R === 0) return new Float32Array(0);
+    if (at + R > ws.maxLogitRows) fail("E_CONTEXT", `logits for ${at + R} rows exceed the workspace's ${ws.maxLogitRows}`);
+    const x = this.arena.f32(ws.x, this.lastT * D);
+    const sel = this.arena.f32(ws.tmp, R * D);
+    for (let r = 0; r < R; r++) sel.set(x.subarray(rows[r] * D, (rows[r] + 1) * D), r * D);
     k.rmsnorm(ws.tmp, w.outputNorm, ws.xn, R, D, cfg.rmsEps);
-    exec.matmul(w.output, ws.xn, ws.logits, R);
-    return this.arena.f32(ws.logits, R * cfg.vocabSize);
+    const out = ws.logits + at * V * 4;
+    exec.matmul(w.output, ws.xn, out, R);
+    return this.arena.f32(out, R * V);
   }
 
   private check(block: Block, T: number, nKeys: number, R: number, ws: Workspace): void {

@@ -54,7 +54,7 @@ export async function recordSteps(engine: Engine, h: TraceHeader, choice: Decode
     maxExtraRows: inner.maxExtraRows,
     reset: () => inner.reset(),
     plan: (c) => (last = inner.plan(c)),
-    observe: (p, logits, v, c) => inner.observe(p, logits, v, c),
+    observe: (p, logits, v, c, more) => inner.observe(p, logits, v, c, more),
   };
   const steps: DetailedStep[] = [];
   const ctx = engine.newContext(h.context_tokens, inner.maxExtraRows);
