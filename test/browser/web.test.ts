@@ -179,6 +179,21 @@ describe("the step-through page in Chromium", () => {
       expect(s.chips).toEqual(reference.steps.map((t) => ({ step: t.step, accepted: t.accepted, emitted: t.emitted })));
       expect(s.spaceIds).toEqual(reference.steps.flatMap((t) => t.emitted));
       expect(s.blockRows).toBe(reference.steps[0].tokens.length); // a replay starts at step 1
+      // step, step, back: the block drawn is step 2's
+      const where = () => page.eval<string>(`document.getElementById("where").textContent`);
+      await page.click("#step");
+      await page.click("#step");
+      await page.waitFor(`document.getElementById("where").textContent.startsWith("step 3 ")`, 5_000);
+      await page.click("#back");
+      await page.waitFor(`document.getElementById("where").textContent.startsWith("step 2 ")`, 5_000);
+      expect(await where()).toBe(`step 2 of ${reference.steps.length}`);
+      expect((await shown(page)).blockRows).toBe(reference.steps[1].tokens.length);
+      // a broken trace is an error naming its line, not a half-drawn replay
+      writeFileSync(file, `${JSON.stringify(reference.steps[0])}\n{oops\n`);
+      const { nodeId: again } = await page.send("DOM.querySelector", { nodeId: root.nodeId, selector: "#trace-file" });
+      await page.send("DOM.setFileInputFiles", { nodeId: again, files: [file] });
+      await page.waitFor(`document.getElementById("status").dataset.state === "error"`, 10_000);
+      expect((await shown(page)).status).toBe("steps.jsonl: steps.jsonl:2: not JSON");
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -217,4 +232,26 @@ describe("the step-through page in Chromium", () => {
     expect(s.spaceIds).toEqual(ids);
     expect(s.arIds).toEqual(ids);
   }, 300_000);
+
+  it("a file that is not a GGUF model is a one-line error in the page", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "space-bad-"));
+    try {
+      const file = join(dir, "notes.gguf");
+      writeFileSync(file, "these are not weights\n");
+      const page = await newPage();
+      await page.goto(isolated.url);
+      const { root } = await page.send("DOM.getDocument");
+      const { nodeId } = await page.send("DOM.querySelector", { nodeId: root.nodeId, selector: "#model-file" });
+      await page.send("DOM.setFileInputFiles", { nodeId, files: [file] });
+      await page.eval(`document.querySelector('input[name="source"][value="files"]').checked = true`);
+      await page.type("#prompt", "hello");
+      await page.click("#generate");
+      await page.waitFor(`document.getElementById("status").dataset.state === "error"`, 30_000);
+      const s = await shown(page);
+      expect(s.status).toMatch(/^E_GGUF: notes\.gguf: /);
+      expect(s.status).not.toContain("\n");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

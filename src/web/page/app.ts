@@ -349,7 +349,9 @@ function play(): void {
 
 $("generate").onclick = () => void onGenerate();
 $("trace-file").onchange = () => {
-  const f = fileOf("trace-file");
+  const input = $<HTMLInputElement>("trace-file");
+  const f = input.files?.[0];
+  input.value = ""; // choosing the same (rewritten) file again is a change too
   if (f) void onTrace(f);
 };
 $("first").onclick = () => seek(0);
