@@ -24,7 +24,7 @@ function space(args: string[]) {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-const COMMANDS = ["generate", "info", "demo", "distill", "train", "bench", "cost", "verify", "golden", "serve", "web"];
+const COMMANDS = ["generate", "info", "demo", "distill", "train", "bench", "cost", "verify", "golden", "serve", "web", "pull"];
 
 describe("--version and --help", () => {
   it("--version prints the package's version", () => {

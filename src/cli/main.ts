@@ -31,6 +31,7 @@ import { BENCH_USAGE, runBench } from "../bench/run.js";
 import { GOLDEN_USAGE, VERIFY_USAGE, runGolden, runVerify } from "./verify.js";
 import { SERVE_SUMMARY, runServe, serveOptions } from "./serve.js";
 import { WEB_OPTIONS, WEB_SUMMARY, runWeb } from "./web.js";
+import { PULL_USAGE, runPull } from "./pull.js";
 import { PLAIN_MARKS, TERMINAL_MARKS, markedText, stepsSummary } from "./show-steps.js";
 
 const LOAD_OPTIONS: Record<string, OptionSpec> = {
@@ -77,7 +78,7 @@ const SERVE_OPTIONS = serveOptions(
   Object.fromEntries(["decoder", "k", "mask-token", "layout", "draft-model", "draft-layers", "adapter"].map((n) => [n, GENERATE_OPTIONS[n]])),
 );
 
-const COMMANDS = ["generate", "info", "demo", "distill", "train", "bench", "cost", "verify", "golden", "serve", "web", "help"] as const;
+const COMMANDS = ["generate", "info", "demo", "distill", "train", "bench", "cost", "verify", "golden", "serve", "web", "pull", "help"] as const;
 
 /** Options of a command that takes no positional arguments: a stray word is an error, not ignored. */
 function optionsOnly(argv: readonly string[], specs: Record<string, OptionSpec>): Parsed {
@@ -121,6 +122,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         return await runGolden(rest, (s) => process.stdout.write(s));
       case "serve":
         return await runServe(parseArgs(rest, SERVE_OPTIONS).options, SERVE_OPTIONS);
+      case "pull":
+        return await runPull(rest);
       case "web":
         return await runWeb(optionsOnly(rest, WEB_OPTIONS), (s) => process.stdout.write(s));
       case undefined:
@@ -155,6 +158,7 @@ function printCommandHelp(command: string): boolean {
     golden: () => GOLDEN_USAGE,
     serve: () => `${SERVE_SUMMARY}\n${usage(SERVE_OPTIONS)}`,
     web: () => `${WEB_SUMMARY}\n${usage(WEB_OPTIONS)}`,
+    pull: () => PULL_USAGE,
     help: () => "space help [COMMAND]    all commands, or one command's options (same as space COMMAND --help)",
   };
   const text = help[command];
@@ -170,7 +174,7 @@ function printHelp(): void {
       `space info [--model PATH] [--simd ...]\n\nspace demo [--model PATH]    AR and SPACE on a held-out prompt: the same text, tau, the speedup\n\n` +
       `space distill --out DATA.jsonl [options]    self-distillation data: greedy responses of --model\n${usage(DISTILL_OPTIONS)}\n\n` +
       `space train --data DATA.jsonl --run-dir DIR --out ADAPTER.gguf [options]    base-preserving SAR-SFT\n${usage(TRAIN_OPTIONS)}\n\n` +
-      `${BENCH_USAGE}\n\n${COST_USAGE}\n\n${VERIFY_USAGE}\n\n${GOLDEN_USAGE}\n\n${SERVE_SUMMARY} (space serve --help)\n\n${WEB_SUMMARY}\n${usage(WEB_OPTIONS)}\n`,
+      `${BENCH_USAGE}\n\n${COST_USAGE}\n\n${VERIFY_USAGE}\n\n${GOLDEN_USAGE}\n\n${SERVE_SUMMARY} (space serve --help)\n\n${WEB_SUMMARY}\n${usage(WEB_OPTIONS)}\n\n${PULL_USAGE}\n`,
   );
 }
 
