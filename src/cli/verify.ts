@@ -3,8 +3,9 @@
  * teacher-forces each through our engine and prints a verdict per record; exit status 3 when any record
  * is divergent. `--check-trace` checks another SPACE implementation's trace step by step instead.
  */
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { writeWhole } from "../node/outputs.js";
 import { fail } from "../errors.js";
 import { parseArgs, usage, type OptionSpec, type Parsed } from "../util/args.js";
 import { loadEngine, type SimdChoice } from "../node/engine.js";
@@ -98,23 +99,11 @@ export async function runGolden(argv: readonly string[], write: (s: string) => v
     } catch (e) {
       fail("E_IO", `${out}: ${(e as Error).message}`);
     }
-    for (const f of files) writeWholeFile(join(out, f.name), f.text);
+    for (const f of files) writeWhole(join(out, f.name), f.text); // a temporary file, renamed over the old one
     write(`${files.length} files in ${out}: ${files.map((f) => `${f.name} (${f.text.length} bytes)`).join(", ")}\n`);
     return 0;
   } finally {
     engine.close();
-  }
-}
-
-/** A temporary file beside `path`, renamed over it once complete. */
-function writeWholeFile(path: string, text: string): void {
-  const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}`);
-  try {
-    writeFileSync(tmp, text);
-    renameSync(tmp, path);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    fail("E_IO", `${path}: ${(e as Error).message}`);
   }
 }
 
