@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { f32Decimal } from "../src/verify/golden.js";
 import { runGolden, runVerify } from "../src/cli/verify.js";
 import { parseTrace } from "../src/verify/trace-check.js";
+import { tinyModelBytes } from "./helpers/tiny-model.js";
 
 const ROOT = join(__dirname, "..");
 const GOLDEN = join(ROOT, "spec", "golden", "space-tiny");
@@ -114,6 +115,44 @@ describe("space verify --check-trace", () => {
     const r = await cli(runVerify, ["--check-trace", write("plain.jsonl", [header, ...plain])]);
     expect(r.out).toMatch(/11 steps, every one identical to ours/);
     expect(r.code).toBe(0);
+  });
+
+  it("traces written by `space generate --trace` replay identically, for every decoder (the header is complete)", () => {
+    const model = join(dir, "tiny.gguf");
+    writeFileSync(model, tinyModelBytes({ seed: 9 }));
+    const base = ["generate", "--model", model, "--prompt", "the cat sat on the mat, the cat sat", "--max-tokens", "12", "--json"];
+    const runs: [string, string[]][] = [
+      ["ar", []],
+      ["space sampled", ["--decoder", "space", "--k", "2", "--mask-token", "141", "--temperature", "1.5", "--top-k", "8", "--seed", "4"]],
+      ["space lean", ["--decoder", "space", "--k", "3", "--mask-token", "141", "--layout", "lean"]],
+      ["lookup", ["--decoder", "lookup", "--k", "3"]],
+      ["spec", ["--decoder", "spec", "--draft-layers", "1", "--k", "2", "--stop", "zz"]],
+    ];
+    for (const [name, args] of runs) {
+      const trace = join(dir, `gen-${name.replace(" ", "-")}.jsonl`);
+      const g = spawnSync(process.execPath, [BIN, ...base, ...args, "--trace", trace], { encoding: "utf8", timeout: 60_000 });
+      expect(g.status, g.stderr).toBe(0);
+      const c = spawnSync(process.execPath, [BIN, "verify", "--model", model, "--check-trace", trace], { encoding: "utf8", timeout: 60_000 });
+      expect(c.stdout + c.stderr, name).toMatch(/steps, every one identical to ours/);
+      expect(c.status).toBe(0);
+    }
+  });
+
+  it("misuse: --adapter without --check-trace, golden without --out, golden into a file", () => {
+    const cases: [string[], string, RegExp][] = [
+      [["verify", "x.jsonl", "--adapter", "a.gguf"], "E_ARGS", /--adapter applies to --check-trace/],
+      [["verify", "--check-trace", join(GOLDEN, "space-full-p0.jsonl"), "--tie", "0.1"], "E_ARGS", /--tie does not apply to --check-trace/],
+      [["golden"], "E_ARGS", /needs --out DIR/],
+      [["golden", "--out", join(GOLDEN, "ar.jsonl", "sub")], "E_IO", /ar\.jsonl/],
+    ];
+    for (const [args, code, pattern] of cases) {
+      const r = spawnSync(process.execPath, [BIN, ...args], { encoding: "utf8", timeout: 60_000 });
+      expect(r.status).not.toBe(0);
+      const lines = r.stderr.trim().split("\n");
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(new RegExp(`^space: ${code}: `));
+      expect(lines[0]).toMatch(pattern);
+    }
   });
 
   const refusals: [string, (h: any, s: any[]) => object[], string, RegExp][] = [
