@@ -4,9 +4,9 @@
  * AR or SPACE runs with a per-step callback. Everything else in src/web/ goes through this module.
  */
 import { fail } from "../errors.js";
-import { loadModel, type GenerationResult, type Model, type SimdChoice, type TraceStep, type WasmBytes } from "../api/index.js";
+import type { GenerationResult, Model, SimdChoice, TraceStep, WasmBytes } from "../api/index.js";
 import type { ByteSource } from "../gguf/source.js";
-import { deferredExecutor, threadsUnavailable, type DeferredExecutor } from "./threads.js";
+import { loadBrowserModel } from "./index.js";
 
 export type WebDecoder = "ar" | "space";
 
@@ -47,19 +47,13 @@ export class WebSession {
   ) {}
 
   static async load(source: ByteSource, opts: SessionOptions): Promise<WebSession> {
-    const threads = opts.threads ?? 1;
-    if (!(Number.isInteger(threads) && threads >= 1 && threads <= 64)) fail("E_ARGS", `threads must be an integer in [1, 64], got ${threads}`);
-    const why = threads > 1 ? threadsUnavailable() : null;
-    if (why !== null) fail("E_ARGS", `${threads} threads: ${why}; one thread works anywhere`);
-    let pool: DeferredExecutor | null = null;
-    const model = await loadModel(source, {
+    const model = await loadBrowserModel(source, {
       wasm: opts.wasm,
       simd: opts.simd ?? "auto",
+      threads: opts.threads ?? 1,
       ...(opts.adapter ? { adapter: opts.adapter } : {}),
-      ...(threads > 1 ? { executor: (core) => (pool = deferredExecutor(core, threads)) } : {}),
     });
     try {
-      await (pool as DeferredExecutor | null)?.ready; // every run uses the pool; a failed start fails the load
       const i = model.info;
       const info: ModelInfo = {
         name: i.name,
