@@ -47,18 +47,50 @@ export function attention(
         store<f32>(scores + (<usize>j << 2), p);
         sum += p;
       }
-      // o = sum_j p_j v_j in key order, accumulated in out's own row (f32x4 lanes are independent).
-      memory.fill(oh, 0, headBytes);
-      for (let j = 0; j < nKeys; j++) {
-        if (!load<u8>(m + j)) continue;
-        const p = f32x4.splat(load<f32>(scores + (<usize>j << 2)));
-        const vj = v + <usize>j * kvStride + kvOff;
-        for (let i: usize = 0; i < headBytes; i += 16) {
-          v128.store(oh + i, f32x4.add(v128.load(oh + i), f32x4.mul(p, v128.load(vj + i))));
-        }
-      }
+      // o = sum_j p_j v_j in key order, then o * (1 / sum). Each f32x4 lane is its own sum (the same
+      // operations in the same order whatever the chunking), so the head is done in chunks of 32 dims
+      // held in registers across the keys, rather than read and written back at every key.
       const inv = f32x4.splat(<f32>1 / sum);
-      for (let i: usize = 0; i < headBytes; i += 16) v128.store(oh + i, f32x4.mul(v128.load(oh + i), inv));
+      const vBase = v + kvOff;
+      let i: usize = 0;
+      for (; i + 128 <= headBytes; i += 128) weightedSum8(m, scores, vBase + i, kvStride, nKeys, inv, oh + i);
+      for (; i < headBytes; i += 16) weightedSum1(m, scores, vBase + i, kvStride, nKeys, inv, oh + i);
     }
   }
+}
+
+/** out[0..8) (f32x4 each) = (sum over visible j, in order, of p_j * v_j[0..8)) * inv; v_j at v + j * stride. */
+function weightedSum8(m: usize, p: usize, v: usize, stride: usize, nKeys: i32, inv: v128, out: usize): void {
+  let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+  for (let j = 0; j < nKeys; j++) {
+    if (!load<u8>(m + j)) continue;
+    const w = v128.load32_splat(p + (<usize>j << 2));
+    const r = v + <usize>j * stride;
+    a0 = f32x4.add(a0, f32x4.mul(w, v128.load(r)));
+    a1 = f32x4.add(a1, f32x4.mul(w, v128.load(r, 16)));
+    a2 = f32x4.add(a2, f32x4.mul(w, v128.load(r, 32)));
+    a3 = f32x4.add(a3, f32x4.mul(w, v128.load(r, 48)));
+    a4 = f32x4.add(a4, f32x4.mul(w, v128.load(r, 64)));
+    a5 = f32x4.add(a5, f32x4.mul(w, v128.load(r, 80)));
+    a6 = f32x4.add(a6, f32x4.mul(w, v128.load(r, 96)));
+    a7 = f32x4.add(a7, f32x4.mul(w, v128.load(r, 112)));
+  }
+  v128.store(out, f32x4.mul(a0, inv));
+  v128.store(out, f32x4.mul(a1, inv), 16);
+  v128.store(out, f32x4.mul(a2, inv), 32);
+  v128.store(out, f32x4.mul(a3, inv), 48);
+  v128.store(out, f32x4.mul(a4, inv), 64);
+  v128.store(out, f32x4.mul(a5, inv), 80);
+  v128.store(out, f32x4.mul(a6, inv), 96);
+  v128.store(out, f32x4.mul(a7, inv), 112);
+}
+
+/** weightedSum8 for one f32x4 (a head whose size is not a multiple of 32). */
+function weightedSum1(m: usize, p: usize, v: usize, stride: usize, nKeys: i32, inv: v128, out: usize): void {
+  let a = f32x4.splat(0);
+  for (let j = 0; j < nKeys; j++) {
+    if (!load<u8>(m + j)) continue;
+    a = f32x4.add(a, f32x4.mul(v128.load32_splat(p + (<usize>j << 2)), v128.load(v + <usize>j * stride)));
+  }
+  v128.store(out, f32x4.mul(a, inv));
 }
