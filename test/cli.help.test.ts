@@ -46,6 +46,14 @@ describe("--version and --help", () => {
     expect(space(["info", "--help"]).stdout).toMatch(/--adapter/);
   });
 
+  it("refuses stray words on every command that takes only options", () => {
+    for (const c of ["generate", "info", "demo", "distill", "train", "bench", "cost", "golden", "serve", "web"]) {
+      const r = space([c, "stray"]);
+      expect(r.code, `${c}: ${r.stderr}`).toBe(2);
+      expect(r.stderr, c).toMatch(/^space: E_ARGS: .*\bstray\b/);
+    }
+  });
+
   it("refuses help on an unknown command, and stray words after --version", () => {
     const r = space(["help", "nonsense"]);
     expect(r.code).toBe(2);

@@ -91,7 +91,8 @@ interface MaskChoice {
 }
 
 export async function runBench(argv: readonly string[]): Promise<number> {
-  const o: Parsed = parseArgs(argv, BENCH_OPTIONS).options;
+  const { options: o, positional } = parseArgs(argv, BENCH_OPTIONS);
+  if (positional.length > 0) fail("E_ARGS", `space bench takes only options (got "${positional[0]}")`);
   if (o.help) {
     process.stdout.write(`${BENCH_USAGE}\n`);
     return 0;

@@ -121,7 +121,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       case "golden":
         return await runGolden(rest, (s) => process.stdout.write(s));
       case "serve":
-        return await runServe(parseArgs(rest, SERVE_OPTIONS).options, SERVE_OPTIONS);
+        return await runServe(optionsOnly(rest, SERVE_OPTIONS), SERVE_OPTIONS);
       case "pull":
         return await runPull(rest);
       case "web":
