@@ -58,6 +58,28 @@ function records(file: string): { id: string; tokens: number[] }[] {
   return readFileSync(file, "utf8").trim().split("\n").map((l) => JSON.parse(l));
 }
 
+describe("space golden on SmolLM2-135M-Instruct with its SPACE adapter", () => {
+  it("writes AR records that verify identical (logit difference 0) and SPACE traces that replay identically", () => {
+    const adapter = join(ROOT, "models", "smollm2-135m-instruct-space-k5.gguf");
+    const out = join(dir, "golden-smollm2");
+    const g = run(process.execPath, [BIN, "golden", "--model", model, "--adapter", adapter, "--out", out]);
+    expect(g.code, g.stderr).toBe(0);
+    console.log(g.stdout);
+    const v = verify(join(out, "ar.jsonl"));
+    console.log(v.table);
+    for (const x of v.reports) expect(x).toMatchObject({ verdict: "identical", max_logit_diff: 0 });
+    for (const f of ["space-full-p0.jsonl", "space-sampled-p1.jsonl"]) {
+      const [header] = records(join(out, f)) as unknown as { k: number; adapter_sha256: string }[];
+      expect(header).toMatchObject({ k: 5 });
+      expect(header.adapter_sha256).toMatch(/^[0-9a-f]{64}$/);
+      const c = run(process.execPath, [BIN, "verify", "--model", model, "--adapter", adapter, "--check-trace", join(out, f)]);
+      console.log(c.stdout);
+      expect(c.stdout, c.stderr).toMatch(/steps, every one identical to ours/);
+      expect(c.code).toBe(0);
+    }
+  });
+});
+
 describe("space verify on SmolLM2-135M-Instruct", () => {
   it("transformers fp32 (tools/verify_hf.py): every record identical or near-tie, logits within 1e-3", () => {
     if (!existsSync(VENV_PYTHON)) throw new Error(`${VENV_PYTHON} is missing: run \`bash tools/setup-venv.sh\``);
