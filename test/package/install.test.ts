@@ -51,7 +51,7 @@ describe("the packed package", () => {
   it("ships the built JS with types, both WebAssembly builds, the models and the data; no sources or tests", () => {
     const paths = new Set(packed.map((f) => f.path));
     for (const f of [
-      "package.json", "README.md", "bin/space.mjs", "dist/src/api/index.js", "dist/src/api/index.d.ts", "dist/src/api/node.js",
+      "package.json", "README.md", "LICENSE", "bin/space.mjs", "dist/src/api/index.js", "dist/src/api/index.d.ts", "dist/src/api/node.js",
       "dist/src/api/node.d.ts", "dist/src/cli/main.js", "build/space-plain.wasm", "build/space-relaxed.wasm", "models/space-tiny.gguf",
       "models/smollm2-135m-instruct-space-k5.gguf", "data/humaneval-x/humaneval_python.jsonl.gz", "data/humaneval-x/LICENSE",
     ]) expect(paths.has(f), f).toBe(true);
