@@ -19,6 +19,10 @@ import { ArProposer } from "../src/decode/proposer.js";
 import { smallSpec } from "./gguf.shared.js";
 import { tinyModelBytes } from "./helpers/tiny-model.js";
 import { SYNTH_SPECIALS, SYNTH_USER_DEFINED, syntheticMeta, syntheticTokenizer, getter } from "./helpers/synthetic-tokenizer.js";
+import { HAVE_MODEL, MODEL_PATH } from "./gguf.shared.js";
+import { skipWithout } from "./helpers/required.js";
+import { fileSource } from "../src/node/files.js";
+import { BYTE_TO_CHAR } from "../src/tokenizer/bytelevel.js";
 
 /** Per property: stop after this long (the runs done so far must all have passed). */
 const BUDGET_MS = 2000;
@@ -202,6 +206,41 @@ describe("fuzz: tokenizer", () => {
         if (t) onlySpaceErrors(() => t.decode(t.encode(s, { parseSpecial: true })));
       }),
       budget(7),
+    );
+  });
+});
+
+describe.skipIf(skipWithout(HAVE_MODEL))("fuzz: the real SmolLM2 tokenizer (49152 tokens, 48900 merges)", () => {
+  it("encode keeps every byte the vocabulary can hold, in order; decode and streaming decode agree", () => {
+    const src = fileSource(MODEL_PATH);
+    let tok: ReturnType<typeof tokenizerFromMetadata>;
+    try {
+      tok = tokenizerFromMetadata(metaGetter(readGGUF(src)));
+    } finally {
+      src.close();
+    }
+    // SmolLM2's vocabulary has no token for 21 bytes (0x04, 0x06, 0x13, 0x14, 0x16, 0x1d, 0xc0, 0xc1, 0xf1,
+    // 0xf2, 0xf5-0xff: some control characters and the lead bytes of U+40000-U+BFFFF): like the reference
+    // tokenizer (HF tokenizers, no byte fallback; src/tokenizer/bpe.ts), encode drops them; every other byte
+    // comes back, in order.
+    const holds = new Set(BYTE_TO_CHAR.map((c, b) => (tok.tokenToId(c) !== undefined ? b : -1)));
+    expect(256 - [...holds].filter((b) => b >= 0).length).toBe(21);
+    const text = fc
+      .array(fc.oneof(fc.string({ unit: "binary", maxLength: 16 }), fc.string({ unit: "grapheme", maxLength: 16 }), fc.constantFrom("<|im_start|>", "<|im_end|>", "  ", "\n\n\n", "'ll", " 123456", "\t")), { maxLength: 10 })
+      .map((parts) => parts.join(""));
+    fc.assert(
+      fc.property(text, fc.boolean(), (s, parseSpecial) => {
+        const ids = tok.encode(s, { parseSpecial, addBos: false });
+        const bytes = Buffer.concat(ids.map((id) => tok.tokenBytes(id)));
+        const kept = Buffer.from(Array.from(Buffer.from(s, "utf8")).filter((b) => holds.has(b)));
+        expect(bytes.equals(kept)).toBe(true);
+        if (bytes.length === Buffer.byteLength(s)) expect(tok.decode(ids)).toBe(s);
+        const stream = new StreamDecoder(tok);
+        let streamed = "";
+        for (const id of ids) streamed += stream.push(id);
+        expect(streamed + stream.flush()).toBe(tok.decode(ids));
+      }),
+      budget(8),
     );
   });
 });
