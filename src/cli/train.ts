@@ -242,7 +242,11 @@ export async function runTrain(o: Parsed): Promise<number> {
       writeFileAtomic(out, encodeAdapter(a, engine.config));
     };
     const save = () => {
-      writeFileAtomic(ckpt, encodeCheckpoint(trainer.state()));
+      const state = trainer.state();
+      // A finite loss can still leave non-finite weights (an overflowing update): never save or export them.
+      const bad = state.tensors.find((t) => !t.data.every(Number.isFinite));
+      if (bad) fail("E_TRAIN", `step ${trainer.steps}: ${bad.name} holds non-finite values: training diverged (try a lower --lr); ${out} and the checkpoint keep the last saved step`);
+      writeFileAtomic(ckpt, encodeCheckpoint(state));
       exportAdapter();
     };
     const every = (o["checkpoint-every"] as number | undefined) ?? 25;
