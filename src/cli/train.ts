@@ -7,7 +7,7 @@
  * Both resume: distill skips the ids already in its output; train continues from DIR/checkpoint.gguf.
  */
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
-import { appendLine, dropTornLine, refuseInputAsOutput, requireRegularFile } from "../node/outputs.js";
+import { appendLine, dropTornLine, isRegularFile, refuseInputAsOutput, requireRegularFile } from "../node/outputs.js";
 import { readDistilled } from "../node/distilled.js";
 import { lockRunDir } from "../node/runlock.js";
 import { checkRunConfig, writeRunConfig } from "../node/runconfig.js";
@@ -125,7 +125,8 @@ export async function runDistill(o: Parsed): Promise<number> {
   refuseInputAsOutput("--out", out, [["--model", modelPath(o)]]);
   // A run killed mid-line left a torn last line: drop it, so the next line does not glue onto it.
   if (dropTornLine(out) > 0) process.stderr.write(`distill: dropped the incomplete last line of ${out} (an interrupted run)\n`);
-  const done = new Set((existsSync(out) ? readDistilled(out) : []).map((e) => e.id));
+  // Only a regular file is read back for the ids already done (/dev/stdout or a FIFO is written only).
+  const done = new Set((isRegularFile(out) ? readDistilled(out) : []).map((e) => e.id));
   const todo = prompts.filter((p) => !done.has(p.id)).slice(0, (o.limit as number | undefined) ?? Infinity);
   const engine = await open(o, DISTILL_STORAGE);
   try {

@@ -50,6 +50,11 @@ export function refuseInputAsOutput(outLabel: string, out: string, inputs: reado
   }
 }
 
+/** Whether `path` exists and is a regular file (not a device, FIFO or directory). */
+export function isRegularFile(path: string): boolean {
+  return statOrNull(path)?.isFile() ?? false;
+}
+
 /** E_IO unless `path` is a regular file (checked without opening it: opening a FIFO blocks). */
 export function requireRegularFile(path: string, what: string): void {
   const st = statOrNull(path);
