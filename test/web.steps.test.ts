@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Engine } from "../src/engine.js";
 import { generate } from "../src/decode/generate.js";
 import { ArProposer, type Proposer, type StepPlan } from "../src/decode/proposer.js";
-import { LEAN_LAYOUT, SpaceProposer } from "../src/decode/space.js";
+import { HYBRID_LAYOUT, LEAN_LAYOUT, SpaceProposer, TAIL_LAYOUT } from "../src/decode/space.js";
 import { SpecProposer } from "../src/decode/spec.js";
 import { LookupProposer } from "../src/decode/lookup.js";
 import { autoSpace } from "../src/decode/costmodel.js";
@@ -78,6 +78,8 @@ describe("step pictures equal the engine's blocks", () => {
   const cases: [string, () => Proposer, () => void][] = [
     ["space full", () => new SpaceProposer({ k: 3, mask: { token: 141 }, vocabSize: V() }), () => {}],
     ["space lean", () => new SpaceProposer({ k: 3, mask: { token: 141 }, layout: LEAN_LAYOUT, vocabSize: V() }), () => {}],
+    ["space tail", () => new SpaceProposer({ k: 3, mask: { token: 141 }, layout: TAIL_LAYOUT, vocabSize: V() }), () => {}],
+    ["space hybrid", () => new SpaceProposer({ k: 3, mask: { token: 141 }, layout: HYBRID_LAYOUT, vocabSize: V() }), () => {}],
     ["ar", () => new ArProposer(), () => {}],
     ["lookup", () => new LookupProposer({ k: 3 }), () => {}],
   ];

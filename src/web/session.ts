@@ -4,17 +4,19 @@
  * AR or SPACE runs with a per-step callback. Everything else in src/web/ goes through this module.
  */
 import { fail } from "../errors.js";
-import type { GenerationResult, Model, SimdChoice, TraceStep, WasmBytes } from "../api/index.js";
+import type { GenerationResult, LayoutChoice, Model, SimdChoice, TraceStep, WasmBytes } from "../api/index.js";
 import type { ByteSource } from "../gguf/source.js";
 import { loadBrowserModel } from "./index.js";
 
 export type WebDecoder = "ar" | "space";
+/** The layouts the page offers: every one the library has (their steps are drawable: test/web.steps.test.ts). */
+export const LAYOUT_CHOICES: readonly LayoutChoice[] = ["full", "lean", "tail", "hybrid", "auto"];
 
 export interface RunOptions {
   readonly decoder: WebDecoder;
   readonly maxTokens: number;
-  /** space: "full" (the paper's, the default) or "lean". */
-  readonly layout?: "full" | "lean";
+  /** space: "full" (the paper's, the default), "lean", "tail", "hybrid" or "auto" (the cost model's choice per step). */
+  readonly layout?: LayoutChoice;
   readonly onStep?: (step: TraceStep) => void;
 }
 
@@ -91,7 +93,7 @@ export class WebSession {
       fail("E_ARGS", `${this.info.name} has no SPACE mask (no space.mask_token_id and no adapter): only AR can run`);
     }
     const layout = opts.layout ?? "full";
-    if (layout !== "full" && layout !== "lean") fail("E_ARGS", `unknown layout "${String(layout)}" (full, lean)`);
+    if (!LAYOUT_CHOICES.includes(layout)) fail("E_ARGS", `unknown layout "${String(layout)}" (${LAYOUT_CHOICES.join(", ")})`);
     return this.model.generate(prompt, {
       decoder: opts.decoder,
       maxTokens: opts.maxTokens,

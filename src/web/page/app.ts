@@ -8,7 +8,7 @@
  * #space-text and #ar-text (data-id, class "acc" for tokens from accepted candidates).
  */
 import { acceptedFlags, parseTrace, picture, runningStats, type StepPicture, type StepRecord } from "../steps.js";
-import type { GenerationStats } from "../../api/index.js";
+import type { GenerationStats, LayoutChoice } from "../../api/index.js";
 import type { ModelInfo, WebDecoder } from "../session.js";
 import type { FromWorker, ToWorker } from "./protocol.js";
 
@@ -127,7 +127,7 @@ async function onGenerate(): Promise<void> {
     follow = true;
     setStatus("running", `${info!.name}: ${decoders.join(" then ")} on ${info!.threads} thread(s), ${info!.build} SIMD...`);
     await request(
-      { type: "run", prompt, chat: $<HTMLInputElement>("chat").checked, maxTokens: Number($<HTMLInputElement>("max-tokens").value), layout: $<HTMLSelectElement>("layout").value as "full" | "lean", decoders },
+      { type: "run", prompt, chat: $<HTMLInputElement>("chat").checked, maxTokens: Number($<HTMLInputElement>("max-tokens").value), layout: $<HTMLSelectElement>("layout").value as LayoutChoice, decoders },
       (m) => m.type === "done" && m.decoder === "ar",
     );
     const note = info!.k === null ? " (this model has no SPACE mask: AR only)" : "";

@@ -1,5 +1,5 @@
 /** Messages between the step-through page (app.ts) and its engine worker (worker.ts). */
-import type { GenerationStats } from "../../api/index.js";
+import type { GenerationStats, LayoutChoice } from "../../api/index.js";
 import type { CoreChoice } from "../../wasm/core.js";
 import type { ModelInfo, WebDecoder } from "../session.js";
 import type { StepRecord } from "../steps.js";
@@ -13,7 +13,7 @@ export type ToWorker =
       model: { url: string } | { blob: Blob; name: string };
       adapter?: { blob: Blob; name: string };
     }
-  | { type: "run"; prompt: string; chat: boolean; maxTokens: number; layout: "full" | "lean"; decoders: WebDecoder[] };
+  | { type: "run"; prompt: string; chat: boolean; maxTokens: number; layout: LayoutChoice; decoders: WebDecoder[] };
 
 export type FromWorker =
   | { type: "loaded"; info: ModelInfo; texts: string[]; isolated: boolean }
