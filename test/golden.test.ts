@@ -125,6 +125,8 @@ describe("space verify --check-trace", () => {
       ["ar", []],
       ["space sampled", ["--decoder", "space", "--k", "2", "--mask-token", "141", "--temperature", "1.5", "--top-k", "8", "--seed", "4"]],
       ["space lean", ["--decoder", "space", "--k", "3", "--mask-token", "141", "--layout", "lean"]],
+      ["space tail", ["--decoder", "space", "--k", "3", "--mask-token", "141", "--layout", "tail"]],
+      ["space hybrid", ["--decoder", "space", "--k", "3", "--mask-token", "141", "--layout", "hybrid"]],
       ["lookup", ["--decoder", "lookup", "--k", "3"]],
       ["spec", ["--decoder", "spec", "--draft-layers", "1", "--k", "2", "--stop", "zz"]],
     ];

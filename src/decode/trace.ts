@@ -51,7 +51,7 @@ export interface TraceHeader {
   readonly decoder: string; // "ar" | "space" | "spec" | "lookup"
   readonly k: number | null; // candidates per step (null for ar)
   readonly mask_token: number | null; // SPACE's mask id; banned from the output unless it labels an adapter's rows
-  readonly layout: string | null; // space: "full" | "lean" | "auto" (auto depends on timings: not replayable)
+  readonly layout: string | null; // space: a LayoutChoice (auto depends on timings: not replayable); null otherwise
   readonly draft_layers: number | null; // spec with the model's first N layers as draft
   readonly draft_model_sha256: string | null; // spec with another GGUF as draft
   readonly sampling: { readonly temperature: number; readonly top_k: number; readonly top_p: number };

@@ -8,7 +8,7 @@ import type { Engine } from "../engine.js";
 import type { Block } from "../model/forward.js";
 import { generate } from "../decode/generate.js";
 import type { Proposer, StepPlan } from "../decode/proposer.js";
-import { wireDecoder, type AttachedAdapter, type DecoderChoice, type DecoderKind } from "../decode/decoders.js";
+import { wireDecoder, type AttachedAdapter, type DecoderChoice, type DecoderKind, type LayoutChoice } from "../decode/decoders.js";
 import type { TraceHeader, TraceStep } from "../decode/trace.js";
 
 /** A trace line with the golden detail: `attention` and `kept_rows` (present when recorded with detail). */
@@ -27,13 +27,13 @@ export function choiceFromHeader(h: TraceHeader, adapter?: AttachedAdapter): Dec
   if (h.adapter_sha256 !== null) {
     if (!adapter) fail("E_ARGS", "the trace was made with an adapter: give it with --adapter");
     if (adapter.maskToken !== h.mask_token || adapter.k !== h.k) fail("E_ARGS", `the adapter's mask ${adapter.maskToken} and k ${adapter.k} differ from the trace's (${h.mask_token}, ${h.k})`);
-    return { kind, adapter, ...(h.layout !== null ? { layout: h.layout as "full" | "lean" } : {}) };
+    return { kind, adapter, ...(h.layout !== null ? { layout: h.layout as LayoutChoice } : {}) };
   }
   return {
     kind,
     ...(h.k !== null && kind !== "ar" ? { k: h.k } : {}),
     ...(h.mask_token !== null ? { maskToken: h.mask_token } : {}),
-    ...(h.layout !== null ? { layout: h.layout as "full" | "lean" } : {}),
+    ...(h.layout !== null ? { layout: h.layout as LayoutChoice } : {}),
     ...(h.draft_layers !== null ? { draftLayers: h.draft_layers } : {}),
   };
 }

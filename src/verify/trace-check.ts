@@ -5,6 +5,7 @@
  */
 import { fail } from "../errors.js";
 import { TRACE_FORMAT, type TraceHeader } from "../decode/trace.js";
+import { LAYOUT_CHOICES, type LayoutChoice } from "../decode/decoders.js";
 import type { DetailedStep } from "./steps.js";
 
 export interface ParsedTrace {
@@ -31,7 +32,7 @@ const HEADER_FIELDS: Record<keyof TraceHeader, [(v: unknown) => boolean, string]
   decoder: [(v) => v === "ar" || v === "space" || v === "spec" || v === "lookup", "ar, space, spec or lookup"],
   k: [(v) => v === null || isInt(v, 1), "null or a positive integer"],
   mask_token: [(v) => v === null || isInt(v), "null or a token id"],
-  layout: [(v) => v === null || v === "full" || v === "lean" || v === "auto", "null, full, lean or auto"],
+  layout: [(v) => v === null || LAYOUT_CHOICES.includes(v as LayoutChoice), `null or one of ${LAYOUT_CHOICES.join(", ")}`],
   draft_layers: [(v) => v === null || isInt(v, 1), "null or a positive integer"],
   draft_model_sha256: [(v) => v === null || isHex(v), "null or 64 lower-case hex digits"],
   sampling: [
