@@ -63,13 +63,15 @@ describe("--version and --help", () => {
 });
 
 describe("the default configuration rule", () => {
-  it("f32 panels when they fit in a quarter of memory, else as stored; every core from 16 MiB of weights", () => {
+  it("f32 panels when they fit in a quarter of memory, else as stored; every idle core from 16 MiB of weights", () => {
     const file = readGGUF(bytesSource("tiny.gguf", tinyModelBytes({ seed: 1 })));
-    const big = { memory: 64 * 2 ** 30, cores: 8 };
+    const big = { memory: 64 * 2 ** 30, cores: 8, load: 0 };
     expect(defaultConfiguration(file, big)).toMatchObject({ weights: "f32", threads: 1 }); // tiny: one thread
-    expect(defaultConfiguration(file, { memory: 1024, cores: 8 }).weights).toBe("native"); // does not fit
+    expect(defaultConfiguration(file, { ...big, memory: 1024 }).weights).toBe("native"); // does not fit
     const large = { ...file, tensors: file.tensors.map((t) => ({ ...t, nElements: t.nElements * 1000, byteLength: t.byteLength * 1000 })) };
     expect(defaultConfiguration(large, big)).toMatchObject({ weights: "f32", threads: 8 });
+    expect(defaultConfiguration(large, { ...big, load: 2.6 }).threads).toBe(5); // cores other work keeps busy are left to it
+    expect(defaultConfiguration(large, { ...big, load: 20 }).threads).toBe(1);
   });
 
   it("space info states the rule and the lossy way to go faster; flags override it", () => {

@@ -27,7 +27,7 @@ export interface FileLoadOptions extends Omit<LoadOptions, "wasm" | "adapter" | 
   readonly adapter?: string;
   /** Weights in memory; default "auto": the default rule (src/node/defaults.ts: f32 panels when they fit, else native). */
   readonly weights?: WeightStorage | "auto";
-  /** Worker threads running the kernels; default "auto": the default rule (every core, for weights of 16 MiB and more). Same results for any count. */
+  /** Worker threads running the kernels; default "auto": the default rule (the idle cores, for weights of 16 MiB and more). Same results for any count. */
   readonly threads?: number | "auto";
 }
 

@@ -37,7 +37,7 @@ import { PLAIN_MARKS, TERMINAL_MARKS, markedText, stepsSummary } from "./show-st
 const LOAD_OPTIONS: Record<string, OptionSpec> = {
   model: { kind: "string", help: "GGUF model file (default: the embedded models/space-tiny.gguf)" },
   simd: { kind: "string", choices: ["auto", "plain", "relaxed"], help: "WebAssembly build (default auto: relaxed when available)" },
-  threads: { kind: "int", min: 1, max: 64, help: "threads (default: every core for weights of 16 MiB and more, else 1; same results for any count)" },
+  threads: { kind: "int", min: 1, max: 64, help: "threads (default: the idle cores for weights of 16 MiB and more, else 1; same results for any count)" },
   weights: { kind: "string", choices: [...WEIGHT_STORAGES], help: "weights in memory (default: f32 panels when they fit in a quarter of memory, else as stored; `space info` says which): as stored (native), f32 panels, f32-rows (row-major f32, what training reads: same logits as f32, slower), bf16 panels, or int8 panels (q8: lossy, its own configuration)" },
   json: { kind: "flag", help: "print one JSON object" },
 };
