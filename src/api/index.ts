@@ -50,7 +50,7 @@ export interface LoadOptions {
   readonly wasm: WasmBytes;
   /** Which core: "auto" (relaxed SIMD where the runtime has it, the default), "plain" or "relaxed". */
   readonly simd?: SimdChoice;
-  /** Weights in memory: "native" (as stored, the default), "f32", "f32-rows", "bf16" or "q8" (lossy). */
+  /** Weights in memory: "native" (as stored, the default), "f32" (panels: exact, faster), "f32-rows", "bf16", or "q8" / "q4" (lossy). */
   readonly weights?: WeightStorage;
   /** A base-preserving SPACE adapter GGUF (spec/adapter.md) for this model: enables decoder "space". */
   readonly adapter?: Uint8Array | ByteSource;
