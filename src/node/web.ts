@@ -9,7 +9,7 @@
 import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, copyFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { dirname, join, resolve, sep } from "node:path";
-import { fail } from "../errors.js";
+import { SpaceError, fail } from "../errors.js";
 import { packageRoot } from "./wasm.js";
 
 /** The page's entry modules, relative to dist/. */
@@ -135,7 +135,9 @@ export async function serveWeb(opts: { host?: string; port?: number; isolation?:
   });
   const host = opts.host ?? "127.0.0.1";
   await new Promise<void>((resolveListen, reject) => {
-    server.once("error", (e: NodeJS.ErrnoException) => reject(e.code === "EADDRINUSE" ? new Error(`${host}:${opts.port}: the port is in use`) : e));
+    server.once("error", (e: NodeJS.ErrnoException) =>
+      reject(new SpaceError("E_IO", e.code === "EADDRINUSE" ? `${host}:${opts.port}: the port is in use (choose another with --port)` : `cannot listen on ${host}:${opts.port ?? 0}: ${e.message}`)),
+    );
     server.listen(opts.port ?? 0, host, () => resolveListen());
   });
   const addr = server.address();
