@@ -167,7 +167,7 @@ describe("space verify (the binary)", () => {
     ["a missing input file", ["verify", "/nonexistent/in.jsonl"], undefined, "E_IO", /in\.jsonl/],
     ["a bad line", ["verify", "-"], '{"prompt_tokens":[1],"tokens":[2]}\n{oops\n', "E_ARGS", /standard input:2: not JSON/],
     ["a negative tie", ["verify", "-", "--tie", "-1"], "", "E_ARGS", /--tie must be at least 0/],
-    ["too long for the context", ["verify", "-"], JSON.stringify({ prompt_tokens: [1], tokens: new Array(300).fill(5) }), "E_CONTEXT", /context of 256/],
+    ["too long for the context", ["verify", "-"], JSON.stringify({ prompt_tokens: [1], tokens: new Array(300).fill(5) }), "E_CONTEXT", /standard input:1: 1 prompt \+ 300 generated tokens exceed the model's context of 256/],
   ];
   for (const [name, args, input, code, pattern] of cases) {
     it(`rejects ${name} with one line`, () => {

@@ -20,7 +20,7 @@ import { choiceFromHeader, recordSteps } from "../verify/steps.js";
 import { goldenFiles } from "../verify/golden.js";
 import { compareTraces, parseTrace, traceCheckText } from "../verify/trace-check.js";
 import { parseRecords } from "../verify/records.js";
-import { checkRecord, type RecordReport } from "../verify/check.js";
+import { checkContext, checkRecord, type RecordReport } from "../verify/check.js";
 import { reportJson, reportTable } from "../verify/report.js";
 import type { Engine } from "../engine.js";
 
@@ -55,7 +55,9 @@ export async function runVerify(argv: readonly string[], write: (s: string) => v
   try {
     const meta = spaceMetadata(engine);
     const banned = bannedIds(engine, (o["mask-token"] as number | undefined) ?? meta.maskToken, "--mask-token");
-    const records = parseRecords(text, file === "-" ? "standard input" : file, engine.config.vocabSize);
+    const name = file === "-" ? "standard input" : file;
+    const records = parseRecords(text, name, engine.config.vocabSize);
+    checkContext(engine, records, name); // every record fits before any is reported
     const tie = (o.tie as number | undefined) ?? DEFAULT_TIE;
     const reports: RecordReport[] = [];
     for (const r of records) {

@@ -9,6 +9,7 @@
  *    runner-up): how far their choice is from ours in our own logits.
  *  - verdict: `identical` (no divergence), `near-tie` (every divergence has gap < tie) or `divergent`.
  */
+import { fail } from "../errors.js";
 import type { Engine } from "../engine.js";
 import type { Banned } from "../decode/sampling.js";
 import { argmax } from "../decode/sampling.js";
@@ -56,6 +57,15 @@ export function verdictOf(divergences: readonly Divergence[], tie: number): Verd
 export interface CheckOptions {
   readonly tie: number; // logit units
   readonly banned?: Banned; // ids our decoding never emits (a SPACE mask token)
+}
+
+/** Refuses, before any is checked, a record longer than the model's context (naming its line). */
+export function checkContext(engine: Engine, records: readonly VerifyRecord[], name: string): void {
+  const max = engine.config.contextLength;
+  for (const r of records) {
+    const n = r.prompt.length + r.tokens.length;
+    if (n > max) fail("E_CONTEXT", `${name}:${r.line}: ${r.prompt.length} prompt + ${r.tokens.length} generated tokens exceed the model's context of ${max}`);
+  }
 }
 
 /** Teacher-forces one record through `engine` and judges it. */
