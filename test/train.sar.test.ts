@@ -163,10 +163,12 @@ describe("SAR samples and the decoder see the same thing", () => {
       const prefix = [...Array.from(ex.prompt), ...Array.from(ex.response).slice(0, s)];
       const plan = spaceBlock(0, prefix, [], k, { token: maskId });
       const ctx = e.newContext(prefix.length + k + 1, 32);
-      const all = ctx.forward.run(ctx.cache, ctx.ws, plan.block);
+      // The decoder reads a group's logits on demand (Forward.moreLogits): ask for them the same way.
+      ctx.forward.run(ctx.cache, ctx.ws, plan.block);
+      const all = ctx.forward.moreLogits(ctx.ws, plan.maskRows!, plan.block.logitRows.length).slice();
       ctx.dispose();
       const V0 = e.config.vocabSize;
-      const rows = Array.from(plan.block.logitRows);
+      const rows = Array.from(plan.maskRows!);
       const maskLogits = new Float32Array(k * V0);
       Array.from(plan.maskRows!).forEach((row, i) => maskLogits.set(all.subarray(rows.indexOf(row) * V0, (rows.indexOf(row) + 1) * V0), i * V0));
       expectSameBits(fromPaper, maskLogits, `cut ${s}: training vs decoding`);
