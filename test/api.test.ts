@@ -61,6 +61,21 @@ describe("generate", () => {
     expect(sp.stats.acceptHistogram.reduce((a, b) => a + b, 0)).toBe(sp.stats.forwardPasses);
   });
 
+  it("spec with a draft model (another Model, the caller's): AR's text, and the draft's passes reported", async () => {
+    const draft = await loadModelFile(embeddedModelPath(), { weights: "native" });
+    try {
+      const ar = await embedded.generate(PROMPT, { maxTokens: 24 });
+      const r = await embedded.generate(PROMPT, { maxTokens: 24, decoder: "spec", k: 3, draftModel: draft });
+      expect(r.ids).toEqual(ar.ids);
+      expect(r.stats.draftPasses).toBeGreaterThan(0);
+      expect(ar.stats.draftPasses).toBeUndefined();
+      expect((await draft.generate(PROMPT, { maxTokens: 4 })).ids).toEqual(ar.ids.slice(0, 4)); // still usable: the target only borrowed it
+    } finally {
+      draft.dispose();
+    }
+    expect(await rejects(embedded.generate(PROMPT, { decoder: "spec", draftModel: draft }))).toMatch(/^E_STATE: generate \(as the draft model\): this model was disposed/);
+  });
+
   it("streams exactly the result's text, and token-id prompts equal their text", async () => {
     let streamed = "";
     const pieces: string[] = [];
