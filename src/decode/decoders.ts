@@ -191,7 +191,9 @@ export function wireDecoder(engine: Engine, choice: DecoderChoice, contextTokens
   // mask id only labels its rows (its vectors replace the embedding), so it is not banned: it may be any id.
   const banned = bannedIds(engine, choice.adapter ? meta.maskToken : maskToken, "mask token");
   let k = choice.k ?? (kind === "space" ? (choice.adapter?.k ?? meta.k) : undefined) ?? DEFAULT_K;
-  if (choice.adapter && k !== choice.adapter.k) fail("E_ARGS", `k ${k}: the adapter was trained with k = ${choice.adapter.k}`);
+  // Fewer masks than the adapter's k: mask j of a group sees only the prefix and masks 1..j-1 of its group,
+  // so the first k masks of a group compute exactly what they compute in a group of the adapter's k.
+  if (choice.adapter && kind === "space" && k > choice.adapter.k) fail("E_ARGS", `k ${k}: the adapter was trained with k = ${choice.adapter.k} masks (use at most that many)`);
   if (kind === "space" && k > MAX_K) fail("E_ARGS", `k must be at most ${MAX_K} for the space decoder (a block of 1 + k(k+2) rows), got ${k}`);
   const auto = choice.layout === "auto";
   const layout = auto ? FULL_LAYOUT : LAYOUTS[choice.layout ?? "full"];
