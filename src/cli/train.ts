@@ -15,6 +15,7 @@ import { basename, join } from "node:path";
 import { fail } from "../errors.js";
 import type { OptionSpec, Parsed } from "../util/args.js";
 import { loadEngine, SMOLLM2_PATH, type SimdChoice } from "../node/engine.js";
+import { loadModelFile } from "../api/node.js";
 import type { Engine } from "../engine.js";
 import type { WeightStorage } from "../model/weights.js";
 import { generate } from "../decode/generate.js";
@@ -22,8 +23,8 @@ import { ArProposer } from "../decode/proposer.js";
 import { SpaceProposer, maxExtraRows, FULL_LAYOUT, type SpaceLayout } from "../decode/space.js";
 import { userPromptIds } from "../tokenizer/chat.js";
 import { defaultDataDir } from "../bench/prompts.js";
-import { humanEvalPrompts, readPromptsFile, sha256File, type DistillPrompt, type DistilledExample } from "../node/prompts.js";
-import { HUMANEVAL_LANGUAGES, INSTRUCTION_PROMPTS } from "../train/prompts.js";
+import { distillPrompts, humanEvalPrompts, readPromptsFile, sha256File, type DistillPrompt, type DistilledExample } from "../node/prompts.js";
+import { HUMANEVAL_LANGUAGES } from "../train/prompts.js";
 import { AdapterTrainer, liveLoraRows } from "../train/adapter.js";
 import { drawAppended, maxCut, type SftExample } from "../train/sar.js";
 import { decodeCheckpoint, encodeCheckpoint } from "../train/checkpoint.js";
@@ -97,17 +98,6 @@ async function open(o: Parsed, storages: Readonly<Record<string, WeightStorage>>
   return loadEngine(modelPath(o), { simd: (o.simd as SimdChoice | undefined) ?? "auto", threads: (o.threads as number | undefined) ?? 1, weights });
 }
 
-function distillPrompts(split: string, dataDir: string, sources: string): DistillPrompt[] {
-  const he = sources === "instruct" ? [] : humanEvalPrompts(dataDir);
-  const instruct: DistillPrompt[] = INSTRUCTION_PROMPTS.map((m, i) => ({ id: `instruct/${i}`, split: "train", message: m }));
-  const all = sources === "humaneval" ? he : [...he, ...instruct];
-  // Problem-major order (problem n of every language and instruction n, then n + 1, ...), so a run cut
-  // short by --limit still covers every language and the instruction prompts evenly. The sort is stable.
-  const index = (p: DistillPrompt) => Number(p.id.slice(p.id.lastIndexOf("/") + 1));
-  const ordered = [...all].sort((a, b) => index(a) - index(b));
-  return split === "all" ? ordered : ordered.filter((p) => p.split === split);
-}
-
 /** --prompts-file: the user's prompts instead of the built-in ones (HumanEval-X and instructions). */
 function userPrompts(o: Parsed, split: string): DistillPrompt[] {
   for (const other of ["prompts", "data-dir"]) if (o[other] !== undefined) fail("E_ARGS", `--prompts-file replaces the built-in prompts: drop --${other}`);
@@ -128,23 +118,23 @@ export async function runDistill(o: Parsed): Promise<number> {
   // Only a regular file is read back for the ids already done (/dev/stdout or a FIFO is written only).
   const done = new Set((isRegularFile(out) ? readDistilled(out) : []).map((e) => e.id));
   const todo = prompts.filter((p) => !done.has(p.id)).slice(0, (o.limit as number | undefined) ?? Infinity);
-  const engine = await open(o, DISTILL_STORAGE);
+  // Through the public API, as any user would run the model.
+  const model = await loadModelFile(modelPath(o), {
+    simd: (o.simd as SimdChoice | undefined) ?? "auto",
+    threads: (o.threads as number | undefined) ?? 1,
+    weights: DISTILL_STORAGE[(o.weights as string | undefined) ?? "native"],
+  });
   try {
     const t0 = performance.now();
     let tokens = 0;
     for (const [i, p] of todo.entries()) {
-      const prompt = userPromptIds(engine.tokenizer, p.message);
+      // The one ChatML wrapping (SmolLM2's default system prompt) that train and bench use too.
+      const prompt = userPromptIds(model.engine.tokenizer, p.message);
       // Greedy AR decoding (prompt lookup was measured slower here: 9 vs 16 tokens/s on SmolLM2).
-      const proposer = new ArProposer();
-      const ctx = engine.newContext(prompt.length + maxTokens, proposer.maxExtraRows);
-      try {
-        const r = await generate(ctx, prompt, proposer, { maxTokens });
-        const ex: DistilledExample = { id: p.id, split: p.split, prompt, response: r.tokens };
-        appendLine(out, JSON.stringify(ex));
-        tokens += r.tokens.length;
-      } finally {
-        ctx.dispose();
-      }
+      const r = await model.generate(prompt, { maxTokens });
+      const ex: DistilledExample = { id: p.id, split: p.split, prompt, response: r.ids };
+      appendLine(out, JSON.stringify(ex));
+      tokens += r.ids.length;
       const s = (performance.now() - t0) / 1000;
       const eta = (s / (i + 1)) * (todo.length - i - 1);
       process.stderr.write(`distill ${done.size + i + 1}/${done.size + todo.length} ${p.id}  ${(tokens / s).toFixed(1)} tok/s  ETA ${fmtTime(eta)}\n`);
@@ -152,7 +142,7 @@ export async function runDistill(o: Parsed): Promise<number> {
     process.stderr.write(`distill: ${todo.length} new examples in ${out} (${done.size} were already there)\n`);
     return 0;
   } finally {
-    engine.close();
+    model.dispose();
   }
 }
 

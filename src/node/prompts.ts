@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { fail } from "../errors.js";
 import { packageRoot } from "./wasm.js";
 import { decodeUtf8Strict } from "../tokenizer/utf8.js";
-import { HUMANEVAL_LANGUAGES, humanEvalMessage, splitOf, type HumanEvalLanguage } from "../train/prompts.js";
+import { HUMANEVAL_LANGUAGES, INSTRUCTION_PROMPTS, humanEvalMessage, splitOf, type HumanEvalLanguage } from "../train/prompts.js";
 
 export interface DistillPrompt {
   readonly id: string; // "humaneval-x/python/12" or "instruct/3"
@@ -104,6 +104,21 @@ export function readPromptsFile(path: string): DistillPrompt[] {
   });
   if (out.length === 0) fail("E_ARGS", `${path}: no prompts`);
   return out;
+}
+
+/**
+ * `space distill`'s built-in prompts of one split ("train", "heldout" or "all") from the sources
+ * ("all", "humaneval" or "instruct"), HumanEval-X read from `dataDir`.
+ */
+export function distillPrompts(split: string, dataDir: string, sources: string): DistillPrompt[] {
+  const he = sources === "instruct" ? [] : humanEvalPrompts(dataDir);
+  const instruct: DistillPrompt[] = INSTRUCTION_PROMPTS.map((m, i) => ({ id: `instruct/${i}`, split: "train", message: m }));
+  const all = sources === "humaneval" ? he : [...he, ...instruct];
+  // Problem-major order (problem n of every language and instruction n, then n + 1, ...), so a run cut
+  // short by --limit still covers every language and the instruction prompts evenly. The sort is stable.
+  const index = (p: DistillPrompt) => Number(p.id.slice(p.id.lastIndexOf("/") + 1));
+  const ordered = [...all].sort((a, b) => index(a) - index(b));
+  return split === "all" ? ordered : ordered.filter((p) => p.split === split);
 }
 
 /** One line of a distilled JSONL file. */
