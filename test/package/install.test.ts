@@ -52,7 +52,7 @@ describe("the packed package", () => {
     const paths = new Set(packed.map((f) => f.path));
     for (const f of [
       "package.json", "README.md", "LICENSE", "bin/space.mjs", "dist/src/api/index.js", "dist/src/api/index.d.ts", "dist/src/api/node.js",
-      "dist/src/api/node.d.ts", "dist/src/cli/main.js", "build/space-plain.wasm", "build/space-relaxed.wasm", "models/space-tiny.gguf",
+      "dist/src/api/node.d.ts", "dist/src/web/index.d.ts", "dist/src/cli/main.js", "build/space-plain.wasm", "build/space-relaxed.wasm", "models/space-tiny.gguf",
       "models/smollm2-135m-instruct-space-k5.gguf", "data/humaneval-x/humaneval_python.jsonl.gz", "data/humaneval-x/LICENSE",
     ]) expect(paths.has(f), f).toBe(true);
     const stray = [...paths].filter((p) => /^(test|assembly|tools|spec)\//.test(p) || (p.startsWith("src/") && p.endsWith(".ts")) || p.endsWith(".map"));
@@ -107,7 +107,7 @@ describe("the packed package", () => {
     expect(line.id).toBe("humaneval-x/python/0");
   });
 
-  it("gives TypeScript the types of both entry points", () => {
+  it("gives TypeScript the types of every entry point (root, node, web)", () => {
     writeFileSync(join(app, "tsconfig.json"), JSON.stringify({
       compilerOptions: { module: "NodeNext", moduleResolution: "NodeNext", target: "ES2022", lib: ["ES2022", "DOM"], types: [], strict: true, noEmit: true, skipLibCheck: true },
       files: ["program.ts", "typed.ts"],
@@ -116,6 +116,8 @@ describe("the packed package", () => {
     writeFileSync(join(app, "typed.ts"), [
       `import { loadModel, SpaceError, type GenerateOptions, type GenerationResult } from "${NAME}";`,
       `import { loadModelFile, type Model } from "${NAME}/node";`,
+      `import { fetchCoreBytes, loadBrowserModel, urlSource } from "${NAME}/web";`,
+      `export const inBrowser = async () => loadBrowserModel(await urlSource("m.gguf"), { wasm: await fetchCoreBytes({ plain: "space-plain.wasm" }) });`,
       `export const opts: GenerateOptions = { decoder: "space", layout: "auto", maxTokens: 4 };`,
       `// @ts-expect-error: "medusa" is not a decoder, so the types are real (not any)`,
       `export const bad: GenerateOptions = { decoder: "medusa" };`,
