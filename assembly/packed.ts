@@ -196,13 +196,13 @@ export function packRows(layout: i32, type: i32, w: usize, K: i32, N: i32, dst: 
 @inline function runChunk(layout: i32, x: usize, xs: usize, w: usize, pb: usize, y: usize, ys: usize, T: i32, K: i32, nc: i32, ncEnd: i32): void {
   if (layout == PANEL_Q8 || layout == PANEL_Q4) {
     // Tiles of up to 4 token rows (lanes = output rows, so a tile holds one accumulator per token row).
+    // The remainder is one tile of 1, 2 or 3 rows, so a block of up to 4 rows streams the weights once.
     let t = 0;
     for (; t + 3 < T; t += 4) intTiles(layout, 4, x + <usize>t * xs, xs, w, pb, y + <usize>t * ys, ys, K, nc, ncEnd);
-    if (t + 1 < T) {
-      intTiles(layout, 2, x + <usize>t * xs, xs, w, pb, y + <usize>t * ys, ys, K, nc, ncEnd);
-      t += 2;
-    }
-    if (t < T) intTiles(layout, 1, x + <usize>t * xs, xs, w, pb, y + <usize>t * ys, ys, K, nc, ncEnd);
+    const rest = T - t;
+    if (rest == 3) intTiles(layout, 3, x + <usize>t * xs, xs, w, pb, y + <usize>t * ys, ys, K, nc, ncEnd);
+    else if (rest == 2) intTiles(layout, 2, x + <usize>t * xs, xs, w, pb, y + <usize>t * ys, ys, K, nc, ncEnd);
+    else if (rest == 1) intTiles(layout, 1, x + <usize>t * xs, xs, w, pb, y + <usize>t * ys, ys, K, nc, ncEnd);
     return;
   }
   let t = 0;

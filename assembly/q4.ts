@@ -123,7 +123,7 @@ export function q4PackPanel(type: i32, w: usize, K: i32, n: i32, cnt: i32, dst: 
 }
 
 /**
- * One tile: R (1, 2 or 4) token rows at x0 (stride xs, quantizeRows' rows) against one panel at wp;
+ * One tile: R (1 to 4) token rows at x0 (stride xs, quantizeRows' rows) against one panel at wp;
  * y0 = &y[t, n] (stride ys), cnt (1..4) valid output rows. As in q8Tile, the panel's 4 rows are the 4
  * lanes of every accumulator.
  */
@@ -148,10 +148,8 @@ export function q4PackPanel(type: i32, w: usize, K: i32, n: i32, cnt: i32, dst: 
         const hi = v128.and(i16x8.shr_u(v, 4), m4);
         a0 = dot4(p0 + 4, hi, dot4(p0, lo, a0));
         if (R > 1) a1 = dot4(p1 + 4, hi, dot4(p1, lo, a1));
-        if (R > 2) {
-          a2 = dot4(p2 + 4, hi, dot4(p2, lo, a2));
-          a3 = dot4(p3 + 4, hi, dot4(p3, lo, a3));
-        }
+        if (R > 2) a2 = dot4(p2 + 4, hi, dot4(p2, lo, a2));
+        if (R > 3) a3 = dot4(p3 + 4, hi, dot4(p3, lo, a3));
         q += 16;
         p0 += 8;
         p1 += 8;
@@ -160,10 +158,8 @@ export function q4PackPanel(type: i32, w: usize, K: i32, n: i32, cnt: i32, dst: 
       }
       a0 = i32x4.extadd_pairwise_i16x8_s(a0);
       if (R > 1) a1 = i32x4.extadd_pairwise_i16x8_s(a1);
-      if (R > 2) {
-        a2 = i32x4.extadd_pairwise_i16x8_s(a2);
-        a3 = i32x4.extadd_pairwise_i16x8_s(a3);
-      }
+      if (R > 2) a2 = i32x4.extadd_pairwise_i16x8_s(a2);
+      if (R > 3) a3 = i32x4.extadd_pairwise_i16x8_s(a3);
       xo += 32;
     } else {
       // Codes as i16 (times 256 after the byte split), the token row's i16 code pairs broadcast.
@@ -174,10 +170,8 @@ export function q4PackPanel(type: i32, w: usize, K: i32, n: i32, cnt: i32, dst: 
         const hi = v128.and(i16x8.shr_u(v, 4), m4);
         a0 = dotPlain(p0 + 8, hi, dotPlain(p0, lo, a0));
         if (R > 1) a1 = dotPlain(p1 + 8, hi, dotPlain(p1, lo, a1));
-        if (R > 2) {
-          a2 = dotPlain(p2 + 8, hi, dotPlain(p2, lo, a2));
-          a3 = dotPlain(p3 + 8, hi, dotPlain(p3, lo, a3));
-        }
+        if (R > 2) a2 = dotPlain(p2 + 8, hi, dotPlain(p2, lo, a2));
+        if (R > 3) a3 = dotPlain(p3 + 8, hi, dotPlain(p3, lo, a3));
         q += 16;
         p0 += 16;
         p1 += 16;
@@ -189,17 +183,13 @@ export function q4PackPanel(type: i32, w: usize, K: i32, n: i32, cnt: i32, dst: 
     const sw = v128.load(wp), ow = v128.load(wp, 16);
     f0 = blockStep4(f0, a0, sw, ow, s, s + sumOff);
     if (R > 1) f1 = blockStep4(f1, a1, sw, ow, s + xs, s + xs + sumOff);
-    if (R > 2) {
-      f2 = blockStep4(f2, a2, sw, ow, s + 2 * xs, s + 2 * xs + sumOff);
-      f3 = blockStep4(f3, a3, sw, ow, s + 3 * xs, s + 3 * xs + sumOff);
-    }
+    if (R > 2) f2 = blockStep4(f2, a2, sw, ow, s + 2 * xs, s + 2 * xs + sumOff);
+    if (R > 3) f3 = blockStep4(f3, a3, sw, ow, s + 3 * xs, s + 3 * xs + sumOff);
     wp += 96;
     s += 4;
   }
   storeLanes(y0, f0, cnt);
   if (R > 1) storeLanes(y0 + ys, f1, cnt);
-  if (R > 2) {
-    storeLanes(y0 + 2 * ys, f2, cnt);
-    storeLanes(y0 + 3 * ys, f3, cnt);
-  }
+  if (R > 2) storeLanes(y0 + 2 * ys, f2, cnt);
+  if (R > 3) storeLanes(y0 + 3 * ys, f3, cnt);
 }

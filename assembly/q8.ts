@@ -178,7 +178,7 @@ export function quantizeRows(x: usize, xq: usize, T: i32, K: i32): void {
 }
 
 /**
- * One tile: R (1, 2 or 4) token rows at x0 (stride xs) against one panel at wp; y0 = &y[t, n] (stride
+ * One tile: R (1 to 4) token rows at x0 (stride xs) against one panel at wp; y0 = &y[t, n] (stride
  * ys), cnt (1..4) valid output rows. Lanes of every accumulator are the panel's 4 output rows, so there
  * is no horizontal sum at all; the integer sum of a block never leaves its i32 lane.
  */
@@ -199,20 +199,16 @@ export function quantizeRows(x: usize, xq: usize, T: i32, K: i32): void {
       const c = s + (<usize>nb << 2);
       a0 = v128.load32_splat(c);
       if (R > 1) a1 = v128.load32_splat(c + xs);
-      if (R > 2) {
-        a2 = v128.load32_splat(c + 2 * xs);
-        a3 = v128.load32_splat(c + 3 * xs);
-      }
+      if (R > 2) a2 = v128.load32_splat(c + 2 * xs);
+      if (R > 3) a3 = v128.load32_splat(c + 3 * xs);
       let p0 = x0 + xo, p1 = x1 + xo, p2 = x2 + xo, p3 = x3 + xo;
       while (q < qe) {
         // Chunk: 4 k of 4 rows (row r at bytes 4r..4r+3) against the token row's 4 codes in every lane.
         const v = v128.load(q);
         a0 = dot7(v128.load32_splat(p0), v, a0);
         if (R > 1) a1 = dot7(v128.load32_splat(p1), v, a1);
-        if (R > 2) {
-          a2 = dot7(v128.load32_splat(p2), v, a2);
-          a3 = dot7(v128.load32_splat(p3), v, a3);
-        }
+        if (R > 2) a2 = dot7(v128.load32_splat(p2), v, a2);
+        if (R > 3) a3 = dot7(v128.load32_splat(p3), v, a3);
         q += 16;
         p0 += 4;
         p1 += 4;
@@ -232,10 +228,8 @@ export function quantizeRows(x: usize, xq: usize, T: i32, K: i32): void {
         const o = v128.and(v, mask);
         a0 = i32x4.add(a0, i32x4.add(i32x4.dot_i16x8_s(e, v128.load32_splat(p0)), i32x4.dot_i16x8_s(o, v128.load32_splat(p0, 4))));
         if (R > 1) a1 = i32x4.add(a1, i32x4.add(i32x4.dot_i16x8_s(e, v128.load32_splat(p1)), i32x4.dot_i16x8_s(o, v128.load32_splat(p1, 4))));
-        if (R > 2) {
-          a2 = i32x4.add(a2, i32x4.add(i32x4.dot_i16x8_s(e, v128.load32_splat(p2)), i32x4.dot_i16x8_s(o, v128.load32_splat(p2, 4))));
-          a3 = i32x4.add(a3, i32x4.add(i32x4.dot_i16x8_s(e, v128.load32_splat(p3)), i32x4.dot_i16x8_s(o, v128.load32_splat(p3, 4))));
-        }
+        if (R > 2) a2 = i32x4.add(a2, i32x4.add(i32x4.dot_i16x8_s(e, v128.load32_splat(p2)), i32x4.dot_i16x8_s(o, v128.load32_splat(p2, 4))));
+        if (R > 3) a3 = i32x4.add(a3, i32x4.add(i32x4.dot_i16x8_s(e, v128.load32_splat(p3)), i32x4.dot_i16x8_s(o, v128.load32_splat(p3, 4))));
         q += 16;
         p0 += 8;
         p1 += 8;
@@ -246,17 +240,13 @@ export function quantizeRows(x: usize, xq: usize, T: i32, K: i32): void {
     }
     f0 = blockStep(f0, a0, dw, s);
     if (R > 1) f1 = blockStep(f1, a1, dw, s + xs);
-    if (R > 2) {
-      f2 = blockStep(f2, a2, dw, s + 2 * xs);
-      f3 = blockStep(f3, a3, dw, s + 3 * xs);
-    }
+    if (R > 2) f2 = blockStep(f2, a2, dw, s + 2 * xs);
+    if (R > 3) f3 = blockStep(f3, a3, dw, s + 3 * xs);
     wp += 144;
     s += 4;
   }
   storeLanes(y0, f0, cnt);
   if (R > 1) storeLanes(y0 + ys, f1, cnt);
-  if (R > 2) {
-    storeLanes(y0 + 2 * ys, f2, cnt);
-    storeLanes(y0 + 3 * ys, f3, cnt);
-  }
+  if (R > 2) storeLanes(y0 + 2 * ys, f2, cnt);
+  if (R > 3) storeLanes(y0 + 3 * ys, f3, cnt);
 }
