@@ -34,7 +34,7 @@ async function open(spec: ChildSpec): Promise<Record<string, unknown>> {
   const adapter = space && spec.adapter !== undefined ? readAdapterFile(engine, spec.model, spec.adapter) : undefined;
   const wired = wireDecoder(engine, {
     kind: spec.decoder,
-    k: spec.decoder === "ar" || adapter ? undefined : spec.k,
+    k: spec.decoder === "ar" ? undefined : spec.k,
     maskToken: space && !adapter ? spec.maskToken : undefined,
     layout: space ? (spec.layout as LayoutChoice) : undefined,
     adapter,

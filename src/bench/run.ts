@@ -53,7 +53,7 @@ const DEFAULT_CHAT = 2;
 export const BENCH_OPTIONS: Record<string, OptionSpec> = {
   model: { kind: "string", help: `GGUF (default ${SMOLLM2_PATH})` },
   adapter: { kind: "string", help: "space: a SPACE adapter GGUF for --model (gives k and the trained mask)" },
-  k: { kind: "int", min: 1, max: 64, help: `candidates per step (space without adapter, spec, lookup; default ${DEFAULT_K}, space at most ${MAX_K})` },
+  k: { kind: "int", min: 1, max: 64, help: `candidates per step (space, spec, lookup; default ${DEFAULT_K}; space: at most ${MAX_K}, with --adapter at most its k, the default)` },
   "mask-token": { kind: "int", min: 0, max: 0x7fffffff, help: "space: mask token id (default: the model's space.mask_token_id, else an untrained <empty_output>)" },
   layout: { kind: "string", help: `space layouts, comma-separated, of ${SPACE_LAYOUTS.join(",")} (auto: the cost model picks k and the layout, or a plain AR step, per step); each is a contender of its own (default full)` },
   "draft-layers": { kind: "int", min: 1, max: 1 << 16, help: "spec: draft = the first N layers (default a quarter of them)" },
@@ -151,7 +151,9 @@ export async function runBench(argv: readonly string[]): Promise<number> {
     if (token === undefined && decoders.includes("space")) fail("E_ARGS", `${file.name} has no trained mask and no <empty_output> token: give --mask-token ID or --adapter`);
     mask = { token: token ?? null, trained: false, source: o["mask-token"] !== undefined ? "--mask-token" : "<empty_output>", k: DEFAULT_K };
   }
-  const k = o.adapter !== undefined ? mask.k : ((o.k as number | undefined) ?? mask.k);
+  // With an adapter, --k may take fewer masks than it was trained with (its first k), never more.
+  const k = (o.k as number | undefined) ?? mask.k;
+  if (o.adapter !== undefined && decoders.includes("space") && k > mask.k) fail("E_ARGS", `--k ${k}: the adapter was trained with k = ${mask.k} masks (use at most that many)`);
   const lookupK = (o.k as number | undefined) ?? DEFAULT_K;
   if (decoders.includes("space") && k > MAX_K) fail("E_ARGS", `--k must be at most ${MAX_K} for space, got ${k}`);
   const draftLayers = (o["draft-layers"] as number | undefined) ?? Math.max(1, Math.ceil(cfg.nLayers / 4));
