@@ -44,6 +44,14 @@ describe("fused thread pool", () => {
     expect(pair).toBe(2 * perPass);
   });
 
+  it("a closed pool refuses work at once (E_STATE) instead of waiting for workers that are gone", async () => {
+    const e = await load(2, "native");
+    const buf = e.arena.alloc(1 << 16, 64);
+    e.executor.probeRead(buf, 1 << 16); // runs while open
+    e.close();
+    expect(() => e.executor.probeRead(buf, 1 << 16)).toThrow(/worker pool is closed/);
+  });
+
   for (const weights of WEIGHT_STORAGES) {
     it(`2 and 3 threads give logits bit-identical to 1 thread (${weights} weights)`, async () => {
       const one = await load(1, weights);

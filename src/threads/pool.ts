@@ -212,6 +212,9 @@ export class PoolExecutor implements Executor {
   }
 
   private post(op: number, args: number[]): void {
+    // After close() no worker would ever answer: fail instead of waiting forever (callers that reach the
+    // executor directly, like the trainer, are not behind the engine's guard).
+    if (this.workers.length === 0) fail("E_STATE", "the worker pool is closed (engine.close() was called)");
     this.counters.parallelCalls++;
     this.c[CTRL.OP] = op;
     for (let i = 0; i < args.length; i++) this.c[CTRL.ARGS + i] = args[i];
