@@ -154,14 +154,18 @@ describe("base-preserving adapter on SmolLM2-135M-Instruct", () => {
           const plan = spaceBlock(0, prefix, cands, K, m, FULL_LAYOUT);
           const ctx = engine.newContext(prefix.length + N, maxExtraRows(K, FULL_LAYOUT));
           try {
-            return { plan, out: ctx.forward.run(ctx.cache, ctx.ws, plan.block as Block).slice() };
+            // Logits of every row from the last prefix token on (the decoder itself reads fewer: spec/space.md).
+            const from = prefix.length - 1;
+            const all: Block = { ...plan.block, logitRows: Int32Array.from({ length: plan.block.tokens.length - from }, (_, j) => from + j) };
+            return { plan, out: ctx.forward.run(ctx.cache, ctx.ws, all).slice() };
           } finally {
             ctx.dispose();
           }
         };
         const t = logits(masks.trained), u = logits(masks.untrained), b = logits(masks.plain);
-        const row = (x: Float32Array, r: number) => new Uint32Array(x.buffer, r * V * 4, V);
-        for (const r of t.plan.verifyRows) {
+        // r: a block row; its logits sit at r - (prefix.length - 1) in `out`.
+        const row = (x: Float32Array, r: number) => new Uint32Array(x.buffer, (r - (prefix.length - 1)) * V * 4, V);
+        for (const r of Array.from(t.plan.verifyRows, (i) => t.plan.block.logitRows[i])) {
           expect(row(t.out, r), `${CHAT[i]}: verify row ${r} vs untrained`).toEqual(row(u.out, r));
           expect(row(t.out, r), `${CHAT[i]}: verify row ${r} vs base`).toEqual(row(b.out, r));
         }
