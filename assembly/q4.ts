@@ -19,6 +19,7 @@
 // 16 multiply-adds per instruction, one widening per 128. The plain build reuses q8.ts's i16 dot path.
 import { Q4_0, Q4_1, Q4_K, rowBytes } from "./types";
 import { scaleA, scaleB } from "./quant";
+import { storeLanes } from "./q8";
 
 /** Bytes of one 4-row panel over K (K a multiple of 32): per block, 4 f32 s, 4 f32 o, then 64 code bytes. */
 // @ts-ignore: decorator
@@ -87,18 +88,6 @@ export function q4PackPanel(type: i32, w: usize, K: i32, n: i32, cnt: i32, dst: 
       }
     }
   }
-}
-
-/** y[0 .. cnt) = lanes of v (a whole v128 when cnt == 4). */
-// @ts-ignore: decorator
-@inline function storeLanes(y: usize, v: v128, cnt: i32): void {
-  if (cnt == 4) {
-    v128.store(y, v);
-    return;
-  }
-  store<f32>(y, f32x4.extract_lane(v, 0));
-  if (cnt > 1) store<f32>(y, f32x4.extract_lane(v, 1), 4);
-  if (cnt > 2) store<f32>(y, f32x4.extract_lane(v, 2), 8);
 }
 
 /** Relaxed: acc (i16 lanes) + pair sums of the token row's 4 codes at p (broadcast) times the chunk w. */

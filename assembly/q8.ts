@@ -151,7 +151,7 @@ export function quantizeRows(x: usize, xq: usize, T: i32, K: i32): void {
 
 /** y[0 .. cnt) = lanes of v (a whole v128 when cnt == 4). */
 // @ts-ignore: decorator
-@inline function storeLanes(y: usize, v: v128, cnt: i32): void {
+@inline export function storeLanes(y: usize, v: v128, cnt: i32): void {
   if (cnt == 4) {
     v128.store(y, v);
     return;
