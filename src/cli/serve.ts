@@ -11,6 +11,7 @@ import { readAdapterFile } from "../node/adapter.js";
 import { usage, type OptionSpec, type Parsed } from "../util/args.js";
 import { Runner } from "../serve/runner.js";
 import { DEFAULT_LIMITS, startServer } from "../serve/server.js";
+import { untilSignal } from "./stdio.js";
 
 /** The server's context when --ctx is not given: the model's, up to this (the KV cache is allocated whole). */
 const DEFAULT_SERVE_CTX = 4096;
@@ -115,15 +116,3 @@ function isLoopback(host: string): boolean {
   return host === "localhost" || host === "::1" || host === "[::1]" || /^127\./.test(host);
 }
 
-/** Resolves at the first SIGTERM or SIGINT (and stops listening for both). */
-function untilSignal(): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      process.off("SIGTERM", done);
-      process.off("SIGINT", done);
-      resolve();
-    };
-    process.on("SIGTERM", done);
-    process.on("SIGINT", done);
-  });
-}

@@ -23,3 +23,16 @@ export function stopQuietlyOnClosedOutput(): void {
   if (!process.stdout.listeners("error").includes(onStdoutError)) process.stdout.on("error", onStdoutError);
   if (!process.stderr.listeners("error").includes(onStderrError)) process.stderr.on("error", onStderrError);
 }
+
+/** Resolves at the first SIGTERM or SIGINT (and stops listening for both): how `serve` and `web` wait to stop. */
+export function untilSignal(): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      process.off("SIGTERM", done);
+      process.off("SIGINT", done);
+      resolve();
+    };
+    process.on("SIGTERM", done);
+    process.on("SIGINT", done);
+  });
+}

@@ -6,6 +6,7 @@
 import { fail } from "../errors.js";
 import type { OptionSpec, Parsed } from "../util/args.js";
 import { buildWebFolder, serveWeb } from "../node/web.js";
+import { untilSignal } from "./stdio.js";
 
 export const WEB_OPTIONS: Record<string, OptionSpec> = {
   host: { kind: "string", help: "address to listen on (default 127.0.0.1)" },
@@ -37,14 +38,3 @@ export async function runWeb(o: Parsed, write: (s: string) => void, untilStopped
   return 0;
 }
 
-function untilSignal(): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      process.off("SIGTERM", done);
-      process.off("SIGINT", done);
-      resolve();
-    };
-    process.on("SIGTERM", done);
-    process.on("SIGINT", done);
-  });
-}

@@ -93,9 +93,17 @@ export class LocalExecutor implements Executor {
     for (const p of matmulPieces(m, x, y, T)) matmulRange(this.kernels, m, matmulInput(this.kernels, m, p.x, p.T), p.y, p.T, 0, m.N);
   }
 
+  /** As the pool does: each piece's input is quantised once for the whole group (q/k/v, gate/up), not per matrix. */
   matmuls(ms: readonly Matrix[], x: number, ys: readonly number[], T: number): void {
     checkGroup(ms, ys);
-    for (let i = 0; i < ms.length; i++) this.matmul(ms[i], x, ys[i], T);
+    this.counters.matmulRows += T * ms.length;
+    if (T > 1) this.counters.multiRowCalls += ms.length;
+    const K = ms[0].K;
+    for (const p of matmulPieces(ms[0], x, ys[0], T)) {
+      const t = (p.x - x) / (K * 4); // first row of the piece
+      const input = matmulInput(this.kernels, ms[0], p.x, p.T);
+      for (let i = 0; i < ms.length; i++) matmulRange(this.kernels, ms[i], input, ys[i] + t * ms[i].N * 4, p.T, 0, ms[i].N);
+    }
   }
 
   attention(a: AttentionArgs): void {
