@@ -12,6 +12,7 @@ import { WEIGHT_STORAGES } from "../src/model/weights.js";
 import { tinyModelBytes } from "./helpers/tiny-model.js";
 import { engineFromBytes } from "./helpers/engine.js";
 import { logitsInBlocks } from "./helpers/blocks.js";
+import { Rng } from "../src/util/rng.js";
 
 const engines: Engine[] = [];
 afterAll(() => engines.forEach((e) => e.close()));
@@ -63,6 +64,30 @@ describe("fused thread pool", () => {
         expect(got.length).toBe(ref.length);
         got.forEach((row, i) => expect(sameBits(row, ref[i]), `row ${i}, ${threads} threads`).toBe(true));
         expect(many.executor.counters.parallelCalls).toBeGreaterThan(0);
+      }
+    });
+  }
+
+  for (const weights of ["native", "f32-rows"] as const) {
+    it(`the backward dX = dY W split by columns over 2 and 3 threads is bit-identical to 1 thread (${weights})`, async () => {
+      const T = 5;
+      const run = async (threads: number) => {
+        const e = await load(threads, weights);
+        const m = e.weights.layers[0].wDown; // K = dFF (512: 32 strips of 16, uneven over 3 threads)
+        const dy = e.arena.alloc(T * m.N * 4, 64), dx = e.arena.alloc(T * m.K * 4, 64);
+        const rng = new Rng(3);
+        e.arena.f32(dy, T * m.N).set(Float32Array.from({ length: T * m.N }, () => rng.next() - 0.5));
+        e.arena.f32(dx, T * m.K).fill(0.25); // accumulate onto a known value
+        const before = e.executor.counters.parallelCalls;
+        e.executor.matmulBackX(m, dy, dx, T, true);
+        return { dx: e.arena.f32(dx, T * m.K).slice(), jobs: e.executor.counters.parallelCalls - before };
+      };
+      const one = await run(1);
+      expect(one.dx.some((v) => v !== 0.25)).toBe(true);
+      for (const threads of [2, 3]) {
+        const many = await run(threads);
+        expect(many.jobs, `${threads} threads ran one parallel job`).toBe(1);
+        expect(sameBits(many.dx, one.dx), `${threads} threads`).toBe(true);
       }
     });
   }

@@ -55,6 +55,11 @@ export class GuardedExecutor implements Executor {
     this.inner.probeRead(ptr, bytes);
   }
 
+  matmulBackX(m: Matrix, dy: number, dx: number, T: number, accumulate: boolean): void {
+    checkOpen(this.engine);
+    this.inner.matmulBackX(m, dy, dx, T, accumulate);
+  }
+
   /** The engine closes the executor it owns; a context cannot. */
   close(): void {}
 }

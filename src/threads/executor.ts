@@ -40,6 +40,12 @@ export interface Executor {
    * contiguous slice), the way a forward pass streams weights: the bandwidth probe of `space cost`.
    */
   probeRead(ptr: number, bytes: number): void;
+  /**
+   * The backward of a matmul with respect to its input, for a row-major m (storage "rows"):
+   * dx[T, m.K] = dy[T, m.N] . W (or dx += when `accumulate`). A pool splits it by columns of dx in strips
+   * of 16: each element still has one accumulator fed in increasing n, so the split changes no bit.
+   */
+  matmulBackX(m: Matrix, dy: number, dx: number, T: number, accumulate: boolean): void;
   /** Counters that let tests check which paths ran. */
   readonly counters: { matmulRows: number; multiRowCalls: number; parallelCalls: number };
   close(): void;
@@ -112,6 +118,10 @@ export class LocalExecutor implements Executor {
 
   probeRead(ptr: number, bytes: number): void {
     this.kernels.probeRead(ptr, bytes);
+  }
+
+  matmulBackX(m: Matrix, dy: number, dx: number, T: number, accumulate: boolean): void {
+    this.kernels.matmulBackX(m.type, dy, m.ptr, dx, T, m.K, m.N, 0, m.K, accumulate ? 1 : 0);
   }
 
   close(): void {}

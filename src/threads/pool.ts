@@ -25,7 +25,7 @@ import { PANEL_OF } from "../wasm/matrix.js";
 import { fail } from "../errors.js";
 
 export const CTRL = { GEN: 0, DONE: 1, OP: 2, FAILED: 3, READY: 4, SCALE: 5, ARGS: 8, PARTS: 32 } as const;
-export const OP = { EXIT: 0, MATMULS: 1, ATTENTION: 2, PING: 3, PROBE_READ: 4 } as const;
+export const OP = { EXIT: 0, MATMULS: 1, ATTENTION: 2, PING: 3, PROBE_READ: 4, BACK_X: 5 } as const;
 /**
  * How long a waiting side spins before it sleeps in Atomics.wait, in checks (~4.6 ns each here): an
  * adaptive budget per side, doubled after a wait the spin covered, halved after one it did not, between
@@ -187,6 +187,19 @@ export class PoolExecutor implements Executor {
     this.join();
   }
 
+  /** Split by strips of 16 columns of dx (the kernel's tile width; whole blocks for quantised W). */
+  matmulBackX(m: Matrix, dy: number, dx: number, T: number, accumulate: boolean): void {
+    if (T * m.K * m.N < MIN_PARALLEL_WORK) {
+      this.kernels.matmulBackX(m.type, dy, m.ptr, dx, T, m.K, m.N, 0, m.K, accumulate ? 1 : 0);
+      return;
+    }
+    this.split(0, m.K, 16);
+    this.post(OP.BACK_X, [m.type, dy, m.ptr, dx, T, m.K, m.N, accumulate ? 1 : 0]);
+    const [k0, k1] = this.part(0, 0);
+    if (k0 < k1) this.kernels.matmulBackX(m.type, dy, m.ptr, dx, T, m.K, m.N, k0, k1, accumulate ? 1 : 0);
+    this.join();
+  }
+
   close(): void {
     if (this.workers.length === 0) return;
     this.c[CTRL.OP] = OP.EXIT;
@@ -299,6 +312,10 @@ export function workerMain(data: WorkerData): void {
       // PROBE_READ: this thread's slice of 64-byte lines from c[A].
       const from = c[PARTS + 2 * me], to = c[PARTS + 2 * me + 1];
       if (from < to) k.probeRead(c[A] + 64 * from, 64 * (to - from));
+    } else if (op === 5) {
+      // BACK_X: [type, dy, w, dx, T, K, N, accumulate], this thread's columns [from, to) of dx.
+      const from = c[PARTS + 2 * me], to = c[PARTS + 2 * me + 1];
+      if (from < to) k.matmulBackX(c[A], c[A + 1], c[A + 2], c[A + 3], c[A + 4], c[A + 5], c[A + 6], from, to, c[A + 7]);
     } // op 3 (PING): no work, only the answer
     Atomics.add(c, DONE, 1);
     Atomics.notify(c, DONE);

@@ -95,7 +95,8 @@ export class AdapterModel {
     /**
      * Where the frozen base's forward matmuls run (the prefix, and the mask rows' base projections and
      * head): a worker pool splits them by output rows, which changes no bit of any result (src/threads/).
-     * The backward kernels run on the calling thread.
+     * The backward of the frozen matrices (dX = dY W) is split the same way, by columns of dX; the
+     * adapter's own small kernels (LoRA, attention and norm backward) run on the calling thread.
      */
     private readonly exec: Executor = new LocalExecutor(core.exports),
   ) {
@@ -179,6 +180,27 @@ export class AdapterModel {
       maskEmbd: store.view(this.embd, "data").slice(),
       lora,
     };
+  }
+
+  /**
+   * Starts from a trained adapter instead of the fresh initialisation (`space train --init`): its mask
+   * embeddings and LoRA matrices are copied in. Its shape (k, rank, targets, mask token, number of mask
+   * embeddings, layers, width) must be this model's; the caller checks its base.
+   */
+  load(a: AdapterData): void {
+    const { store, shape, cfg } = this;
+    const m = a.meta;
+    const want = { k: shape.k, rank: shape.rank, targets: shape.targets.join(","), maskToken: shape.maskToken, maskEmbeddings: this.embd.rows, nLayers: cfg.nLayers, dModel: cfg.dModel };
+    const got = { k: m.k, rank: m.rank, targets: m.targets.join(","), maskToken: m.maskToken, maskEmbeddings: m.maskEmbeddings, nLayers: m.nLayers, dModel: m.dModel };
+    for (const key of Object.keys(want) as (keyof typeof want)[]) {
+      if (want[key] !== got[key]) fail("E_ARGS", `the initial adapter has ${key} ${got[key]}, this run ${want[key]}`);
+    }
+    store.view(this.embd, "data").set(a.maskEmbd);
+    for (let l = 0; l < cfg.nLayers; l++) {
+      for (const t of shape.targets) {
+        for (const w of ["a", "b"] as const) store.view(store.get(loraName(l, t, w))!, "data").set(a.lora.get(loraName(l, t, w))!);
+      }
+    }
   }
 
   /**
@@ -380,7 +402,7 @@ export class AdapterModel {
   }
 
   private backX(m: Matrix, dy: number, dx: number, T: number, accumulate: boolean): void {
-    this.core.exports.matmulBackX(m.type, dy, m.ptr, dx, T, m.K, m.N, 0, m.K, accumulate ? 1 : 0);
+    this.exec.matmulBackX(m, dy, dx, T, accumulate);
   }
 
   private copy(dst: number, src: number, n: number): void {
