@@ -224,6 +224,74 @@ describe("the AR fallback and its probes", () => {
   });
 });
 
+describe("calibration by the steps' own wall time", () => {
+  /**
+   * Runs `steps` steps with a fake clock: a step of width T takes trueCost(T) ms, plus `extra` ms when it
+   * speculates (what a step costs beyond its forward pass). The model is told each block's rows by
+   * planned(), as SpaceProposer does. Acceptance: every candidate accepted with probability alpha.
+   */
+  function run(model: SpaceCostModel, clock: { now: number }, steps: number, trueCost: CostFn, extra: number, alpha = 0.8) {
+    const rng = new Rng(4);
+    const picks: SpaceConfig[] = [];
+    let carried = 0, tokens = 0;
+    const t0 = clock.now;
+    for (let s = 0; s < steps; s++) {
+      const c = model.choose();
+      const m = Math.min(carried, c.k);
+      const rows = blockRows(c, m);
+      model.planned(rows);
+      picks.push(c);
+      clock.now += trueCost(rows) + (isAr(c) ? 0 : extra);
+      let n = 0;
+      while (n < m && rng.next() < alpha) n++;
+      tokens += n + 1;
+      model.observe(m, { accepted: n, emitted: [], ended: false } as never);
+      carried = c.layout.groupAfter(n, m) ? c.k : 0;
+    }
+    return { picks, tokensPerMs: tokens / (clock.now - t0) };
+  }
+  const curve: CostFn = (T) => 1 + 0.2 * T; // the forward pass: SPACE pays at alpha 0.8 by this alone
+
+  it("steps that cost more than their forward pass (an overhead of 3 ms a step) turn the model to AR", () => {
+    const clock = { now: 0 };
+    const model = new SpaceCostModel(spaceConfigs(4), curve, { clock: () => clock.now });
+    expect(isAr(model.best())).toBe(false);
+    const { picks, tokensPerMs } = run(model, clock, 600, curve, 3);
+    const late = picks.slice(300);
+    expect(late.filter((c) => !isAr(c)).length / late.length).toBeLessThan(0.2); // AR, and probes
+    // AR's rate is 1 / 1.2 tokens per ms; speculating at that overhead would be far below it.
+    expect(tokensPerMs).toBeGreaterThan(0.9 / 1.2);
+    const wide = configWidths(model.configs).filter((T) => T > 1);
+    expect(wide.some((T) => model.correction(T) > 1.5)).toBe(true);
+    expect(model.correction(1)).toBeCloseTo(1, 5);
+  });
+
+  it("without the overhead it keeps speculating, and calibrate: false ignores the clock", () => {
+    const clock = { now: 0 };
+    const honest = new SpaceCostModel(spaceConfigs(4), curve, { clock: () => clock.now });
+    const a = run(honest, clock, 600, curve, 0);
+    expect(a.picks.slice(300).filter((c) => !isAr(c)).length).toBeGreaterThan(270);
+    const blind = new SpaceCostModel(spaceConfigs(4), curve, { clock: () => clock.now, calibrate: false });
+    const b = run(blind, clock, 600, curve, 3);
+    expect(b.picks.slice(300).filter((c) => !isAr(c)).length).toBeGreaterThan(270);
+    expect(configWidths(blind.configs).every((T) => blind.correction(T) === 1)).toBe(true);
+  });
+
+  it("a stall (a step 1000x its cost) moves the correction at most to the clip, and it recovers", () => {
+    const clock = { now: 0 };
+    const model = new SpaceCostModel([AR_CONFIG], curve, { clock: () => clock.now });
+    model.planned(1);
+    clock.now += 1000 * curve(1);
+    model.planned(1);
+    expect(model.correction(1)).toBeLessThanOrEqual(2.5); // (1 + 4) / 2: the prior step and the clipped one
+    for (let i = 0; i < 40; i++) {
+      clock.now += curve(1);
+      model.planned(1);
+    }
+    expect(model.correction(1)).toBeLessThan(1.05);
+  });
+});
+
 describe("coverage: the cost model only picks layouts the exactness tests cover", () => {
   it("every configuration of every mask source is plain AR, or has a layout in AUTO_LAYOUTS and k in [1, kMax]", () => {
     for (let kMax = 1; kMax <= MAX_K; kMax++) {

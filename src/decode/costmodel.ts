@@ -14,6 +14,10 @@
  *    picks a block it expects to be slower than AR.
  *  - exploration: while it runs AR steps no candidate is verified, so nothing would ever update the
  *    acceptance estimate; it probes now and then (SpaceCostModel.choose), within a budget.
+ *  - calibration: cost(T) times the forward pass alone; a real step also verifies, reads the selected
+ *    mask group's logits and proposes. The wall time from one step's plan to the next corrects cost(T)
+ *    per width (SpaceCostModel.planned), so a configuration whose steps cost more than their forward
+ *    pass loses to AR instead of running slower than it.
  *
  * Lossless whatever it picks: a configuration changes only the candidates and the mask rows, never the
  * verification. No Node APIs here.
@@ -188,7 +192,19 @@ export interface CostModelOptions extends AcceptanceOptions {
    * model's own estimate (default 0.05: 5%). 0: never probe once a verdict has been seen.
    */
   readonly probeBudget?: number;
+  /**
+   * Correct cost(T) by the wall time of the steps themselves (default true; SpaceCostModel.planned).
+   * false: the measured cost(T) alone, so the choices depend only on the verdicts.
+   */
+  readonly calibrate?: boolean;
+  /** The calibration's clock in ms (default performance.now). */
+  readonly clock?: () => number;
 }
+
+/** A step's wall time over its cost(T) counts within these bounds (a stall, a GC pause: not the width's price). */
+const CALIBRATION_CLIP = { min: 0.25, max: 4 } as const;
+/** The correction averages up to this many steps per width, then forgets older ones (a running mean). */
+const CALIBRATION_WINDOW = 16;
 
 /**
  * The SpaceProposer's `auto`: picks the best configuration from cost(T) and the running acceptance, plain
@@ -223,6 +239,13 @@ export class SpaceCostModel implements SpaceAuto {
   // own observe): between them (every AR step) it is reused, so an AR step costs no rate evaluations
   // (on the embedded model a whole step takes ~0.1 ms).
   private decision: { best: SpaceConfig; probe: SpaceConfig | null; probeExtra: number } | null = null;
+  // Calibration: per block width, the running mean of (step wall time / cost(T)) and its sample count.
+  private readonly calibrating: boolean;
+  private readonly clock: () => number;
+  private readonly widths: ReadonlySet<number>;
+  private readonly ratio = new Map<number, { mean: number; n: number }>();
+  private lastRows = 0;
+  private lastStart = 0;
 
   constructor(readonly configs: readonly SpaceConfig[], readonly cost: CostFn, o: CostModelOptions = {}) {
     if (configs.length === 0) throw new Error("SPACE cost model: no configurations");
@@ -230,19 +253,57 @@ export class SpaceCostModel implements SpaceAuto {
     this.every = Math.max(1, Math.floor(o.every ?? 1));
     this.probeBudget = Math.max(0, o.probeBudget ?? 0.05);
     this.speculating = configs.filter((c) => !isAr(c));
+    this.calibrating = o.calibrate ?? true;
+    this.clock = o.clock ?? (() => performance.now());
+    this.widths = new Set(configWidths(configs));
     this.current = this.best();
   }
 
   private readonly alpha = (j: number): number => this.tracker.alpha(j);
 
+  /**
+   * cost(T) as the steps have shown it: the measured cost times the running mean of wall time / cost(T)
+   * of the steps of width T. A width not run yet takes width 1's correction (AR steps run most often):
+   * the same relative overhead, until its own steps say otherwise.
+   */
+  readonly stepCost: CostFn = (T) => this.cost(T) * (this.ratio.get(T)?.mean ?? this.ratio.get(1)?.mean ?? 1);
+
+  /** The correction of width T so far (1 = the measured cost(T)); for tests and the demo. */
+  correction(T: number): number {
+    return this.ratio.get(T)?.mean ?? 1;
+  }
+
   /** The configuration with the highest expected rate now (AR_CONFIG when nothing beats AR). */
   best(): SpaceConfig {
-    return chooseConfig(this.configs, this.alpha, this.cost);
+    return chooseConfig(this.configs, this.alpha, this.stepCost);
   }
 
   /** The best configuration that proposes candidates (what a probe runs); null if there is none. */
   bestSpeculating(): SpaceConfig | null {
-    return this.speculating.length ? chooseConfig(this.speculating, this.alpha, this.cost) : null;
+    return this.speculating.length ? chooseConfig(this.speculating, this.alpha, this.stepCost) : null;
+  }
+
+  /**
+   * The proposer planned a block of `rows` rows: the time since the previous plan is the previous step's
+   * whole price (forward pass, verification, mask-group logits, proposing, and whatever the caller did
+   * with the tokens), which corrects cost(T) for the previous step's width. Widths no configuration
+   * runs (the prompt's first block) are not counted.
+   */
+  planned(rows: number): void {
+    if (!this.calibrating) return;
+    const now = this.clock();
+    const T = this.lastRows;
+    if (T > 0 && this.widths.has(T)) {
+      const r = Math.min(CALIBRATION_CLIP.max, Math.max(CALIBRATION_CLIP.min, (now - this.lastStart) / this.cost(T)));
+      // A prior of one step at the measured cost, so the first step moves the estimate only half way.
+      const old = this.ratio.get(T) ?? { mean: 1, n: 1 };
+      const n = Math.min(CALIBRATION_WINDOW, old.n + 1);
+      const mean = old.mean + (r - old.mean) / n;
+      this.ratio.set(T, { mean, n });
+      if (Math.abs(mean / old.mean - 1) > 0.02) this.decision = null; // re-choose only on a real change
+    }
+    this.lastRows = rows;
+    this.lastStart = now;
   }
 
   choose(): SpaceConfig {
@@ -254,7 +315,7 @@ export class SpaceCostModel implements SpaceAuto {
   private decide(): { best: SpaceConfig; probe: SpaceConfig | null; probeExtra: number } {
     if (!this.decision) {
       const probe = this.bestSpeculating();
-      this.decision = { best: this.best(), probe, probeExtra: probe ? probeCost(probe, this.alpha, this.cost).extra : Infinity };
+      this.decision = { best: this.best(), probe, probeExtra: probe ? probeCost(probe, this.alpha, this.stepCost).extra : Infinity };
     }
     return this.decision;
   }
@@ -275,7 +336,7 @@ export class SpaceCostModel implements SpaceAuto {
       this.counts.probes++;
       return d.probe;
     }
-    this.credit += this.probeBudget * this.cost(1);
+    this.credit += this.probeBudget * this.stepCost(1);
     return this.current;
   }
 

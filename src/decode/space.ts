@@ -117,6 +117,8 @@ export interface SpaceAuto {
   choose(): SpaceConfig;
   /** The verdict on a step that verified m candidates. */
   observe(m: number, verdict: Verdict): void;
+  /** The step just chosen has a block of `rows` rows (what a model of step costs can time). */
+  planned?(rows: number): void;
 }
 
 /** A SPACE step's plan: the StepPlan plus where each mask group is. */
@@ -282,6 +284,7 @@ export class SpaceProposer implements Proposer<SpacePlan> {
     const c = injected ?? looked ?? this.candidates;
     if (c.length > k) fail("E_ARGS", `${c.length} candidates exceed k = ${k}`);
     const step = spaceBlock(ctx.cached, ctx.pending, c, k, this.maskFor(k), layout);
+    this.opts.auto?.planned?.(step.block.tokens.length);
     // Injected and looked-up candidates are deterministic drafts (q = point mass): no `draft`.
     const source = injected ? "injected" : looked ? "lookup" : "masks";
     return { ...step, candidates: c, source, ...(injected === null && looked === null && this.q ? { draft: this.q } : {}) };
