@@ -1,5 +1,5 @@
 /**
- * `npx tsx scripts/acceptance.ts [--problems 2] [--n 128] [--weights q4] [--threads 2] [--k 5]`: the SmolLM2
+ * `npx tsx scripts/acceptance.ts [--problems 2] [--n 128] [--weights q4] [--threads 2] [--k 5] [--adapter A.gguf]`: the SmolLM2
  * SPACE adapter's per-position acceptance alpha_1..alpha_k of the MASKS alone (spec/decoding.md: accepted
  * / examined at position j), per HumanEval-X language on held-out problems 120-163 (the bench's prompts),
  * with the paper's full layout, greedy. Every step of the full layout has a mask group after the last
@@ -20,9 +20,10 @@ import { benchPrompts } from "../src/bench/prompts.js";
 const { values: o } = parseArgs({ options: {
   problems: { type: "string", default: "2" }, n: { type: "string", default: "128" }, weights: { type: "string", default: "q4" },
   threads: { type: "string", default: "2" }, k: { type: "string", default: "5" }, layout: { type: "string", default: "full" },
+  adapter: { type: "string", default: "models/smollm2-135m-instruct-space-k5.gguf" },
 } });
 const model = join(homedir(), ".cache/space/models/SmolLM2-135M-Instruct.Q4_1.gguf");
-const adapterPath = "models/smollm2-135m-instruct-space-k5.gguf";
+const adapterPath = o.adapter!;
 const engine = await loadEngine(model, { weights: o.weights as never, threads: Number(o.threads) });
 const adapter = readAdapterFile(engine, model, adapterPath);
 const n = Number(o.n), k = Number(o.k);

@@ -13,7 +13,7 @@ import { tinyModelBytes } from "./helpers/tiny-model.js";
 import { engineFromBytes } from "./helpers/engine.js";
 import { AdapterTrainer } from "../src/train/adapter.js";
 import { drawAppended } from "../src/train/sar.js";
-import { LORA_TARGETS, encodeAdapter } from "../src/model/adapter.js";
+import { LORA_TARGETS, decodeAdapter, encodeAdapter } from "../src/model/adapter.js";
 
 const BIN = join(__dirname, "..", "bin", "space.mjs");
 let dir = "", model = "", other = "", adapter = "";
@@ -92,6 +92,44 @@ describe("space distill + space train", () => {
     const g = space(["generate", "--model", model, "--adapter", out, "--decoder", "space", ...PROMPT]);
     expect(g.code, g.stderr).toBe(0);
   }, 240_000);
+
+  it("distill --shard I/N keeps every N-th prompt from the I-th (parallel distillation), and refuses a bad shard", () => {
+    const a = join(dir, "s1.jsonl"), b = join(dir, "s0.jsonl");
+    const one = space(["distill", "--model", model, "--out", a, "--prompts", "instruct", "--shard", "1/3", "--limit", "2", "--max-tokens", "4", "--weights", "q8"]);
+    expect(one.code, one.stderr).toBe(0);
+    expect(readFileSync(a, "utf8").trim().split("\n").map((l) => JSON.parse(l).id)).toEqual(["instruct/1", "instruct/4"]);
+    const zero = space(["distill", "--model", model, "--out", b, "--prompts", "instruct", "--shard", "0/3", "--limit", "2", "--max-tokens", "4"]);
+    expect(readFileSync(b, "utf8").trim().split("\n").map((l) => JSON.parse(l).id)).toEqual(["instruct/0", "instruct/3"]);
+    expect(zero.code).toBe(0);
+    for (const bad of ["3/3", "1/0", "x/2", "-1/2"]) {
+      const r = space(["distill", "--model", model, "--out", join(dir, "never.jsonl"), "--shard", bad]);
+      expect(r.code, bad).toBe(2);
+      expect(r.stderr).toMatch(/E_ARGS: --shard .*expected I\/N/);
+    }
+    expect(existsSync(join(dir, "never.jsonl"))).toBe(false);
+  });
+
+  it("train --init starts from the given adapter (lr 1e-12: exports it unchanged but for rounding) and refuses one of another shape", () => {
+    const data = join(dir, "init.jsonl");
+    writeFileSync(data, JSON.stringify({ id: "x", split: "train", prompt: [10, 20, 30], response: Array.from({ length: 20 }, (_, i) => 40 + ((i * 5) % 30)) }) + "\n");
+    const args = (run: string, out: string, rank: string) => ["train", "--model", model, "--data", data, "--run-dir", join(dir, run), "--out", join(dir, out),
+      "--init", adapter, "--k", "3", "--rank", rank, "--mask-token", "7", "--groups", "2", "--batch", "1", "--steps", "1", "--lr", "1e-12", "--warmup", "0", "--eval-every", "0", "--max-prefix", "64"];
+    const t = space(args("init-run", "init.gguf", "2"));
+    expect(t.code, t.stderr).toBe(0);
+    expect(t.stderr).toMatch(/starting from .*tiny-space\.gguf/);
+    const want = decodeAdapter(new Uint8Array(readFileSync(adapter))), got = decodeAdapter(new Uint8Array(readFileSync(join(dir, "init.gguf"))));
+    // Within a few f32 ulps (a fresh start differs wholesale: B = 0, mask embeddings = the mean embedding).
+    const close = (a: Float32Array, b: Float32Array) => a.length === b.length && a.every((v, i) => Math.abs(v - b[i]) <= 1e-6 * Math.max(1, Math.abs(b[i])));
+    expect(close(got.maskEmbd, want.maskEmbd)).toBe(true);
+    expect([...got.lora.keys()]).toEqual([...want.lora.keys()]);
+    for (const [name, m] of want.lora) {
+      expect(m.some((v) => v !== 0), name).toBe(true); // trained, so unlike a fresh B
+      expect(close(got.lora.get(name)!, m), name).toBe(true);
+    }
+    const bad = space(args("init-bad", "bad.gguf", "3"));
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/E_ARGS: the initial adapter has rank 2, this run 3/);
+  });
 
   it("distils the user's own prompts from --prompts-file (JSONL), and refuses a malformed one naming the line", () => {
     const prompts = join(dir, "prompts.jsonl"), out = join(dir, "mine.jsonl");
