@@ -206,7 +206,7 @@ describe("the AR fallback and its probes", () => {
   });
 
   it("when the masks start being accepted, the model leaves AR", () => {
-    const model = new SpaceCostModel(spaceConfigs(6), (T) => 1 + 0.2 * T);
+    const model = new SpaceCostModel(spaceConfigs(6), (T) => 1 + 0.2 * T, { probeBudget: 0.05 });
     const { picks } = simulate(model, 2000, (s) => (s < 1000 ? 0 : 0.95));
     const speculating = (from: number, to: number) => picks.slice(from, to).filter((c) => !isAr(c)).length / (to - from);
     // AR, and its probes: the cheapest (tail, k = 1: blocks of 2 and 3 rows, 3.0 units for 2 tokens)

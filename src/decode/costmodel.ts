@@ -189,7 +189,7 @@ export interface CostModelOptions extends AcceptanceOptions {
   readonly every?: number;
   /**
    * While the model runs plain AR steps, probes may cost at most this fraction of the AR time, by the
-   * model's own estimate (default 0.05: 5%). 0: never probe once a verdict has been seen.
+   * model's own estimate (default 0.03: 3%). 0: never probe once a verdict has been seen.
    */
   readonly probeBudget?: number;
   /**
@@ -251,7 +251,7 @@ export class SpaceCostModel implements SpaceAuto {
     if (configs.length === 0) throw new Error("SPACE cost model: no configurations");
     this.tracker = new AcceptanceTracker(Math.max(1, ...configs.map((c) => c.k)), o);
     this.every = Math.max(1, Math.floor(o.every ?? 1));
-    this.probeBudget = Math.max(0, o.probeBudget ?? 0.05);
+    this.probeBudget = Math.max(0, o.probeBudget ?? 0.03);
     this.speculating = configs.filter((c) => !isAr(c));
     this.calibrating = o.calibrate ?? true;
     this.clock = o.clock ?? (() => performance.now());
