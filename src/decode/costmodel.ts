@@ -268,7 +268,7 @@ export class SpaceCostModel implements SpaceAuto {
    */
   readonly stepCost: CostFn = (T) => this.cost(T) * (this.ratio.get(T)?.mean ?? this.ratio.get(1)?.mean ?? 1);
 
-  /** The correction of width T so far (1 = the measured cost(T)); for tests and the demo. */
+  /** The correction of width T so far (1 = the measured cost(T)); for tests. */
   correction(T: number): number {
     return this.ratio.get(T)?.mean ?? 1;
   }

@@ -121,7 +121,7 @@ export class LocalExecutor implements Executor {
   }
 
   matmulBackX(m: Matrix, dy: number, dx: number, T: number, accumulate: boolean): void {
-    this.kernels.matmulBackX(m.type, dy, m.ptr, dx, T, m.K, m.N, 0, m.K, accumulate ? 1 : 0);
+    backXRange(this.kernels, m, dy, dx, T, 0, m.K, accumulate);
   }
 
   close(): void {}
@@ -149,4 +149,9 @@ export function attentionUnits(k: KernelExports, a: AttentionArgs, scores: numbe
     u += whole * H;
   }
   if (u < u1) call(u / H, 1, 0, u1 - u);
+}
+
+/** Columns [k0, k1) of dx[T, m.K] = dy[T, m.N] . W (+= when accumulating), on the calling thread. */
+export function backXRange(kernels: KernelExports, m: Matrix, dy: number, dx: number, T: number, k0: number, k1: number, accumulate: boolean): void {
+  kernels.matmulBackX(m.type, dy, m.ptr, dx, T, m.K, m.N, k0, k1, accumulate ? 1 : 0);
 }

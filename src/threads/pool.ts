@@ -20,7 +20,7 @@
  */
 import type { KernelExports } from "../wasm/kernels.js";
 import type { Matrix } from "../wasm/matrix.js";
-import { attentionUnits, checkGroup, matmulInput, matmulRange, type AttentionArgs, type Executor } from "./executor.js";
+import { attentionUnits, backXRange, checkGroup, matmulInput, matmulRange, type AttentionArgs, type Executor } from "./executor.js";
 import { PANEL_OF } from "../wasm/matrix.js";
 import { fail } from "../errors.js";
 
@@ -189,14 +189,11 @@ export class PoolExecutor implements Executor {
 
   /** Split by strips of 16 columns of dx (the kernel's tile width; whole blocks for quantised W). */
   matmulBackX(m: Matrix, dy: number, dx: number, T: number, accumulate: boolean): void {
-    if (T * m.K * m.N < MIN_PARALLEL_WORK) {
-      this.kernels.matmulBackX(m.type, dy, m.ptr, dx, T, m.K, m.N, 0, m.K, accumulate ? 1 : 0);
-      return;
-    }
+    if (T * m.K * m.N < MIN_PARALLEL_WORK) return backXRange(this.kernels, m, dy, dx, T, 0, m.K, accumulate);
     this.split(0, m.K, 16);
     this.post(OP.BACK_X, [m.type, dy, m.ptr, dx, T, m.K, m.N, accumulate ? 1 : 0]);
     const [k0, k1] = this.part(0, 0);
-    if (k0 < k1) this.kernels.matmulBackX(m.type, dy, m.ptr, dx, T, m.K, m.N, k0, k1, accumulate ? 1 : 0);
+    if (k0 < k1) backXRange(this.kernels, m, dy, dx, T, k0, k1, accumulate);
     this.join();
   }
 

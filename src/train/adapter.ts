@@ -167,40 +167,39 @@ export class AdapterModel {
 
   /** The current adapter (copies): mask embeddings and LoRA matrices. */
   data(meta: Omit<AdapterMeta, "k" | "rank" | "targets" | "maskToken" | "maskEmbeddings" | "nLayers" | "dModel">): AdapterData {
-    const { store, shape, cfg } = this;
-    const lora = new Map<string, Float32Array>();
-    for (let l = 0; l < cfg.nLayers; l++) {
-      for (const t of shape.targets) for (const w of ["a", "b"] as const) lora.set(loraName(l, t, w), store.view(store.get(loraName(l, t, w))!, "data").slice());
-    }
+    const { store } = this;
+    const lora = new Map(this.loraNames().map((n) => [n, store.view(store.get(n)!, "data").slice()]));
+    return { meta: { ...meta, ...this.shapeMeta() }, maskEmbd: store.view(this.embd, "data").slice(), lora };
+  }
+
+  /** The adapter's shape as its file records it (AdapterMeta without the base). */
+  private shapeMeta() {
+    const { shape, cfg } = this;
     return {
-      meta: {
-        ...meta, k: shape.k, rank: shape.rank, targets: [...shape.targets], maskToken: shape.maskToken,
-        maskEmbeddings: this.embd.rows, nLayers: cfg.nLayers, dModel: cfg.dModel,
-      },
-      maskEmbd: store.view(this.embd, "data").slice(),
-      lora,
+      k: shape.k, rank: shape.rank, targets: [...shape.targets], maskToken: shape.maskToken,
+      maskEmbeddings: this.embd.rows, nLayers: cfg.nLayers, dModel: cfg.dModel,
     };
+  }
+
+  /** Names of every LoRA matrix (loraName), layer by layer, target by target, A then B. */
+  private loraNames(): string[] {
+    return Array.from({ length: this.cfg.nLayers }, (_, l) => this.shape.targets.flatMap((t) => [loraName(l, t, "a"), loraName(l, t, "b")])).flat();
   }
 
   /**
    * Starts from a trained adapter instead of the fresh initialisation (`space train --init`): its mask
    * embeddings and LoRA matrices are copied in. Its shape (k, rank, targets, mask token, number of mask
-   * embeddings, layers, width) must be this model's; the caller checks its base.
+   * embeddings, layers, width) must be this model's; the caller checks its base (checkAdapterBase).
    */
   load(a: AdapterData): void {
-    const { store, shape, cfg } = this;
-    const m = a.meta;
-    const want = { k: shape.k, rank: shape.rank, targets: shape.targets.join(","), maskToken: shape.maskToken, maskEmbeddings: this.embd.rows, nLayers: cfg.nLayers, dModel: cfg.dModel };
-    const got = { k: m.k, rank: m.rank, targets: m.targets.join(","), maskToken: m.maskToken, maskEmbeddings: m.maskEmbeddings, nLayers: m.nLayers, dModel: m.dModel };
+    const want = this.shapeMeta();
     for (const key of Object.keys(want) as (keyof typeof want)[]) {
-      if (want[key] !== got[key]) fail("E_ARGS", `the initial adapter has ${key} ${got[key]}, this run ${want[key]}`);
+      const mine = String(want[key]), theirs = String(a.meta[key]);
+      if (mine !== theirs) fail("E_ARGS", `the initial adapter has ${key} ${theirs}, this run ${mine}`);
     }
+    const { store } = this;
     store.view(this.embd, "data").set(a.maskEmbd);
-    for (let l = 0; l < cfg.nLayers; l++) {
-      for (const t of shape.targets) {
-        for (const w of ["a", "b"] as const) store.view(store.get(loraName(l, t, w))!, "data").set(a.lora.get(loraName(l, t, w))!);
-      }
-    }
+    for (const n of this.loraNames()) store.view(store.get(n)!, "data").set(a.lora.get(n)!);
   }
 
   /**
