@@ -129,6 +129,9 @@ describe("space distill + space train", () => {
     const bad = space(args("init-bad", "bad.gguf", "3"));
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toMatch(/E_ARGS: the initial adapter has rank 2, this run 3/);
+    // The refused run recorded no settings: the same folder takes the corrected command.
+    const retry = space(args("init-bad", "bad.gguf", "2"));
+    expect(retry.code, retry.stderr).toBe(0);
   });
 
   it("distils the user's own prompts from --prompts-file (JSONL), and refuses a malformed one naming the line", () => {

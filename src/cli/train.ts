@@ -30,7 +30,7 @@ import { drawAppended, maxCut, type SftExample } from "../train/sar.js";
 import { decodeCheckpoint, encodeCheckpoint } from "../train/checkpoint.js";
 import { writeFileAtomic } from "../node/checkpoint.js";
 import {
-  LORA_TARGETS, LoraRows, decodeAdapter, encodeAdapter, type LoraTarget,
+  LORA_TARGETS, LoraRows, checkAdapterBase, decodeAdapter, encodeAdapter, type LoraTarget,
 } from "../model/adapter.js";
 
 const COMMON: Record<string, OptionSpec> = {
@@ -96,7 +96,7 @@ export const TRAIN_OPTIONS: Record<string, OptionSpec> = {
   "eval-tokens": { kind: "int", min: 1, max: 4096, help: "tokens generated per evaluation prompt (default 96)" },
   "data-dir": { kind: "string", help: "HumanEval-X directory for the held-out evaluation prompts" },
   seed: { kind: "int", min: 0, max: 0xffffffff, help: "seed of the run (default 0)" },
-  init: { kind: "string", help: "start a new run from this adapter (same base and shape: k, rank, targets) instead of a fresh one; ignored on resume" },
+  init: { kind: "string", help: "start a new run from this adapter (same base and shape: k, rank, targets) instead of a fresh one; a resumed run passes the same one" },
 };
 
 const need = (o: Parsed, name: string): string => {
@@ -182,8 +182,12 @@ export async function runTrain(o: Parsed): Promise<number> {
   requireRegularFile(modelPath(o), "model");
   requireRegularFile(dataPath, "training data file");
   const initPath = o.init as string | undefined;
-  if (initPath !== undefined) requireRegularFile(initPath, "initial adapter");
-  refuseInputAsOutput("--out", out, [["--model", modelPath(o)], ["--data", dataPath], ...(initPath === undefined ? [] : [["--init", initPath] as [string, string]])]);
+  const inputs: [string, string][] = [["--model", modelPath(o)], ["--data", dataPath]];
+  if (initPath !== undefined) {
+    requireRegularFile(initPath, "initial adapter");
+    inputs.push(["--init", initPath]);
+  }
+  refuseInputAsOutput("--out", out, inputs);
   const cfgRun = {
     model: basename(modelPath(o)),
     steps: (o.steps as number | undefined) ?? 4000,
@@ -232,8 +236,6 @@ export async function runTrain(o: Parsed): Promise<number> {
     if (examples.some((e) => beyond(e.prompt) || beyond(e.response))) {
       fail("E_ARGS", `${dataPath}: token ids beyond the model's vocabulary of ${V} (distilled from another model?)`);
     }
-    // Written only now that the run starts, and whole (a temporary file renamed): never half a config.
-    writeRunConfig(runDir, { ...cfgRun, dataSha256 });
     for (const f of ["train.log", "eval.jsonl"]) dropTornLine(join(runDir, f));
     const { k, groups } = cfgRun;
     const trainer = new AdapterTrainer(engine.core, engine.arena, engine.config, engine.weights, {
@@ -245,14 +247,15 @@ export async function runTrain(o: Parsed): Promise<number> {
     if (existsSync(ckpt)) {
       trainer.restore(decodeCheckpoint(new Uint8Array(readFileSync(ckpt)), ckpt));
       log(runDir, `resumed from ${ckpt} at step ${trainer.steps}`);
-    } else {
-      if (initPath !== undefined) {
-        const a = decodeAdapter(new Uint8Array(readFileSync(initPath)), initPath);
-        if (a.meta.baseSha256 !== baseSha) fail("E_MODEL", `${initPath}: an adapter for another base model (sha256 ${a.meta.baseSha256.slice(0, 12)}…, --model is ${baseSha.slice(0, 12)}…)`);
-        trainer.model.load(a);
-      }
-      log(runDir, `new run: ${examples.length} training examples, ${trainer.store.count} adapter parameters${initPath === undefined ? "" : `, starting from ${initPath}`}`);
+    } else if (initPath !== undefined) {
+      const a = decodeAdapter(new Uint8Array(readFileSync(initPath)), initPath);
+      checkAdapterBase(a, engine.config, baseSha, basename(modelPath(o)));
+      trainer.model.load(a);
     }
+    // Written only now that the run starts (an --init adapter accepted), and whole (a temporary file
+    // renamed): never half a config, nor the config of a run that was refused.
+    writeRunConfig(runDir, { ...cfgRun, dataSha256 });
+    if (!existsSync(ckpt)) log(runDir, `new run: ${examples.length} training examples, ${trainer.store.count} adapter parameters${initPath === undefined ? "" : `, starting from ${initPath}`}`);
     const layout: SpaceLayout = FULL_LAYOUT;
     const lora = liveLoraRows(engine.core, engine.arena, trainer.model, maxExtraRows(k, layout));
     const evalPrompts = heldOutPrompts(engine, o);
