@@ -32,6 +32,7 @@ import {
   type CostFn,
 } from "../src/decode/costmodel.js";
 import { Rng } from "../src/util/rng.js";
+import { LoraRows, loadLora, loraName, targetShape } from "../src/model/adapter.js";
 import { engineFromBytes } from "./helpers/engine.js";
 import { tinyModelBytes, tinyVocab } from "./helpers/tiny-model.js";
 
@@ -401,5 +402,32 @@ describe("greedy: auto == ar on random tiny models", () => {
     measureCost(e, configs);
     expect(opened).toBe(0);
     (e as { newContext: typeof before }).newContext = before;
+  });
+
+  it("measureCost with an adapter: every block wider than one row runs its LoRA on rows 1..T-1; cached per adapter", async () => {
+    const e = await engineFromBytes(tinyModelBytes({ seed: 5 }));
+    engines.push(e);
+    const cfg = e.config;
+    const lora = new Map<string, Float32Array>();
+    for (let l = 0; l < cfg.nLayers; l++) {
+      const { K, N } = targetShape(cfg, "attn_q");
+      lora.set(loraName(l, "attn_q", "a"), new Float32Array(4 * K).fill(0.01));
+      lora.set(loraName(l, "attn_q", "b"), new Float32Array(N * 4).fill(0.01));
+    }
+    const meta = { baseSha256: "0".repeat(64), baseName: "tiny", k: 2, rank: 4, targets: ["attn_q" as const], maskToken: 9, maskEmbeddings: 1, nLayers: cfg.nLayers, dModel: cfg.dModel };
+    const rows = new LoraRows(e.core, e.arena, loadLora(e.arena, cfg, { meta, maskEmbd: new Float32Array(cfg.dModel), lora }), 64, cfg);
+    const seen: number[][] = []; // the adapter rows of each apply() at layer 0
+    const apply = rows.apply.bind(rows);
+    rows.apply = (layer, target, x, y, r) => (layer === 0 && target === "attn_q" && seen.push(Array.from(r)), apply(layer, target, x, y, r));
+    const configs = spaceConfigs(2);
+    measureCost(e, configs, { warmup: 0, repeats: 1, lora: rows });
+    const widths = configWidths(configs);
+    // One pass per width, its LoRA on the rows after the first (AR's one-row block has none).
+    expect(seen.map((r) => r.length + 1).sort((a, b) => a - b)).toEqual(widths.filter((T) => T > 1));
+    for (const r of seen) expect(r).toEqual(Array.from({ length: r.length }, (_, i) => i + 1));
+    measureCost(e, configs, { lora: rows });
+    expect(seen).toHaveLength(widths.length - 1); // cached for this adapter
+    measureCost(e, configs, { warmup: 0, repeats: 1 });
+    expect(seen).toHaveLength(widths.length - 1); // no adapter: its own measurement, no LoRA rows
   });
 });

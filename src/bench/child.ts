@@ -13,10 +13,12 @@ import { costCurve } from "../decode/cost.js";
 import { benchDecoder, type BenchDecoder } from "./decoder.js";
 import { openLlamaDecoder, type LlamaDecoder } from "./llama.js";
 import type { ChildRequest, ChildSpec } from "./procs.js";
+import type { LoraRows } from "../model/adapter.js";
 
 let engine: Engine | null = null;
 let decoder: BenchDecoder | null = null;
 let llama: LlamaDecoder | null = null;
+let lora: LoraRows | undefined; // the SPACE contender's adapter: its mask rows are part of cost(T > 1)
 
 const rssMB = () => process.resourceUsage().maxRSS / 1024; // maxRSS is in KiB
 
@@ -32,6 +34,7 @@ async function open(spec: ChildSpec): Promise<Record<string, unknown>> {
   // --layout auto the cost model measures this engine's cost(T) here, before any timed run.
   const space = spec.decoder === "space";
   const adapter = space && spec.adapter !== undefined ? readAdapterFile(engine, spec.model, spec.adapter) : undefined;
+  lora = adapter?.lora;
   const wired = wireDecoder(engine, {
     kind: spec.decoder,
     k: spec.decoder === "ar" ? undefined : spec.k,
@@ -55,7 +58,7 @@ async function handle(req: ChildRequest): Promise<unknown> {
     }
     case "cost":
       if (!engine) throw new Error("cost(T) needs one of our engines");
-      return costCurve(engine, req.tokens, { prefix: req.prefix, widths: req.widths, warmup: req.warmup, repeats: req.repeats });
+      return costCurve(engine, req.tokens, { prefix: req.prefix, widths: req.widths, warmup: req.warmup, repeats: req.repeats, ...(lora ? { lora } : {}) });
     case "rss":
       return rssMB();
     case "close":

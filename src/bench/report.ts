@@ -102,7 +102,7 @@ export function renderMarkdown(r: BenchReport): string {
       `${s.select === "fastest" ? "; our AR is timed in every configuration, the others only in their fastest" : "; every configuration timed"}), ` +
       `median of ${s.repeats} run(s); contenders interleaved per prompt in rotating order; ratios taken between runs of the same round`,
   );
-  out.push(`- tau = decode tokens per decode step (llama.cpp lookup: from node-llama-cpp's validated predictions); bound = tau × cost(1)/cost(T) for the blocks SPACE ran (cost(T) measured in the SPACE process, ${s.cost_repeats} passes after a ${s.cost_prefix}-token prefix)`);
+  out.push(`- tau = decode tokens per decode step (llama.cpp lookup: from node-llama-cpp's validated predictions); bound = tau × cost(1)/cost(T) for the blocks SPACE ran (cost(T) measured in the SPACE process, ${s.cost_repeats} passes after a ${s.cost_prefix}-token prefix, rows after the first through the adapter when there is one)`);
   out.push(`- memory: ${r.rss.method}; an idle Node process of the same kind peaks at ${num(r.rss.idle_mb, 0)} MiB`);
   out.push(
     `- machine: ${r.machine.cpu}, ${r.machine.cpus} logical CPUs, Node ${r.machine.node}; load average ${num(r.machine.loadavg_start[0], 2)} at start, ` +

@@ -9,7 +9,8 @@
  */
 import type { Engine } from "../engine.js";
 import { chainBlock, range } from "./block.js";
-import { PREFILL_CHUNK } from "../model/forward.js";
+import { PREFILL_CHUNK, type Block } from "../model/forward.js";
+import type { LoraRows } from "../model/adapter.js";
 import { median, rotate } from "../util/stats.js";
 import { PANEL_OF, type Matrix } from "../wasm/matrix.js";
 import { packedBytes, rowBytes, typeName } from "../wasm/kernels.js";
@@ -32,6 +33,12 @@ export interface CostOptions {
   readonly warmup: number; // rounds over every width, not timed
   readonly repeats: number; // timed rounds
   readonly onPass?: (T: number) => void; // progress
+  /**
+   * An adapter's LoRA (a SPACE decoder's mask source): rows 1..T-1 of every block are adapter rows, as
+   * in the blocks SPACE runs (every block wider than AR's one row holds a mask group), so cost(T) includes
+   * the adapter's own weights, streamed once per pass that has mask rows.
+   */
+  readonly lora?: LoraRows;
 }
 
 /** `tokens`: at least prefix + max(widths) ids (values do not matter for the cost). */
@@ -48,7 +55,11 @@ export function costCurve(engine: Engine, tokens: readonly number[], opts: CostO
       cache.commit(range(0, chunk.length));
     }
     const C = cache.length;
-    const blocks = new Map(widths.map((T) => [T, chainBlock(C, tokens.slice(C, C + T), range(0, T))] as const));
+    const blockOf = (T: number): Block => {
+      const b = chainBlock(C, tokens.slice(C, C + T), range(0, T));
+      return opts.lora && T > 1 ? { ...b, adapter: { rows: range(1, T), lora: opts.lora } } : b;
+    };
+    const blocks = new Map(widths.map((T) => [T, blockOf(T)] as const));
     const runs = new Map<number, number[]>(widths.map((T) => [T, []]));
     for (let round = 0; round < opts.warmup + opts.repeats; round++) {
       for (const T of rotate(widths, round)) {

@@ -4,8 +4,9 @@
  * the paper's full layout, 1 + k(k+2) rows, can cost ~15x AR's one row on a small model), so the best
  * configuration depends on this machine's cost(T) curve and on how often candidates are accepted.
  *
- *  - cost(T): measured once per engine (the engine fixes model, weight format and thread count) by real
- *    forward passes on a scratch context (measureCost, cached in memory per engine), or given as a table.
+ *  - cost(T): measured once per engine (the engine fixes model, weight format and thread count) and
+ *    adapter by real forward passes on a scratch context (measureCost, cached in memory), or given as a
+ *    table.
  *  - acceptance: alpha_j = P(candidate j accepted | candidates 1..j-1 accepted), from exponentially
  *    weighted counts of the verdicts, starting from a prior (AcceptanceTracker).
  *  - the choice: among a FINITE set of configurations (spaceConfigs: plain AR, then k = 1..K x
@@ -26,6 +27,7 @@ import type { Engine } from "../engine.js";
 import { costCurve } from "./cost.js";
 import { AR_CONFIG, FULL_LAYOUT, LEAN_LAYOUT, TAIL_LAYOUT, type SpaceAuto, type SpaceConfig, type SpaceLayout } from "./space.js";
 import type { Verdict } from "./verify.js";
+import type { LoraRows } from "../model/adapter.js";
 
 /**
  * The layouts the cost model chooses among when it speculates (test/decode.space.test.ts checks
@@ -349,29 +351,34 @@ export class SpaceCostModel implements SpaceAuto {
   }
 }
 
-const measured = new WeakMap<Engine, Map<number, number>>();
+// Medians per engine, per adapter (null: none), per width.
+const measured = new WeakMap<Engine, Map<LoraRows | null, Map<number, number>>>();
 
 export interface MeasureOptions {
   readonly prefix?: number; // committed tokens before the block (default 32)
   readonly warmup?: number; // untimed rounds (default 2)
   readonly repeats?: number; // timed rounds; the median counts (default 5)
+  /** The mask source's adapter: its LoRA rows are part of every block wider than one row (costCurve). */
+  readonly lora?: LoraRows;
 }
 
 /**
  * cost(T) of this engine for the widths `configs` can run, by real forward passes on a scratch context
- * (decode/cost.ts). Measured once per engine and width: the engine fixes the model, weight format and
- * thread count; later calls reuse the cached medians.
+ * (decode/cost.ts). Measured once per engine, adapter and width: the engine fixes the model, weight format
+ * and thread count, the adapter (o.lora) what a block's mask rows add; later calls reuse the cached medians.
  */
 export function measureCost(engine: Engine, configs: readonly SpaceConfig[], o: MeasureOptions = {}): CostFn {
-  let cache = measured.get(engine);
-  if (!cache) measured.set(engine, (cache = new Map()));
+  let byAdapter = measured.get(engine);
+  if (!byAdapter) measured.set(engine, (byAdapter = new Map()));
+  let cache = byAdapter.get(o.lora ?? null);
+  if (!cache) byAdapter.set(o.lora ?? null, (cache = new Map()));
   const missing = configWidths(configs).filter((T) => !cache!.has(T));
   if (missing.length) {
     const prefix = Math.min(o.prefix ?? 32, Math.max(0, engine.config.contextLength - Math.max(...missing)));
     const V = engine.config.vocabSize;
     const tokens = Array.from({ length: prefix + Math.max(...missing) }, (_, i) => (i * 7919 + 3) % V);
     const widths = cache.has(1) ? missing : [...new Set([1, ...missing])];
-    for (const p of costCurve(engine, tokens, { prefix, widths, warmup: o.warmup ?? 2, repeats: o.repeats ?? 5 })) cache.set(p.T, p.median_ms);
+    for (const p of costCurve(engine, tokens, { prefix, widths, warmup: o.warmup ?? 2, repeats: o.repeats ?? 5, ...(o.lora ? { lora: o.lora } : {}) })) cache.set(p.T, p.median_ms);
   }
   return costFromTable([...cache].map(([T, ms]) => ({ T, ms })));
 }

@@ -16,7 +16,7 @@
 import { fail } from "../errors.js";
 import type { Engine } from "../engine.js";
 import { metaGetter } from "../gguf/meta.js";
-import { LoraRows, checkAdapterBase, loadLora, maskVectors, type AdapterData } from "../model/adapter.js";
+import { LoraRows, checkAdapterBase, loadLora, loraPanelsFor, maskVectors, type AdapterData } from "../model/adapter.js";
 import { autoSpace } from "./costmodel.js";
 import type { DecodingContext } from "./generate.js";
 import { LookupProposer } from "./lookup.js";
@@ -137,7 +137,7 @@ export function attachAdapter(engine: Engine, data: AdapterData, baseSha256: str
   checkAdapterBase(data, engine.config, baseSha256, baseName);
   const k = data.meta.k;
   if (k > MAX_K) fail("E_MODEL", `the adapter's k = ${k} exceeds the space decoder's maximum ${MAX_K}`);
-  const lora = new LoraRows(engine.core, engine.arena, loadLora(engine.arena, engine.config, data), maxExtraRows(k, FULL_LAYOUT), engine.config);
+  const lora = new LoraRows(engine.core, engine.arena, loadLora(engine.arena, engine.config, data, { core: engine.core, layout: loraPanelsFor(engine.storage) }), maxExtraRows(k, FULL_LAYOUT), engine.config);
   return { k, maskToken: data.meta.maskToken, embeddings: maskVectors(data), lora, data };
 }
 
@@ -202,7 +202,7 @@ export function wireDecoder(engine: Engine, choice: DecoderChoice, contextTokens
     const a = choice.adapter;
     spec = { ...spec, mask: a ? { token: a.maskToken, embeddings: a.embeddings, lora: a.lora } : { token: maskToken! } };
     // auto: the cost model measures this engine's cost(T) once (cached per engine), then picks per step.
-    if (auto) spec = { ...spec, auto: autoSpace(engine, k) };
+    if (auto) spec = { ...spec, auto: autoSpace(engine, k, a ? { lora: a.lora } : {}) };
   }
   let draftCtx: (DecodingContext & { dispose(): void }) | undefined;
   if (kind === "spec") {

@@ -128,6 +128,12 @@ export interface SpacePlan extends StepPlan {
    * are computed only for the group the verdict selects (Proposer.observe's `more`).
    */
   readonly groups: readonly (Int32Array | null)[];
+  /**
+   * The group whose logits the pass itself computes (after the verify rows in block.logitRows), or -1:
+   * SpaceProposer.plan does so when the block has only one group, so that reading it costs no second
+   * pass over the output head (a 49k x 576 matrix, a fifth of SmolLM2's weights) after the verdict.
+   */
+  readonly eagerGroup?: number;
 }
 
 /**
@@ -211,6 +217,20 @@ export function spaceBlock(
   };
 }
 
+/**
+ * A block with a single mask group (the tail layout, or no candidates) also asks the pass for that
+ * group's logits, after the verify rows: the group's rows follow every verify row, so logitRows stays
+ * increasing. The logits are the same bits either way (a row's logits do not depend on which other rows
+ * are computed with it); only the time differs.
+ */
+function withEagerGroup(step: Omit<SpacePlan, "candidates">): Omit<SpacePlan, "candidates"> {
+  const present = step.groups.filter((g) => g !== null);
+  if (present.length !== 1) return { ...step, eagerGroup: -1 };
+  const eagerGroup = step.groups.findIndex((g) => g !== null);
+  const logitRows = Int32Array.from([...step.block.logitRows, ...step.groups[eagerGroup]!]);
+  return { ...step, block: { ...step.block, logitRows }, eagerGroup };
+}
+
 /** Input vector of each mask row: mask j of every group (groups are k consecutive rows) uses vector j. */
 function maskEmbeddings(embeddings: readonly Float32Array[], maskRows: Int32Array, k: number): { rows: Int32Array; vectors: Float32Array } {
   if (embeddings.length !== 1 && embeddings.length !== k) fail("E_ARGS", `a mask needs 1 or k = ${k} embedding vectors, got ${embeddings.length}`);
@@ -283,7 +303,7 @@ export class SpaceProposer implements Proposer<SpacePlan> {
     const looked = injected === null && layout.lookup && k > 0 ? this.lookedUp(ctx, k) : null;
     const c = injected ?? looked ?? this.candidates;
     if (c.length > k) fail("E_ARGS", `${c.length} candidates exceed k = ${k}`);
-    const step = spaceBlock(ctx.cached, ctx.pending, c, k, this.maskFor(k), layout);
+    const step = withEagerGroup(spaceBlock(ctx.cached, ctx.pending, c, k, this.maskFor(k), layout));
     this.opts.auto?.planned?.(step.block.tokens.length);
     // Injected and looked-up candidates are deterministic drafts (q = point mass): no `draft`.
     const source = injected ? "injected" : looked ? "lookup" : "masks";
@@ -305,11 +325,13 @@ export class SpaceProposer implements Proposer<SpacePlan> {
   }
 
   /** Next candidates: from the mask group that follows the last accepted token. */
-  observe(plan: SpacePlan, _logits: Float32Array, verdict: Verdict, ctx: StepContext, more: MoreLogits): Int32Array {
+  observe(plan: SpacePlan, stepLogits: Float32Array, verdict: Verdict, ctx: StepContext, more: MoreLogits): Int32Array {
     this.opts.auto?.observe(plan.candidates.length, verdict);
     const group = verdict.ended ? null : plan.groups[verdict.accepted];
-    const logits = group ? more(group) : new Float32Array(0); // f32 [k, V]: the selected group only
-    const V = group ? logits.length / group.length : 0;
+    // f32 [k, V]: the selected group only, from the pass when it computed them (eagerGroup).
+    const V = this.opts.vocabSize;
+    const from = plan.verifyRows.length; // the eager group's first row in block.logitRows
+    const logits = !group ? new Float32Array(0) : verdict.accepted === plan.eagerGroup ? stepLogits.subarray(from * V, (from + group.length) * V) : more(group);
     const row = (i: number) => logits.subarray(i * V, (i + 1) * V);
     if (!group) {
       // Lean layouts have no group here (or generation ended): the next step proposes nothing.

@@ -1,0 +1,184 @@
+/**
+ * Two things that make a SPACE step cheaper without changing a bit:
+ *  - a block with a single mask group (the tail layout, or no candidates) gets that group's logits from
+ *    the pass itself (SpacePlan.eagerGroup), instead of a second pass over the output head after the
+ *    verdict; they must be the bits Forward.moreLogits gives, and generation must never ask `more` then;
+ *  - the LoRA of an attached adapter lies in panels (loraPanelsFor): PANEL_F32 must give the row-major
+ *    LoRA's bits, PANEL_BF16 the row-major LoRA's bits on bf16-rounded weights.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import fc from "fast-check";
+import type { Engine } from "../src/engine.js";
+import { chainBlock, range } from "../src/decode/block.js";
+import { generate } from "../src/decode/generate.js";
+import { ArProposer } from "../src/decode/proposer.js";
+import { FULL_LAYOUT, LEAN_LAYOUT, TAIL_LAYOUT, SpaceProposer, type SpaceLayout, type SpacePlan } from "../src/decode/space.js";
+import { LORA_TARGETS, LoraRows, loadLora, loraName, loraPanelsFor, targetShape, type AdapterData, type LoraTarget } from "../src/model/adapter.js";
+import { PANEL } from "../src/wasm/kernels.js";
+import { tinyEngine } from "./helpers/engine.js";
+
+let engine: Engine;
+beforeAll(async () => {
+  engine = await tinyEngine({ seed: 47 });
+});
+afterAll(() => engine.close());
+
+const MASK = 9;
+
+function bitsEqual(a: Float32Array, b: Float32Array): boolean {
+  const x = new Uint32Array(a.buffer, a.byteOffset, a.length), y = new Uint32Array(b.buffer, b.byteOffset, b.length);
+  return x.length === y.length && x.every((v, i) => v === y[i]);
+}
+
+/** One plan of SpaceProposer with these candidates (injected), its pass, and the group logits both ways. */
+function planAndPass(layout: SpaceLayout, k: number, candidates: number[]) {
+  const prefix = [3, 14, 15, 92, 65];
+  const pending = [35];
+  const p = new SpaceProposer({ k, mask: { token: MASK }, layout, vocabSize: engine.config.vocabSize, inject: () => candidates });
+  const ctx = engine.newContext(prefix.length + 64, p.maxExtraRows + 8);
+  try {
+    ctx.forward.run(ctx.cache, ctx.ws, chainBlock(0, prefix, [prefix.length - 1]));
+    ctx.cache.commit(range(0, prefix.length));
+    const plan: SpacePlan = p.plan({ pending: Int32Array.from(pending), cached: prefix.length, history: [...prefix, ...pending], sampling: { temperature: 0, topK: 0, topP: 1 }, rng: null as never });
+    const logits = ctx.forward.run(ctx.cache, ctx.ws, plan.block).slice();
+    const V = engine.config.vocabSize;
+    const onDemand = plan.groups.map((g) => (g ? ctx.forward.moreLogits(ctx.ws, g, plan.block.logitRows.length).slice() : null));
+    return { plan, logits, V, onDemand };
+  } finally {
+    ctx.dispose();
+  }
+}
+
+describe("SPACE: a single mask group's logits come with the pass", () => {
+  it("tail layout and candidate-free blocks: eagerGroup set, logitRows = verify rows + the group's rows, same bits as moreLogits", () => {
+    const cases: [SpaceLayout, number, number[]][] = [
+      [TAIL_LAYOUT, 3, [40, 41, 42]],
+      [TAIL_LAYOUT, 2, [50]],
+      [TAIL_LAYOUT, 4, []],
+      [FULL_LAYOUT, 3, []],
+      [LEAN_LAYOUT, 2, []],
+    ];
+    for (const [layout, k, cands] of cases) {
+      const { plan, logits, V, onDemand } = planAndPass(layout, k, cands);
+      const j = plan.groups.findIndex((g) => g !== null);
+      expect(plan.eagerGroup, `${layout.name} k ${k} m ${cands.length}`).toBe(j);
+      expect(plan.groups.filter((g) => g !== null)).toHaveLength(1);
+      const m = cands.length;
+      expect(Array.from(plan.block.logitRows).slice(m + 1)).toEqual(Array.from(plan.groups[j]!));
+      const rows = Array.from(plan.block.logitRows);
+      expect(rows.every((r, i) => i === 0 || r > rows[i - 1])).toBe(true);
+      const eager = logits.subarray((m + 1) * V, (m + 1 + k) * V);
+      expect(bitsEqual(eager, onDemand[j]!), `${layout.name}: eager vs moreLogits`).toBe(true);
+    }
+  });
+
+  it("several groups (full and lean layouts with candidates): nothing eager, logitRows = the verify rows", () => {
+    for (const [layout, cands] of [[FULL_LAYOUT, [40, 41]], [LEAN_LAYOUT, [40, 41, 42]]] as const) {
+      const { plan } = planAndPass(layout, 3, [...cands]);
+      expect(plan.eagerGroup).toBe(-1);
+      expect(plan.block.logitRows).toHaveLength(cands.length + 1);
+    }
+  });
+
+  it("generation: the tail layout never asks for more logits, the full layout does; both emit AR's tokens", async () => {
+    const prompt = [5, 17, 33, 60, 2, 9 + 1];
+    const ar = engine.newContext(prompt.length + 40, 0);
+    const want = (await generate(ar, prompt, new ArProposer(), { maxTokens: 32, banned: new Set([MASK]) })).tokens;
+    ar.dispose();
+    for (const [layout, expectMore] of [[TAIL_LAYOUT, false], [FULL_LAYOUT, true]] as const) {
+      const p = new SpaceProposer({ k: 3, mask: { token: MASK }, layout, vocabSize: engine.config.vocabSize });
+      let moreCalls = 0;
+      const observe = p.observe.bind(p);
+      p.observe = (plan, logits, verdict, ctx, more) => observe(plan, logits, verdict, ctx, (rows) => (moreCalls++, more(rows)));
+      const ctx = engine.newContext(prompt.length + 40, p.maxExtraRows);
+      const got = await generate(ctx, prompt, p, { maxTokens: 32, banned: new Set([MASK]) });
+      ctx.dispose();
+      expect(got.tokens, layout.name).toEqual(want);
+      expect(moreCalls > 0, `${layout.name}: calls to more`).toBe(expectMore);
+    }
+  });
+});
+
+describe("LoRA panels", () => {
+  /** A random adapter for the tiny engine: rank r on the given targets. */
+  function randomAdapter(seed: number, rank: number, targets: readonly LoraTarget[], scale: number): AdapterData {
+    let s = seed >>> 0;
+    const rnd = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32 - 0.5) * scale;
+    const cfg = engine.config;
+    const lora = new Map<string, Float32Array>();
+    for (let l = 0; l < cfg.nLayers; l++) {
+      for (const t of targets) {
+        const { K, N } = targetShape(cfg, t);
+        lora.set(loraName(l, t, "a"), Float32Array.from({ length: rank * K }, rnd));
+        lora.set(loraName(l, t, "b"), Float32Array.from({ length: N * rank }, rnd));
+      }
+    }
+    const meta = { baseSha256: "0".repeat(64), baseName: "tiny", k: 2, rank, targets, maskToken: MASK, maskEmbeddings: 1, nLayers: cfg.nLayers, dModel: cfg.dModel };
+    return { meta, maskEmbd: new Float32Array(cfg.dModel), lora };
+  }
+
+  const bf16 = (v: Float32Array) => {
+    const u = new Uint32Array(Float32Array.from(v).buffer);
+    for (let i = 0; i < u.length; i++) u[i] = (u[i] + 0x7fff + ((u[i] >>> 16) & 1)) & 0xffff0000; // nearest even
+    return new Float32Array(u.buffer);
+  };
+
+  it("loraPanelsFor: f32 beside the exact storages, bf16 beside the rounding ones", () => {
+    for (const s of ["native", "f32", "f32-rows"] as const) expect(loraPanelsFor(s)).toBe(PANEL.F32);
+    for (const s of ["bf16", "q8", "q4"] as const) expect(loraPanelsFor(s)).toBe(PANEL.BF16);
+  });
+
+  it("apply(): f32 panels == rows bit for bit; bf16 panels == rows on bf16-rounded weights (random adapters, rows, targets)", () => {
+    const cfg = engine.config;
+    const W = Math.max(cfg.dModel, cfg.dFF, cfg.nKvHeads * cfg.headDim);
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 2 ** 31 - 1 }),
+        fc.constantFrom(1, 3, 4, 8, 16),
+        fc.subarray([...LORA_TARGETS], { minLength: 1 }),
+        fc.uniqueArray(fc.integer({ min: 0, max: 5 }), { minLength: 1, maxLength: 6 }),
+        (seed, rank, targets, rowList) => {
+          const mark = engine.arena.mark();
+          try {
+            const data = randomAdapter(seed, rank, targets, 0.5);
+            const rounded: AdapterData = { ...data, lora: new Map([...data.lora].map(([n, v]) => [n, bf16(v)])) };
+            const core = engine.core, arena = engine.arena;
+            const rowsOf = (d: AdapterData) => new LoraRows(core, arena, loadLora(arena, cfg, d), 8, cfg);
+            const variants = {
+              rows: rowsOf(data),
+              f32: new LoraRows(core, arena, loadLora(arena, cfg, data, { core, layout: PANEL.F32 }), 8, cfg),
+              roundedRows: rowsOf(rounded),
+              bf16: new LoraRows(core, arena, loadLora(arena, cfg, data, { core, layout: PANEL.BF16 }), 8, cfg),
+            };
+            const x = arena.alloc(6 * W * 4, 64);
+            arena.f32(x, 6 * W).set(Float32Array.from({ length: 6 * W }, (_, i) => Math.sin(i * 0.37 + seed)));
+            const rows = Int32Array.from(rowList);
+            const out = (lora: LoraRows, l: number, t: LoraTarget) => {
+              const y = arena.alloc(6 * W * 4, 64);
+              arena.f32(y, 6 * W).fill(0.25);
+              lora.apply(l, t, x, y, rows);
+              return arena.f32(y, 6 * W).slice();
+            };
+            for (let l = 0; l < cfg.nLayers; l++) {
+              for (const t of targets) {
+                // Panels need groups of 4 k: a rank that is not a multiple of 4 keeps the rows.
+                expect(variants.bf16.weights.layers[l][t]!.panels).toBe(rank % 4 === 0 ? PANEL.BF16 : undefined);
+                expect(bitsEqual(out(variants.f32, l, t), out(variants.rows, l, t)), `f32 panels, layer ${l} ${t}`).toBe(true);
+                const b = out(variants.bf16, l, t);
+                if (rank % 4 !== 0) {
+                  expect(bitsEqual(b, out(variants.rows, l, t)), `rank ${rank}: rows`).toBe(true);
+                  continue;
+                }
+                expect(bitsEqual(b, out(variants.roundedRows, l, t)), `bf16 panels, layer ${l} ${t}`).toBe(true);
+                expect(bitsEqual(b, out(variants.rows, l, t)), "bf16 rounding changes something").toBe(false);
+              }
+            }
+          } finally {
+            engine.arena.reset(mark);
+          }
+        },
+      ),
+      { numRuns: 12 },
+    );
+  });
+});
