@@ -6,6 +6,12 @@
  * accepted token, so every step after the first verifies k mask candidates. Output identical to AR is
  * checked on every prompt. Counts are pooled over a language's prompts (positions weighted by how often
  * they were examined).
+ *
+ * It also prints how acceptance follows the masks' own confidence: for every examined candidate, the
+ * softmax probability its mask gave it (the largest of the row, since greedy candidates are argmaxes),
+ * bucketed, with the share accepted. On the committed adapter (2026-12-07, 8 prompts) the two track each
+ * other (a candidate proposed with probability p is accepted about p of the time), which is what a
+ * per-step policy that verifies only confident candidates would rely on.
  */
 import { parseArgs } from "node:util";
 import { homedir } from "node:os";
@@ -16,6 +22,7 @@ import { wireDecoder } from "../src/decode/decoders.js";
 import { generate } from "../src/decode/generate.js";
 import { ArProposer } from "../src/decode/proposer.js";
 import { benchPrompts } from "../src/bench/prompts.js";
+import type { SpaceProposer } from "../src/decode/space.js";
 
 const { values: o } = parseArgs({ options: {
   problems: { type: "string", default: "2" }, n: { type: "string", default: "128" }, weights: { type: "string", default: "q4" },
@@ -28,12 +35,14 @@ const engine = await loadEngine(model, { weights: o.weights as never, threads: N
 const adapter = readAdapterFile(engine, model, adapterPath);
 const n = Number(o.n), k = Number(o.k);
 const { prompts } = benchPrompts(engine.tokenizer, undefined, { problems: Number(o.problems), chat: 2 });
+const confident: { j: number; p: number; accepted: boolean }[] = [];
 const byGroup = new Map<string, { examined: number[]; accepted: number[]; tokens: number; steps: number }>();
 for (const p of prompts) {
   const ctx = engine.newContext(p.ids.length + n, 64);
   const ar = await generate(ctx, p.ids, new ArProposer(), { maxTokens: n, banned: new Set(engine.tokenizer.eogTokens) });
   ctx.dispose();
   const wired = wireDecoder(engine, { kind: "space", k, layout: o.layout as never, adapter }, p.ids.length + n);
+  recordConfidence(wired.proposer as SpaceProposer);
   const sctx = engine.newContext(p.ids.length + n, wired.proposer.maxExtraRows);
   const sp = await generate(sctx, p.ids, wired.proposer, { maxTokens: n, banned: new Set(engine.tokenizer.eogTokens) });
   sctx.dispose();
@@ -67,4 +76,47 @@ for (const [group, g] of [...byGroup, ["all", all] as const]) {
   }
   console.log(`| ${group} | ${(g.tokens / g.steps).toFixed(2)} | ${g.examined.map((e, j) => (e ? (g.accepted[j] / e).toFixed(2) : "-")).join(" | ")} |`);
 }
+const BUCKETS = [0, 0.2, 0.4, 0.6, 0.8, 0.9];
+console.log(`\nacceptance by the mask's confidence p in its candidate (position j: examined / share accepted)\n`);
+console.log(`| j | ${BUCKETS.map((lo, i) => `p in [${lo}, ${BUCKETS[i + 1] ?? 1}]`).join(" | ")} |`);
+console.log(`|---|${"---:|".repeat(BUCKETS.length)}`);
+for (let j = 1; j <= k; j++) {
+  const cells = BUCKETS.map((lo, i) => {
+    const hi = BUCKETS[i + 1] ?? 1.01;
+    const b = confident.filter((c) => c.j === j && c.p >= lo && c.p < hi);
+    return b.length ? `${b.length} / ${(b.filter((c) => c.accepted).length / b.length).toFixed(2)}` : "-";
+  });
+  console.log(`| ${j} | ${cells.join(" | ")} |`);
+}
 engine.close();
+
+/**
+ * Wraps the proposer's observe: each step's verdict is matched with the confidences of the candidates it
+ * verified (computed when the previous step proposed them from its mask group's logits).
+ */
+function recordConfidence(sp: SpaceProposer): void {
+  let pending: number[] = [];
+  const observe = sp.observe.bind(sp);
+  sp.observe = (plan, logits, verdict, ctx, more) => {
+    const m = plan.candidates.length;
+    if (m > 0 && pending.length >= m) {
+      const tried = verdict.ended ? verdict.accepted : Math.min(verdict.accepted + 1, m);
+      for (let j = 1; j <= tried; j++) confident.push({ j, p: pending[j - 1], accepted: j <= verdict.accepted });
+    }
+    let group: Float32Array | null = null;
+    const next = observe(plan, logits, verdict, ctx, (rows) => (group = more(rows)));
+    const V = engine.config.vocabSize;
+    // The eager group (tail layouts) never asks `more`: its logits follow the verify rows in `logits`.
+    const rows = group ?? (plan.eagerGroup === verdict.accepted ? logits.subarray(plan.verifyRows.length * V) : null);
+    pending = rows ? Array.from(next, (c, i) => softmaxAt(rows.subarray(i * V, (i + 1) * V), c)) : [];
+    return next;
+  };
+}
+
+function softmaxAt(row: Float32Array, id: number): number {
+  let max = -Infinity;
+  for (const v of row) if (v > max) max = v;
+  let sum = 0;
+  for (const v of row) sum += Math.exp(v - max);
+  return Math.exp(row[id] - max) / sum;
+}

@@ -87,3 +87,78 @@ describe("sampling", () => {
     }
   });
 });
+
+describe("distribution: the fast sort and the negligible tail change no bit", () => {
+  /** The rule as written (spec/decoding.md): a comparator sort of every id, then top-k, top-p, renormalise. */
+  function literal(logits: Float32Array, p: { temperature: number; topK: number; topP: number }, banned?: ReadonlySet<number>) {
+    const ids: number[] = [];
+    for (let i = 0; i < logits.length; i++) if (!banned?.has(i) && logits[i] > -Infinity) ids.push(i);
+    ids.sort((a, b) => logits[b] - logits[a] || a - b);
+    const kept = p.topK > 0 ? ids.slice(0, p.topK) : ids;
+    const max = logits[kept[0]];
+    const weights = kept.map((id) => Math.exp((logits[id] - max) / p.temperature));
+    const total = weights.reduce((a, b) => a + b, 0);
+    let n = kept.length;
+    if (p.topP < 1) {
+      let mass = 0;
+      for (let i = 0; i < kept.length; i++) {
+        mass += weights[i] / total;
+        if (mass >= p.topP) {
+          n = i + 1;
+          break;
+        }
+      }
+    }
+    const sum = weights.slice(0, n).reduce((a, b) => a + b, 0);
+    return { ids: kept.slice(0, n), probs: weights.slice(0, n).map((w) => w / sum) };
+  }
+
+  // Logits with ties, both zeros, -inf, NaN and a spread wide enough that most weights are negligible.
+  const special = fc.constantFrom(0, -0, -Infinity, NaN, 3.5, -3.5, 40, -40);
+  const logit = fc.oneof({ weight: 6, arbitrary: fc.float({ min: -60, max: 60, noNaN: true }) }, { weight: 1, arbitrary: special });
+  it("equals the literal rule bit for bit (random logits, banned ids, temperature, top-k, top-p)", () => {
+    fc.assert(
+      fc.property(
+        fc.array(logit, { minLength: 1, maxLength: 300 }),
+        fc.double({ min: 0.05, max: 3, noNaN: true }),
+        fc.integer({ min: 0, max: 40 }),
+        fc.oneof(fc.constant(1), fc.double({ min: 0.01, max: 1, noNaN: true }), fc.constant(0.999999999999)),
+        fc.array(fc.nat(299), { maxLength: 5 }),
+        (values, temperature, topK, topP, bannedList) => {
+          const logits = Float32Array.from(values);
+          const banned = new Set(bannedList);
+          const p = { temperature, topK, topP };
+          const eligible = values.some((v, i) => v > -Infinity && !banned.has(i));
+          if (!eligible) {
+            expect(() => distribution(logits, p, banned)).toThrow(SpaceError);
+            return;
+          }
+          const got = distribution(logits, p, banned), want = literal(logits, p, banned);
+          expect(Array.from(got.ids)).toEqual(want.ids);
+          expect(Array.from(got.probs)).toEqual(want.probs); // toEqual on numbers: exact (NaN equals NaN)
+        },
+      ),
+      { numRuns: 400 },
+    );
+  });
+
+  it("ties: -0 and +0 are one value (the lower id first), equal logits go by id", () => {
+    const logits = Float32Array.from([1, -0, 2, 0, 2, -0]);
+    for (const p of [{ temperature: 1, topK: 0, topP: 1 }, { temperature: 0.5, topK: 4, topP: 0.99999 }]) {
+      const got = distribution(logits, p), want = literal(logits, p);
+      expect(Array.from(got.ids)).toEqual(want.ids);
+      expect(Array.from(got.probs)).toEqual(want.probs);
+    }
+    expect(Array.from(distribution(logits, { temperature: 1, topK: 0, topP: 1 }).ids)).toEqual([2, 4, 0, 1, 3, 5]);
+  });
+
+  it("a full 49k vocabulary of spread logits, as a model gives them", () => {
+    const r = new Rng(5);
+    const logits = Float32Array.from({ length: 49152 }, () => (r.next() - 0.7) * 50);
+    for (const p of [{ temperature: 0.7, topK: 0, topP: 0.9 }, { temperature: 1, topK: 50, topP: 0.95 }, { temperature: 0.3, topK: 0, topP: 1 }]) {
+      const got = distribution(logits, p), want = literal(logits, p);
+      expect(Array.from(got.ids)).toEqual(want.ids);
+      expect(Array.from(got.probs)).toEqual(want.probs);
+    }
+  });
+});
