@@ -107,36 +107,48 @@ function nucleus(logits: Float32Array, p: SamplingParams, ids: Int32Array): Dist
   return { ids: kept.slice(0, n), probs };
 }
 
-/** Ids span this many values in a sort key (2^21: vocabularies up to 2M tokens). */
-const ID_SPAN = 2 ** 21;
+/** Radix sort digits: 11 bits, so three stable passes sort a 32-bit key. */
+const DIGIT_BITS = 11;
 
 /**
  * The ids whose logit is finite or +inf (not -inf, not NaN), at least `floor` and not banned, by
- * descending logit, ties to the lower id (-0 ties with +0). One native numeric sort of 53-bit keys, (rank of the logit among f32
- * values, descending) * 2^21 + id, exact in f64: the order a comparator sort gives, 5x faster over a
- * 49k vocabulary (a sampled step sorts one distribution per verified row).
+ * descending logit, ties to the lower id (-0 ties with +0): the order of a comparator sort, from a stable
+ * LSD radix sort of 32-bit keys (the logit's rank among f32 values, descending) over the ids in
+ * increasing order, about 10x faster than a comparator sort of SmolLM2's 49k ids.
  */
 function byDescendingLogit(logits: Float32Array, banned?: Banned, floor = -Infinity): Int32Array {
-  if (logits.length > ID_SPAN) {
-    const ids: number[] = [];
-    for (let i = 0; i < logits.length; i++) if (!banned?.has(i) && logits[i] > -Infinity && logits[i] >= floor) ids.push(i);
-    return Int32Array.from(ids.sort((a, b) => logits[b] - logits[a] || a - b));
-  }
-  const keys = new Float64Array(logits.length);
-  const f = new Float32Array(1), u = new Uint32Array(f.buffer);
+  const f = new Float32Array(1), bits = new Uint32Array(f.buffer);
+  let keys = new Uint32Array(logits.length), ids = new Int32Array(logits.length);
   let n = 0;
   for (let i = 0; i < logits.length; i++) {
     const v = logits[i];
     if (!(v > -Infinity && v >= floor) || banned?.has(i)) continue;
     f[0] = v === 0 ? 0 : v;
-    // f32 bits -> an unsigned rank that grows with the value (negative values: all bits flipped).
-    const rank = u[0] & 0x80000000 ? ~u[0] >>> 0 : (u[0] | 0x80000000) >>> 0;
-    keys[n++] = (0xffffffff - rank) * ID_SPAN + i;
+    // f32 bits -> an unsigned rank that grows with the value (negative values: all bits flipped);
+    // the key is its complement, so that ascending keys are descending logits.
+    const rank = bits[0] & 0x80000000 ? ~bits[0] : bits[0] | 0x80000000;
+    keys[n] = ~rank >>> 0;
+    ids[n++] = i;
   }
-  const sorted = keys.subarray(0, n).sort();
-  const ids = new Int32Array(n);
-  for (let i = 0; i < n; i++) ids[i] = sorted[i] % ID_SPAN;
-  return ids;
+  let keysOut = new Uint32Array(n), idsOut = new Int32Array(n);
+  const start = new Uint32Array(1 << DIGIT_BITS);
+  for (let shift = 0; shift < 32; shift += DIGIT_BITS) {
+    start.fill(0);
+    for (let j = 0; j < n; j++) start[(keys[j] >>> shift) & ((1 << DIGIT_BITS) - 1)]++;
+    for (let d = 0, sum = 0; d < start.length; d++) {
+      const c = start[d];
+      start[d] = sum;
+      sum += c;
+    }
+    for (let j = 0; j < n; j++) {
+      const at = start[(keys[j] >>> shift) & ((1 << DIGIT_BITS) - 1)]++;
+      keysOut[at] = keys[j];
+      idsOut[at] = ids[j];
+    }
+    [keys, keysOut] = [keysOut, keys];
+    [ids, idsOut] = [idsOut, ids];
+  }
+  return ids.subarray(0, n);
 }
 
 /** Draws one id from `d` with one uniform number from `rng` (inverse CDF in the listed order). */
