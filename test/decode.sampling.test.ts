@@ -152,6 +152,17 @@ describe("distribution: the fast sort and the negligible tail change no bit", ()
     expect(Array.from(distribution(logits, { temperature: 1, topK: 0, topP: 1 }).ids)).toEqual([2, 4, 0, 1, 3, 5]);
   });
 
+  it("top-p that the rounded mass never reaches keeps every id, as the rule says (no head-only answer)", () => {
+    // Mass sums of 1/3-like weights stop a few ulps short of 1 - 1e-16: top-p is never reached.
+    const logits = Float32Array.from({ length: 7 }, () => 0);
+    const p = { temperature: 1, topK: 0, topP: 1 - 2 ** -53 };
+    const want = literal(logits, p);
+    expect(want.ids).toHaveLength(7);
+    const got = distribution(logits, p);
+    expect(Array.from(got.ids)).toEqual(want.ids);
+    expect(Array.from(got.probs)).toEqual(want.probs);
+  });
+
   it("a full 49k vocabulary of spread logits, as a model gives them", () => {
     const r = new Rng(5);
     const logits = Float32Array.from({ length: 49152 }, () => (r.next() - 0.7) * 50);

@@ -55,10 +55,10 @@ export function distribution(logits: Float32Array, p: SamplingParams, banned?: B
   if (p.topP < 1) {
     // The ids far below the largest logit only add to the total, and each adds exactly nothing (see
     // NEGLIGIBLE_WEIGHT): sort only the others, unless top-p needs more than they hold.
-    const head = nucleus(logits, p, byDescendingLogit(logits, banned, floorOf(logits, p.temperature, banned)));
+    const head = nucleus(logits, p, byDescendingLogit(logits, banned, floorOf(logits, p.temperature, banned)), true);
     if (head) return head;
   }
-  return nucleus(logits, p, byDescendingLogit(logits, banned))!;
+  return nucleus(logits, p, byDescendingLogit(logits, banned), false)!;
 }
 
 /**
@@ -76,10 +76,11 @@ function floorOf(logits: Float32Array, temperature: number, banned?: Banned): nu
 }
 
 /**
- * Top-k, then top-p over `ids` (descending logit). null if top-p is not reached within them (possible
- * only when they are a head of the ids, distribution's fast path).
+ * Top-k, then top-p over `ids` (descending logit). When the mass never reaches top-p (rounding, top-p
+ * within an ulp of 1), every kept id stays; but if `ids` are only a head of them (distribution's fast
+ * path), null: the rest would have to stay too.
  */
-function nucleus(logits: Float32Array, p: SamplingParams, ids: Int32Array): Distribution | null {
+function nucleus(logits: Float32Array, p: SamplingParams, ids: Int32Array, head: boolean): Distribution | null {
   if (ids.length === 0) fail("E_MODEL", "every logit is -inf or NaN");
   const kept = p.topK > 0 ? ids.subarray(0, p.topK) : ids;
   const max = logits[kept[0]];
@@ -98,7 +99,10 @@ function nucleus(logits: Float32Array, p: SamplingParams, ids: Int32Array): Dist
         break;
       }
     }
-    if (n < 0) return null;
+    if (n < 0) {
+      if (head) return null;
+      n = kept.length;
+    }
   }
   let sum = 0;
   for (let i = 0; i < n; i++) sum += weights[i];
