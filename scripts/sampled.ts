@@ -1,0 +1,42 @@
+/**
+ * `npx tsx scripts/sampled.ts [problems=1] [layouts=full,auto]`: sampled decoding (temperature 0.7, top-p
+ * 0.9, seeded) of SmolLM2 with the committed SPACE adapter on the bench's held-out prompts (problems
+ * 120-163 per language, 2 chat prompts), q4, 2 threads: per layout, tau and decode speed against sampled
+ * AR in the same run (one warm-up round, then one timed round; prefill included). Not a test.
+ */
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { loadEngine } from "../src/node/engine.js";
+import { readAdapterFile } from "../src/node/adapter.js";
+import { wireDecoder, type LayoutChoice } from "../src/decode/decoders.js";
+import { generate } from "../src/decode/generate.js";
+import { ArProposer } from "../src/decode/proposer.js";
+import { benchPrompts } from "../src/bench/prompts.js";
+const model = join(homedir(), ".cache/space/models/SmolLM2-135M-Instruct.Q4_1.gguf");
+const engine = await loadEngine(model, { weights: "q4" as never, threads: 2 });
+const adapter = readAdapterFile(engine, model, "models/smollm2-135m-instruct-space-k5.gguf");
+const n = 128;
+const sampling = { temperature: 0.7, topK: 0, topP: 0.9 };
+const { prompts } = benchPrompts(engine.tokenizer, undefined, { problems: Number(process.argv[2] ?? 1), chat: 2 });
+const layouts = (process.argv[3] ?? "full,auto").split(",");
+const tot: Record<string, { ms: number; tok: number; steps: number }> = {};
+for (let rep = 0; rep < 2; rep++) for (const p of prompts) {
+  for (const name of ["ar", ...layouts]) {
+    const wired = name === "ar" ? null : wireDecoder(engine, { kind: "space", layout: name as LayoutChoice, adapter }, p.ids.length + n);
+    const prop = wired ? wired.proposer : new ArProposer();
+    const ctx = engine.newContext(p.ids.length + n, wired ? (wired.proposer as { maxExtraRows: number }).maxExtraRows : 0);
+    const t0 = performance.now();
+    const r = await generate(ctx, p.ids, prop, { maxTokens: n, banned: new Set(engine.tokenizer.eogTokens), sampling, seed: 7 + rep });
+    const ms = performance.now() - t0;
+    ctx.dispose(); wired?.dispose();
+    if (rep === 0) continue;
+    const key = `${p.group === "chat" ? "chat" : "code"} ${name}`;
+    const t = (tot[key] ??= { ms: 0, tok: 0, steps: 0 });
+    t.ms += ms; t.tok += r.tokens.length; t.steps += r.stats.forward_passes;
+  }
+}
+for (const g of ["code", "chat"]) for (const name of ["ar", ...layouts]) {
+  const t = tot[`${g} ${name}`], a = tot[`${g} ar`];
+  console.log(`${g} ${name}: tau ${(t.tok / t.steps).toFixed(2)}, ${(t.tok * 1000 / t.ms).toFixed(1)} tok/s, ${((t.tok / t.ms) / (a.tok / a.ms)).toFixed(2)}x sampled AR`);
+}
+engine.close();
