@@ -23,6 +23,7 @@ import { generate } from "../src/decode/generate.js";
 import { ArProposer } from "../src/decode/proposer.js";
 import { benchPrompts } from "../src/bench/prompts.js";
 import type { SpaceProposer } from "../src/decode/space.js";
+import { softmaxRef } from "../src/wasm/reference.js";
 
 const { values: o } = parseArgs({ options: {
   problems: { type: "string", default: "2" }, n: { type: "string", default: "128" }, weights: { type: "string", default: "q4" },
@@ -108,15 +109,7 @@ function recordConfidence(sp: SpaceProposer): void {
     const V = engine.config.vocabSize;
     // The eager group (tail layouts) never asks `more`: its logits follow the verify rows in `logits`.
     const rows = group ?? (plan.eagerGroup === verdict.accepted ? logits.subarray(plan.verifyRows.length * V) : null);
-    pending = rows ? Array.from(next, (c, i) => softmaxAt(rows.subarray(i * V, (i + 1) * V), c)) : [];
+    pending = rows ? Array.from(next, (c, i) => softmaxRef(rows.subarray(i * V, (i + 1) * V))[c]) : [];
     return next;
   };
-}
-
-function softmaxAt(row: Float32Array, id: number): number {
-  let max = -Infinity;
-  for (const v of row) if (v > max) max = v;
-  let sum = 0;
-  for (const v of row) sum += Math.exp(v - max);
-  return Math.exp(row[id] - max) / sum;
 }

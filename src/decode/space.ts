@@ -224,9 +224,9 @@ export function spaceBlock(
  * are computed with it); only the time differs.
  */
 function withEagerGroup(step: Omit<SpacePlan, "candidates">): Omit<SpacePlan, "candidates"> {
-  const present = step.groups.filter((g) => g !== null);
+  const present = step.groups.flatMap((g, j) => (g ? [j] : [])); // indices of the groups the block has
   if (present.length !== 1) return { ...step, eagerGroup: -1 };
-  const eagerGroup = step.groups.findIndex((g) => g !== null);
+  const eagerGroup = present[0];
   const logitRows = Int32Array.from([...step.block.logitRows, ...step.groups[eagerGroup]!]);
   return { ...step, block: { ...step.block, logitRows }, eagerGroup };
 }

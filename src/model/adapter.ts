@@ -19,7 +19,9 @@ import { writeGGUF, type GGUFTensorSpec } from "../gguf/writer.js";
 import { GGML, MetaType, type GGUFMetaValue } from "../gguf/types.js";
 import type { Arena } from "../wasm/arena.js";
 import type { WasmCore } from "../wasm/core.js";
-import { PANEL, packedBytes } from "../wasm/kernels.js";
+import { packedBytes } from "../wasm/kernels.js";
+import { PANEL_OF, type MatrixLayout } from "../wasm/matrix.js";
+import { matmulRange } from "../threads/executor.js";
 import type { ModelConfig } from "./config.js";
 import type { WeightStorage } from "./weights.js";
 
@@ -187,15 +189,15 @@ export function maskVectors(a: AdapterData): Float32Array[] {
 
 /**
  * One LoRA in WebAssembly memory: A [r, K] at `a`, B [N, r] at `b`, f32 rows (what training reads and
- * updates), or packed in 4-row panels for decoding (`panels`: PANEL_F32, the same bits as the rows,
- * spec/kernels.md, or PANEL_BF16; see loraPanelsFor).
+ * updates; `layout` absent or "rows"), or packed in 4-row panels for decoding ("f32-panels", the same bits
+ * as the rows, spec/kernels.md, or "bf16-panels"; see loraPanelsFor).
  */
 export interface LoraMatrix {
   readonly a: number;
   readonly b: number;
   readonly K: number;
   readonly N: number;
-  readonly panels?: typeof PANEL.F32 | typeof PANEL.BF16;
+  readonly layout?: MatrixLayout;
 }
 
 /** LoRA matrices of every layer (a layer without a target has none). */
@@ -204,10 +206,10 @@ export interface LoraWeights {
   readonly layers: readonly Partial<Record<LoraTarget, LoraMatrix>>[];
 }
 
-/** How decoding keeps the LoRA: PANEL_F32 (the adapter's own values) or PANEL_BF16 (half the bytes). */
+/** How decoding keeps the LoRA: f32 panels (the adapter's own values) or bf16 panels (half the bytes). */
 export interface LoraPacking {
   readonly core: WasmCore;
-  readonly layout: typeof PANEL.F32 | typeof PANEL.BF16;
+  readonly layout: "f32-panels" | "bf16-panels";
 }
 
 /**
@@ -218,7 +220,7 @@ export interface LoraPacking {
  * projections: 17.8 MB as f32), so bf16 saves a third of a millisecond or more per SPACE step.
  */
 export function loraPanelsFor(storage: WeightStorage): LoraPacking["layout"] {
-  return storage === "native" || storage === "f32" || storage === "f32-rows" ? PANEL.F32 : PANEL.BF16;
+  return storage === "native" || storage === "f32" || storage === "f32-rows" ? "f32-panels" : "bf16-panels";
 }
 
 /**
@@ -229,15 +231,16 @@ export function loadLora(arena: Arena, cfg: ModelConfig, a: AdapterData, pack?: 
   const r = a.meta.rank;
   // W f32 [rows, cols]: copied as it is, or packed (from a row-major scratch copy, released after).
   const put = (v: Float32Array, rows: number, cols: number, pack: LoraPacking | undefined) => {
-    const p = arena.alloc(pack ? packedBytes(pack.layout, cols, rows) : v.length * 4, 64);
-    if (!pack) {
+    const panel = pack ? PANEL_OF[pack.layout] : 0;
+    const p = arena.alloc(panel ? packedBytes(panel, cols, rows) : v.length * 4, 64);
+    if (!pack || !panel) {
       arena.f32(p, v.length).set(v);
       return p;
     }
     const mark = arena.mark();
     const src = arena.alloc(v.length * 4, 64), tmp = arena.alloc(4 * cols * 4, 64);
     arena.f32(src, v.length).set(v);
-    pack.core.exports.packRows(pack.layout, GGML.F32, src, cols, rows, p, tmp);
+    pack.core.exports.packRows(panel, GGML.F32, src, cols, rows, p, tmp);
     arena.reset(mark);
     return p;
   };
@@ -248,7 +251,7 @@ export function loadLora(arena: Arena, cfg: ModelConfig, a: AdapterData, pack?: 
       // Panels hold groups of 4 k: a rank or width that is not a multiple of 4 keeps its rows.
       const p = pack && r % 4 === 0 && K % 4 === 0 ? pack : undefined;
       const A = put(a.lora.get(loraName(l, t, "a"))!, r, K, p), B = put(a.lora.get(loraName(l, t, "b"))!, N, r, p);
-      out[t] = { a: A, b: B, K, N, ...(p ? { panels: p.layout } : {}) };
+      out[t] = { a: A, b: B, K, N, ...(p ? { layout: p.layout } : {}) };
     }
     return out;
   });
@@ -287,13 +290,11 @@ export class LoraRows {
     const k = this.core.exports, r = this.weights.rank;
     const mem = new Uint8Array(this.core.memory.buffer);
     for (let i = 0; i < R; i++) mem.copyWithin(this.gx + i * m.K * 4, x + rows[i] * m.K * 4, x + (rows[i] + 1) * m.K * 4);
-    if (m.panels) {
-      k.matmulPacked(m.panels, this.gx, m.a, this.u, R, m.K, r, 0, r);
-      k.matmulPacked(m.panels, this.u, m.b, this.d, R, r, m.N, 0, m.N);
-    } else {
-      k.matmul(GGML.F32, this.gx, m.a, this.u, R, m.K, r, 0, r);
-      k.matmul(GGML.F32, this.u, m.b, this.d, R, r, m.N, 0, m.N);
-    }
+    // The forward's kernel for the matrix's layout (rows or panels): u = A x, d = B u.
+    const A = { name: target, type: GGML.F32, ptr: m.a, K: m.K, N: r, layout: m.layout };
+    const B = { name: target, type: GGML.F32, ptr: m.b, K: r, N: m.N, layout: m.layout };
+    matmulRange(k, A, this.gx, this.u, R, 0, r);
+    matmulRange(k, B, this.u, this.d, R, 0, m.N);
     for (let i = 0; i < R; i++) k.add(y + rows[i] * m.N * 4, this.d + i * m.N * 4, m.N);
   }
 }
