@@ -152,6 +152,85 @@ describe("acceptance tracker", () => {
   });
 });
 
+describe("a new sequence (reset)", () => {
+  const verdict = (accepted: number) => ({ accepted, emitted: [], ended: false }) as never;
+
+  it("carryOver keeps the estimate but lets the next text's first verdicts move it", () => {
+    const fresh = () => {
+      const t = new AcceptanceTracker(2, { prior: 0.5, priorWeight: 2, decay: 0.95 });
+      for (let i = 0; i < 200; i++) t.observe(2, 2); // a code prompt: everything accepted
+      return t;
+    };
+    const kept = fresh(), carried = fresh();
+    carried.carryOver(4);
+    // The estimate is kept, worth 4 verdicts beside the prior's 2: (4 * ~1 + 2 * 0.5) / 6.
+    expect(carried.alpha(1)).toBeGreaterThan(0.8);
+    for (const t of [kept, carried]) for (let i = 0; i < 4; i++) t.observe(2, 0); // then chat: rejected
+    expect(kept.alpha(1)).toBeGreaterThan(0.75); // ~20 verdicts of weight: 4 rejections barely move it
+    expect(carried.alpha(1)).toBeLessThan(0.55); // weight 4 + 4 new: half way
+    expect(carried.alpha(2)).toBeGreaterThan(0.8); // position 2 was not tried by these verdicts
+  });
+
+  it("SpaceCostModel.reset: acceptance carries over lightly, the first AR choice probes at once, the gap is no step's cost", () => {
+    const cost: CostFn = (T) => 1 + 0.5 * T;
+    /** A model after a text whose candidates were always rejected (100 verdicts: it runs AR). */
+    const afterRejections = (carry: number) => {
+      const clock = { now: 0 };
+      const model = new SpaceCostModel(spaceConfigs(3), cost, { clock: () => clock.now, probeBudget: 0.01, carry });
+      for (let i = 0; i < 100; i++) {
+        const c = model.choose();
+        model.planned(blockRows(c, 0));
+        clock.now += cost(blockRows(c, 0));
+        model.observe(1, verdict(0));
+      }
+      return { model, clock };
+    };
+    const { model, clock } = afterRejections(4);
+    expect(model.choose()).toBe(AR_CONFIG); // the last verdict reset the credit
+    const corrections = configWidths(model.configs).map((T) => model.correction(T));
+    clock.now += 10_000; // between sequences: tokenising, the caller's work
+    model.reset();
+    const first = model.choose();
+    expect(isAr(first)).toBe(false); // probes at once, as before any verdict
+    model.planned(blockRows(first, 0));
+    expect(configWidths(model.configs).map((T) => model.correction(T))).toEqual(corrections);
+    // The next text accepts everything: with the light carry-over a few verdicts take the model off AR;
+    // with one running estimate (carry Infinity) it takes several times as many.
+    const verdictsUntilSpeculating = (m: SpaceCostModel) => {
+      let n = 0;
+      while (isAr(m.best()) && n < 1000) m.observe(1, verdict(1)), n++;
+      return n;
+    };
+    const light = verdictsUntilSpeculating(model);
+    const heavy = afterRejections(Infinity).model;
+    heavy.reset();
+    const running = verdictsUntilSpeculating(heavy);
+    expect(light).toBeLessThan(15);
+    expect(running).toBeGreaterThan(2 * light);
+  });
+
+  it("SpaceProposer.reset (generate, before each sequence) resets its auto", async () => {
+    const e = await engineFromBytes(tinyModelBytes({ seed: 5 }));
+    try {
+      let resets = 0;
+      const configs = spaceConfigs(2);
+      const auto: SpaceAuto = { configs, choose: () => configs[1], observe() {}, reset: () => void resets++ };
+      const proposer = new SpaceProposer({ k: 2, mask: { token: 3 }, vocabSize: e.config.vocabSize, auto });
+      for (let i = 0; i < 2; i++) {
+        const ctx = e.newContext(16, proposer.maxExtraRows);
+        try {
+          await generate(ctx, [5, 6, 7], proposer, { maxTokens: 4, banned: new Set([3]) });
+        } finally {
+          ctx.dispose();
+        }
+      }
+      expect(resets).toBe(2);
+    } finally {
+      e.close();
+    }
+  });
+});
+
 describe("the AR fallback and its probes", () => {
   /**
    * Runs the model for `steps` steps against a simulated mask source: the proposer's candidate state (k

@@ -176,6 +176,20 @@ export class AcceptanceTracker {
     return (this.accepts[j] + this.prior * this.priorWeight) / (this.tries[j] + this.priorWeight);
   }
 
+  /**
+   * A new sequence begins: what the earlier ones said stays the estimate, but counts for at most
+   * `weight` verdicts per position, so the new text's own first verdicts move it (acceptance depends on
+   * the text: code prompts accept far more than chat).
+   */
+  carryOver(weight: number): void {
+    for (let j = 1; j <= this.kMax; j++) {
+      if (!(this.tries[j] > weight)) continue;
+      const f = weight / this.tries[j];
+      this.tries[j] *= f;
+      this.accepts[j] *= f;
+    }
+  }
+
   /** `ended`: generation stopped inside the step (an accepted end-of-generation token): not a verdict on later positions. */
   observe(m: number, accepted: number, ended = false): void {
     const tried = ended ? accepted : Math.min(accepted + 1, m);
@@ -201,6 +215,11 @@ export interface CostModelOptions extends AcceptanceOptions {
   readonly calibrate?: boolean;
   /** The calibration's clock in ms (default performance.now). */
   readonly clock?: () => number;
+  /**
+   * At a new sequence (reset), the acceptance counts keep the weight of at most this many verdicts per
+   * position (default 4; AcceptanceTracker.carryOver). Infinity: one running estimate across sequences.
+   */
+  readonly carry?: number;
 }
 
 /** A step's wall time over its cost(T) counts within these bounds (a stall, a GC pause: not the width's price). */
@@ -248,6 +267,7 @@ export class SpaceCostModel implements SpaceAuto {
   private readonly ratio = new Map<number, { mean: number; n: number }>();
   private lastRows = 0;
   private lastStart = 0;
+  private readonly carry: number;
 
   constructor(readonly configs: readonly SpaceConfig[], readonly cost: CostFn, o: CostModelOptions = {}) {
     if (configs.length === 0) throw new Error("SPACE cost model: no configurations");
@@ -258,6 +278,25 @@ export class SpaceCostModel implements SpaceAuto {
     this.calibrating = o.calibrate ?? true;
     this.clock = o.clock ?? (() => performance.now());
     this.widths = new Set(configWidths(configs));
+    this.carry = Math.max(0, o.carry ?? 4);
+    this.current = this.best();
+  }
+
+  /**
+   * A new sequence (SpaceProposer.reset, before generate's first step). Acceptance carries over with a
+   * small weight (carry), so a chat prompt after code prompts is not decoded for dozens of steps on
+   * code's acceptance; exploration restarts (the first AR choice probes at once); and the time until the
+   * sequence's first plan (tokenising, the caller's own work) is no step's cost, so calibration skips it.
+   * The calibration itself stays: it is the machine's, not the text's.
+   */
+  reset(): void {
+    this.tracker.carryOver(this.carry);
+    this.decision = null;
+    this.credit = Infinity;
+    this.probe = null;
+    this.probeSteps = 0;
+    this.steps = 0;
+    this.lastRows = 0;
     this.current = this.best();
   }
 

@@ -119,6 +119,8 @@ export interface SpaceAuto {
   observe(m: number, verdict: Verdict): void;
   /** The step just chosen has a block of `rows` rows (what a model of step costs can time). */
   planned?(rows: number): void;
+  /** A new sequence begins (the proposer's reset): what was learnt about the last text may change. */
+  reset?(): void;
 }
 
 /** A SPACE step's plan: the StepPlan plus where each mask group is. */
@@ -289,6 +291,7 @@ export class SpaceProposer implements Proposer<SpacePlan> {
   reset(): void {
     this.candidates = new Int32Array(0);
     this.q = undefined;
+    this.opts.auto?.reset?.();
   }
 
   plan(ctx: StepContext): SpacePlan {
