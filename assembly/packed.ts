@@ -99,6 +99,17 @@ export function packRows(layout: i32, type: i32, w: usize, K: i32, N: i32, dst: 
 /** Stores the (s0 + s1) + (s2 + s3) sums of up to 4 accumulators to y[0 .. cnt). */
 // @ts-ignore: decorator
 @inline function storeSums(y: usize, a0: v128, a1: v128, a2: v128, a3: v128, cnt: i32): void {
+  if (cnt == 4) {
+    // hsum of all four at once: transpose, so that s_j holds lane j of a0..a3, then (s0 + s1) + (s2 + s3)
+    // lane by lane: the same additions in the same order as hsum (bit-identical), in 11 vector operations
+    // instead of 4 x (3 lane moves + 3 adds). It matters where K is small: a LoRA's B (K = its rank).
+    const t0 = v128.shuffle<f32>(a0, a1, 0, 4, 1, 5), t1 = v128.shuffle<f32>(a2, a3, 0, 4, 1, 5);
+    const t2 = v128.shuffle<f32>(a0, a1, 2, 6, 3, 7), t3 = v128.shuffle<f32>(a2, a3, 2, 6, 3, 7);
+    const s0 = v128.shuffle<f32>(t0, t1, 0, 1, 4, 5), s1 = v128.shuffle<f32>(t0, t1, 2, 3, 6, 7);
+    const s2 = v128.shuffle<f32>(t2, t3, 0, 1, 4, 5), s3 = v128.shuffle<f32>(t2, t3, 2, 3, 6, 7);
+    v128.store(y, f32x4.add(f32x4.add(s0, s1), f32x4.add(s2, s3)));
+    return;
+  }
   store<f32>(y, hsum(a0));
   if (cnt > 1) store<f32>(y, hsum(a1), 4);
   if (cnt > 2) store<f32>(y, hsum(a2), 8);

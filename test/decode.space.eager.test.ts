@@ -177,4 +177,45 @@ describe("LoRA panels", () => {
       { numRuns: 12 },
     );
   });
+
+  it("apply(): consecutive rows, read and updated in place, give the bits of the same rows gathered", () => {
+    const cfg = engine.config;
+    const W = Math.max(cfg.dModel, cfg.dFF, cfg.nKvHeads * cfg.headDim);
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 2 ** 31 - 1 }),
+        fc.constantFrom(3, 4, 16),
+        fc.constantFrom("f32-panels", "bf16-panels", undefined),
+        fc.integer({ min: 0, max: 3 }),
+        fc.integer({ min: 2, max: 5 }),
+        (seed, rank, layout, r0, R) => {
+          const mark = engine.arena.mark();
+          try {
+            const core = engine.core, arena = engine.arena;
+            const data = randomAdapter(seed, rank, [...LORA_TARGETS], 0.5);
+            const lora = new LoraRows(core, arena, loadLora(arena, cfg, data, layout ? { core, layout } : undefined), 8, cfg);
+            const x = arena.alloc(8 * W * 4, 64);
+            arena.f32(x, 8 * W).set(Float32Array.from({ length: 8 * W }, (_, i) => Math.cos(i * 0.29 + seed)));
+            const run = Int32Array.from({ length: R }, (_, i) => r0 + i);
+            const out = (rows: Int32Array, l: number, t: LoraTarget) => {
+              const y = arena.alloc(8 * W * 4, 64);
+              arena.f32(y, 8 * W).fill(-0.5);
+              lora.apply(l, t, x, y, rows);
+              return arena.f32(y, 8 * W).slice();
+            };
+            for (let l = 0; l < cfg.nLayers; l++) {
+              for (const t of LORA_TARGETS) {
+                const inPlace = out(run, l, t), gathered = out(run.slice().reverse(), l, t);
+                expectSameBits(inPlace, gathered, `rank ${rank} ${layout ?? "rows"}, rows ${r0}..${r0 + R - 1}, layer ${l} ${t}`);
+                expect(inPlace[0 * W + 0] === -0.5 || r0 === 0, "rows before the run untouched").toBe(true);
+              }
+            }
+          } finally {
+            engine.arena.reset(mark);
+          }
+        },
+      ),
+      { numRuns: 10 },
+    );
+  });
 });

@@ -260,7 +260,7 @@ export function loadLora(arena: Arena, cfg: ModelConfig, a: AdapterData, pack?: 
 
 /**
  * Applies LoRA to selected rows of a block: y[row] += B (A x[row]) for each row in `rows`, everything else
- * untouched. Rows are gathered, the two F32 matmuls run over the gathered rows (the forward's kernels,
+ * untouched. Rows are gathered (unless consecutive), the two F32 matmuls run over them (the forward's kernels,
  * row-independent), and the result is added row by row with the forward's `add`.
  */
 export class LoraRows {
@@ -288,13 +288,28 @@ export class LoraRows {
     if (!m || R === 0) return;
     if (R > this.maxRows) fail("E_CONTEXT", `LoRA on ${R} rows exceeds the ${this.maxRows} allocated`);
     const k = this.core.exports, r = this.weights.rank;
-    const mem = new Uint8Array(this.core.memory.buffer);
-    for (let i = 0; i < R; i++) mem.copyWithin(this.gx + i * m.K * 4, x + rows[i] * m.K * 4, x + (rows[i] + 1) * m.K * 4);
+    // Consecutive rows (every mask group; the whole adapter part of a tail-layout block) are read and
+    // updated where they are; others are gathered first. Rows are independent in both kernels, so the
+    // results are the same bits either way.
+    const run = consecutive(rows);
+    let input = x + rows[0] * m.K * 4;
+    if (!run) {
+      input = this.gx;
+      const mem = new Uint8Array(this.core.memory.buffer);
+      for (let i = 0; i < R; i++) mem.copyWithin(this.gx + i * m.K * 4, x + rows[i] * m.K * 4, x + (rows[i] + 1) * m.K * 4);
+    }
     // The forward's kernel for the matrix's layout (rows or panels): u = A x, d = B u.
     const A = { name: target, type: GGML.F32, ptr: m.a, K: m.K, N: r, layout: m.layout };
     const B = { name: target, type: GGML.F32, ptr: m.b, K: r, N: m.N, layout: m.layout };
-    matmulRange(k, A, this.gx, this.u, R, 0, r);
+    matmulRange(k, A, input, this.u, R, 0, r);
     matmulRange(k, B, this.u, this.d, R, 0, m.N);
-    for (let i = 0; i < R; i++) k.add(y + rows[i] * m.N * 4, this.d + i * m.N * 4, m.N);
+    if (run) k.add(y + rows[0] * m.N * 4, this.d, R * m.N);
+    else for (let i = 0; i < R; i++) k.add(y + rows[i] * m.N * 4, this.d + i * m.N * 4, m.N);
   }
+}
+
+/** Whether rows are r0, r0 + 1, ..., r0 + R - 1. */
+function consecutive(rows: Int32Array): boolean {
+  for (let i = 1; i < rows.length; i++) if (rows[i] !== rows[0] + i) return false;
+  return true;
 }
