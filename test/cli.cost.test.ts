@@ -35,6 +35,11 @@ describe("space cost", () => {
       expect(p.bound_ms).toBeGreaterThan(0);
       expect(["memory", "compute"]).toContain(p.bound_by);
       expect(p.ratio).toBeCloseTo(p.ms / out.points[0].ms, 6);
+      // serial = memory + compute: at least the larger term (the bound), at most twice it; the one that
+      // does not bind is positive, so it is strictly above the bound.
+      expect(p.serial_ms).toBeGreaterThan(p.bound_ms);
+      expect(p.serial_ms).toBeLessThanOrEqual(2 * p.bound_ms * (1 + 1e-12));
+      expect(p.vs_serial).toBeCloseTo(p.ms / p.serial_ms, 9);
     }
     expect(out.points[0].ratio).toBe(1);
     // The bound grows with T (more rows: more operations, more KV), whatever binds.
@@ -47,7 +52,7 @@ describe("space cost", () => {
   it("prints a table without --json", () => {
     const r = space(["cost", "--model", model, "--T", "2", "--prefix", "4", "--repeats", "1"]);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/\| T \| ms \(median\) \| cost\(T\)\/cost\(1\) \| bound ms/);
+    expect(r.stdout).toMatch(/\| T \| ms \(median\) \| cost\(T\)\/cost\(1\) \| bound ms \| bound by \| ms \/ bound \| serial ms \| ms \/ serial \|/);
     expect(r.stdout.match(/^\| [12] \|/gm)?.length).toBe(2);
   });
 

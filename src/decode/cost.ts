@@ -104,6 +104,15 @@ export interface RooflinePoint extends CostPoint {
   readonly bound_by: "memory" | "compute";
   /** median_ms / bound_ms. */
   readonly vs_bound: number;
+  /**
+   * memory + compute, ms: the bound of a core that does not overlap its memory waits with its arithmetic.
+   * The 2-core Xeon VMs behave so: a matmul on cold weights costs its in-cache time plus bytes /
+   * bandwidth, and loads issued ahead do not change that (spec/kernels.md). Where a pass's ms / serial is
+   * near 1 while ms / bound is not, the kernels are not what keeps rows from being free; the machine is.
+   */
+  readonly serial_ms: number;
+  /** median_ms / serial_ms. */
+  readonly vs_serial: number;
 }
 
 /** Bytes the matmul kernels stream for matrix m: its panels or its rows. */
@@ -205,16 +214,17 @@ function kernelPeak(engine: Engine, m: Matrix, repeats: number): number {
  * passBytes / bandwidth; compute = the sum over the pass's matrices of 2 T K N / that kernel's peak
  * (attention and the element-wise kernels are left out: a few percent of the operations at these sizes).
  */
-export function rooflineBound(engine: Engine, machine: Machine, T: number, prefix: number): { ms: number; by: "memory" | "compute" } {
+export function rooflineBound(engine: Engine, machine: Machine, T: number, prefix: number): { ms: number; by: "memory" | "compute"; memory: number; compute: number } {
   const memory = passBytes(engine, T, prefix) / 1e6 / machine.bandwidthGBs;
   const compute = passMatrices(engine).reduce((s, m) => s + (2 * T * m.K * m.N) / 1e6 / machine.peakGops[kernelOf(m)], 0);
-  return memory >= compute ? { ms: memory, by: "memory" } : { ms: compute, by: "compute" };
+  return { ms: Math.max(memory, compute), by: memory >= compute ? "memory" : "compute", memory, compute };
 }
 
 /** The curve beside its roofline: every point with its bound. */
 export function withRoofline(engine: Engine, machine: Machine, points: readonly CostPoint[], prefix: number): RooflinePoint[] {
   return points.map((p) => {
     const b = rooflineBound(engine, machine, p.T, prefix);
-    return { ...p, bound_ms: b.ms, bound_by: b.by, vs_bound: p.median_ms / b.ms };
+    const serial = b.memory + b.compute;
+    return { ...p, bound_ms: b.ms, bound_by: b.by, vs_bound: p.median_ms / b.ms, serial_ms: serial, vs_serial: p.median_ms / serial };
   });
 }
