@@ -260,8 +260,9 @@ export function loadLora(arena: Arena, cfg: ModelConfig, a: AdapterData, pack?: 
 
 /**
  * Applies LoRA to selected rows of a block: y[row] += B (A x[row]) for each row in `rows`, everything else
- * untouched. Rows are gathered (unless consecutive), the two F32 matmuls run over them (the forward's kernels,
- * row-independent), and the result is added row by row with the forward's `add`.
+ * untouched. Rows are gathered unless they are consecutive, the two F32 matmuls run over them (the
+ * forward's kernels, row-independent), and the result is added with the forward's `add` (row by row, or
+ * in one call over consecutive rows: the same additions).
  */
 export class LoraRows {
   private readonly gx: number; // f32 [maxRows, maxWidth]
