@@ -1,0 +1,62 @@
+/**
+ * `npx tsx scripts/ab-core.ts A.wasm B.wasm [--weights q4] [--threads 2] [--T 1,2,3,4] [--rounds 12]`:
+ * paired A/B of two builds of the WebAssembly core (say, build/space-relaxed.wasm before and after a
+ * kernel change) in ONE process: the same GGUF loaded twice, once on each core, and cost(T) of real
+ * forward passes (decode/cost.ts) timed in alternation, A then B, B then A, round after round. On a shared
+ * VM whose speed drifts by 30% from minute to minute, separate runs of `space cost` cannot show a 10%
+ * change; alternating passes in one process can. Prints each width's median ms for A and B and B / A.
+ * Both files must be the same kind of build (relaxed, or plain). Not a test.
+ */
+import { readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { Engine } from "../src/engine.js";
+import { costCurve } from "../src/decode/cost.js";
+import { fileSource } from "../src/node/files.js";
+import { nodeExecutor } from "../src/node/threads.js";
+import { SMOLLM2_PATH } from "../src/node/engine.js";
+import { relaxedSimdAvailable } from "../src/node/wasm.js";
+import { instantiateCore } from "../src/wasm/core.js";
+import type { WeightStorage } from "../src/model/weights.js";
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    model: { type: "string", default: SMOLLM2_PATH },
+    weights: { type: "string", default: "q4" },
+    threads: { type: "string", default: "2" },
+    T: { type: "string", default: "1,2,3,4" },
+    rounds: { type: "string", default: "12" },
+  },
+});
+if (positionals.length !== 2) throw new Error("usage: ab-core.ts A.wasm B.wasm [options]");
+const widths = values.T.split(",").map(Number);
+const threads = Number(values.threads);
+
+async function engineOn(wasm: string): Promise<Engine> {
+  const bytes = new Uint8Array(readFileSync(wasm));
+  const relaxed = relaxedSimdAvailable(bytes); // sets V8's flag on Node 20 when the build needs it
+  const core = await instantiateCore(relaxed ? { plain: bytes, relaxed: bytes } : { plain: bytes }, relaxed ? "relaxed" : "plain");
+  const source = fileSource(values.model);
+  try {
+    return Engine.load(core, source, { weights: values.weights as WeightStorage, executor: (c) => nodeExecutor(c, threads) });
+  } finally {
+    source.close();
+  }
+}
+
+const engines = { A: await engineOn(positionals[0]), B: await engineOn(positionals[1]) };
+const tokens = Array.from({ length: 128 + Math.max(...widths) }, (_, i) => 100 + ((i * 37) % 5000));
+const runs: Record<string, number[]> = {};
+for (let r = 0; r < Number(values.rounds); r++) {
+  for (const name of r % 2 ? (["B", "A"] as const) : (["A", "B"] as const)) {
+    for (const p of costCurve(engines[name], tokens, { prefix: 128, widths, warmup: 1, repeats: 3 })) (runs[name + p.T] ??= []).push(p.median_ms);
+  }
+}
+const median = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1];
+console.log(`${values.weights}, ${threads} thread(s), ${values.rounds} rounds; A = ${positionals[0]}, B = ${positionals[1]}`);
+for (const T of widths) {
+  const a = median(runs["A" + T]), b = median(runs["B" + T]);
+  console.log(`T=${T}: A ${a.toFixed(2)} ms, B ${b.toFixed(2)} ms, B/A ${(b / a).toFixed(3)}`);
+}
+engines.A.close();
+engines.B.close();
