@@ -45,11 +45,18 @@ JS
 fi
 SPACE="node $RUN/code/bin/space-train.mjs"
 # Knobs (environment; a resumed run must use the same training values as its start):
+#   DATA=FILE starts from that distilled data (data/distilled/smollm2-135m-instruct-q4-train.jsonl.gz: the
+#   whole training split, 760 prompts, distilled with --weights q4 on 2026-12-07 in 2 shards on 2 cores);
 #   DISTILL=0 skips stage 1; DISTILL_WEIGHTS=q4 distils the q4 decoder's greedy output (10x faster than
 #   native Q4_1; the 2026-12-04 data: `space distill --weights q4 --threads 2 --shard I/8` x 8 processes on a
 #   16-core machine, 760 prompts in 5 minutes, the shards concatenated); DISTILL_LIMIT=N distils at most N more prompts (problem-major order, so
 #   every language gets some); STEPS BATCH SAR_GROUPS LR WARMUP EVAL_EVERY shape stage 2; INIT=ADAPTER.gguf
 #   starts stage 2 from a trained adapter (space train --init); TRAIN_THREADS (default 1) for its matmuls.
+if [ -n "${DATA:-}" ] && [ ! -s "$RUN/distill-train.jsonl" ]; then
+  # Distilled data from elsewhere (.jsonl, or .jsonl.gz such as the repository's data/distilled/): stage 1
+  # then only adds what that file lacks (distill skips the ids it has).
+  case "$DATA" in *.gz) gunzip -c "$DATA" > "$RUN/distill-train.jsonl" ;; *) cp "$DATA" "$RUN/distill-train.jsonl" ;; esac
+fi
 if [ "${DISTILL:-1}" != 0 ]; then
   echo "$(date -Is) distill -> $RUN/distill-train.jsonl"
   $SPACE distill --model "$MODEL" --out "$RUN/distill-train.jsonl" --split train --data-dir "$DATA_DIR" \
