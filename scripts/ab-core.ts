@@ -16,6 +16,7 @@ import { nodeExecutor } from "../src/node/threads.js";
 import { SMOLLM2_PATH } from "../src/node/engine.js";
 import { relaxedSimdAvailable } from "../src/node/wasm.js";
 import { instantiateCore } from "../src/wasm/core.js";
+import { median, rotate } from "../src/util/stats.js";
 import type { WeightStorage } from "../src/model/weights.js";
 
 const { values, positionals } = parseArgs({
@@ -48,11 +49,10 @@ const engines = { A: await engineOn(positionals[0]), B: await engineOn(positiona
 const tokens = Array.from({ length: 128 + Math.max(...widths) }, (_, i) => 100 + ((i * 37) % 5000));
 const runs: Record<string, number[]> = {};
 for (let r = 0; r < Number(values.rounds); r++) {
-  for (const name of r % 2 ? (["B", "A"] as const) : (["A", "B"] as const)) {
+  for (const name of rotate(["A", "B"] as const, r)) {
     for (const p of costCurve(engines[name], tokens, { prefix: 128, widths, warmup: 1, repeats: 3 })) (runs[name + p.T] ??= []).push(p.median_ms);
   }
 }
-const median = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1];
 console.log(`${values.weights}, ${threads} thread(s), ${values.rounds} rounds; A = ${positionals[0]}, B = ${positionals[1]}`);
 for (const T of widths) {
   const a = median(runs["A" + T]), b = median(runs["B" + T]);

@@ -119,6 +119,24 @@ describe("LoRA panels", () => {
     return new Float32Array(u.buffer);
   };
 
+  /** The widest row a LoRA target reads or writes (dModel, dFF or the K/V width). */
+  const widest = () => Math.max(engine.config.dModel, engine.config.dFF, engine.config.nKvHeads * engine.config.headDim);
+
+  /** n token rows of W f32 in the engine's arena, element i = f(i). */
+  function inputRows(n: number, W: number, f: (i: number) => number): number {
+    const x = engine.arena.alloc(n * W * 4, 64);
+    engine.arena.f32(x, n * W).set(Float32Array.from({ length: n * W }, (_, i) => f(i)));
+    return x;
+  }
+
+  /** y (n rows of W, every element `fill`) after lora.apply(l, t, x, y, rows), copied out. */
+  function applied(lora: LoraRows, x: number, n: number, W: number, fill: number, rows: Int32Array, l: number, t: LoraTarget): Float32Array {
+    const y = engine.arena.alloc(n * W * 4, 64);
+    engine.arena.f32(y, n * W).fill(fill);
+    lora.apply(l, t, x, y, rows);
+    return engine.arena.f32(y, n * W).slice();
+  }
+
   it("loraPanelsFor: f32 beside the exact storages, bf16 beside the rounding ones", () => {
     for (const s of ["native", "f32", "f32-rows"] as const) expect(loraPanelsFor(s)).toBe("f32-panels");
     for (const s of ["bf16", "q8", "q4"] as const) expect(loraPanelsFor(s)).toBe("bf16-panels");
@@ -126,7 +144,7 @@ describe("LoRA panels", () => {
 
   it("apply(): f32 panels == rows bit for bit; bf16 panels == rows on bf16-rounded weights (random adapters, rows, targets)", () => {
     const cfg = engine.config;
-    const W = Math.max(cfg.dModel, cfg.dFF, cfg.nKvHeads * cfg.headDim);
+    const W = widest();
     fc.assert(
       fc.property(
         fc.integer({ min: 1, max: 2 ** 31 - 1 }),
@@ -146,15 +164,9 @@ describe("LoRA panels", () => {
               roundedRows: rowsOf(rounded),
               bf16: new LoraRows(core, arena, loadLora(arena, cfg, data, { core, layout: "bf16-panels" }), 8, cfg),
             };
-            const x = arena.alloc(6 * W * 4, 64);
-            arena.f32(x, 6 * W).set(Float32Array.from({ length: 6 * W }, (_, i) => Math.sin(i * 0.37 + seed)));
+            const x = inputRows(6, W, (i) => Math.sin(i * 0.37 + seed));
             const rows = Int32Array.from(rowList);
-            const out = (lora: LoraRows, l: number, t: LoraTarget) => {
-              const y = arena.alloc(6 * W * 4, 64);
-              arena.f32(y, 6 * W).fill(0.25);
-              lora.apply(l, t, x, y, rows);
-              return arena.f32(y, 6 * W).slice();
-            };
+            const out = (lora: LoraRows, l: number, t: LoraTarget) => applied(lora, x, 6, W, 0.25, rows, l, t);
             for (let l = 0; l < cfg.nLayers; l++) {
               for (const t of targets) {
                 // Panels need groups of 4 k: a rank that is not a multiple of 4 keeps the rows.
@@ -180,7 +192,7 @@ describe("LoRA panels", () => {
 
   it("apply(): consecutive rows, read and updated in place, give the bits of the same rows gathered", () => {
     const cfg = engine.config;
-    const W = Math.max(cfg.dModel, cfg.dFF, cfg.nKvHeads * cfg.headDim);
+    const W = widest();
     fc.assert(
       fc.property(
         fc.integer({ min: 1, max: 2 ** 31 - 1 }),
@@ -194,15 +206,9 @@ describe("LoRA panels", () => {
             const core = engine.core, arena = engine.arena;
             const data = randomAdapter(seed, rank, [...LORA_TARGETS], 0.5);
             const lora = new LoraRows(core, arena, loadLora(arena, cfg, data, layout ? { core, layout } : undefined), 8, cfg);
-            const x = arena.alloc(8 * W * 4, 64);
-            arena.f32(x, 8 * W).set(Float32Array.from({ length: 8 * W }, (_, i) => Math.cos(i * 0.29 + seed)));
+            const x = inputRows(8, W, (i) => Math.cos(i * 0.29 + seed));
             const run = Int32Array.from({ length: R }, (_, i) => r0 + i);
-            const out = (rows: Int32Array, l: number, t: LoraTarget) => {
-              const y = arena.alloc(8 * W * 4, 64);
-              arena.f32(y, 8 * W).fill(-0.5);
-              lora.apply(l, t, x, y, rows);
-              return arena.f32(y, 8 * W).slice();
-            };
+            const out = (rows: Int32Array, l: number, t: LoraTarget) => applied(lora, x, 8, W, -0.5, rows, l, t);
             for (let l = 0; l < cfg.nLayers; l++) {
               for (const t of LORA_TARGETS) {
                 const inPlace = out(run, l, t), gathered = out(run.slice().reverse(), l, t);
