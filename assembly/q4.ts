@@ -90,10 +90,14 @@ export function q4PackPanel(type: i32, w: usize, K: i32, n: i32, cnt: i32, dst: 
   }
 }
 
-/** Relaxed: acc (i16 lanes) + pair sums of the token row's 4 codes at p (broadcast) times the chunk w. */
+/**
+ * Relaxed: acc (i16 lanes) + the pair sums of one stored chunk: its low nibbles (lo) times the token
+ * row's 4 codes xl (broadcast), its high nibbles (hi) times the next 4, xh. Pair sums <= 3810 each, so
+ * the 8 of a block add up in i16 (<= 30480 < 2^15) before one widening.
+ */
 // @ts-ignore: decorator
-@inline function dot4(p: usize, w: v128, acc: v128): v128 {
-  return i16x8.add(acc, i16x8.relaxed_dot_i8x16_i7x16_s(v128.load32_splat(p), w));
+@inline function dot8(acc: v128, xl: v128, xh: v128, lo: v128, hi: v128): v128 {
+  return i16x8.add(acc, i16x8.add(i16x8.relaxed_dot_i8x16_i7x16_s(xl, lo), i16x8.relaxed_dot_i8x16_i7x16_s(xh, hi)));
 }
 
 /** Plain: acc (i32 lanes) + the chunk w (codes in plain byte order) times the token row's 4 i16 codes at p. */
@@ -119,7 +123,9 @@ export function q4PackPanel(type: i32, w: usize, K: i32, n: i32, cnt: i32, dst: 
 // @ts-ignore: decorator
 @inline export function q4Tile(R: i32, x0: usize, xs: usize, wp: usize, K: i32, y0: usize, ys: usize, cnt: i32): void {
   const nb = K >> 5;
-  const m4 = i8x16.splat(15);
+  // The nibble mask from a value the optimiser cannot fold: as a constant, binaryen inlines it at every
+  // use and V8 rebuilds a v128 constant there (several instructions each), inside the innermost loop.
+  const m4 = i8x16.splat(<i8>(15 | (K >>> 31)));
   let f0 = f32x4.splat(0), f1 = f0, f2 = f0, f3 = f0;
   const x1 = x0 + xs, x2 = x1 + xs, x3 = x2 + xs;
   let s = x0 + (<usize>K << 1); // row 0's block scales; value sums at s + 8 nb (other rows: + r * xs)
@@ -127,18 +133,19 @@ export function q4PackPanel(type: i32, w: usize, K: i32, n: i32, cnt: i32, dst: 
   let xo: usize = 0; // offset of the block's codes within a row
   for (let b = 0; b < nb; b++) {
     let a0 = i32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
-    let q = wp + 32;
     if (ASC_FEATURE_RELAXED_SIMD) {
-      // i16 accumulators: 8 chunks of pair sums <= 3810 each stay below 2^15.
+      // A loop over the block's 4 stored chunks (unrolled, the optimiser hoists all 8 unpacked chunks
+      // and the core spills them); the +4 of the high nibbles' codes is the loads' constant offset.
       let p0 = x0 + xo, p1 = x1 + xo, p2 = x2 + xo, p3 = x3 + xo;
-      for (let c = 0; c < 4; c++) {
+      let q = wp + 32;
+      const qe = q + 64;
+      while (q < qe) {
         const v = v128.load(q);
-        const lo = v128.and(v, m4);
-        const hi = v128.and(i16x8.shr_u(v, 4), m4);
-        a0 = dot4(p0 + 4, hi, dot4(p0, lo, a0));
-        if (R > 1) a1 = dot4(p1 + 4, hi, dot4(p1, lo, a1));
-        if (R > 2) a2 = dot4(p2 + 4, hi, dot4(p2, lo, a2));
-        if (R > 3) a3 = dot4(p3 + 4, hi, dot4(p3, lo, a3));
+        const lo = v128.and(v, m4), hi = v128.and(i16x8.shr_u(v, 4), m4);
+        a0 = dot8(a0, v128.load32_splat(p0), v128.load32_splat(p0, 4), lo, hi);
+        if (R > 1) a1 = dot8(a1, v128.load32_splat(p1), v128.load32_splat(p1, 4), lo, hi);
+        if (R > 2) a2 = dot8(a2, v128.load32_splat(p2), v128.load32_splat(p2, 4), lo, hi);
+        if (R > 3) a3 = dot8(a3, v128.load32_splat(p3), v128.load32_splat(p3, 4), lo, hi);
         q += 16;
         p0 += 8;
         p1 += 8;
@@ -152,6 +159,7 @@ export function q4PackPanel(type: i32, w: usize, K: i32, n: i32, cnt: i32, dst: 
       xo += 32;
     } else {
       // Codes as i16 (times 256 after the byte split), the token row's i16 code pairs broadcast.
+      let q = wp + 32;
       let p0 = x0 + xo, p1 = x1 + xo, p2 = x2 + xo, p3 = x3 + xo;
       for (let c = 0; c < 4; c++) {
         const v = v128.load(q);
