@@ -3,9 +3,11 @@
  *  - its choice on synthetic cost curves and acceptance rates (table-driven);
  *  - expectedRate against a simulation of the proposer's state machine (candidates or none per layout);
  *  - the acceptance tracker (prior, exponentially weighted counts);
- *  - coverage: every configuration it can pick is plain AR (AR_CONFIG) or has a layout the exactness
- *    property tests iterate over (AUTO_LAYOUTS) and a k within the mask source's; test/decode.space.test.ts
- *    runs every one of spaceConfigs;
+ *  - coverage: every configuration it can pick is plain AR (AR_CONFIG), a mask configuration (a layout
+ *    of AUTO_LAYOUTS) or a lookup step (LOOKUP_LAYOUT), with a k within the mask source's;
+ *    test/decode.space.test.ts runs every one of spaceConfigs;
+ *  - lookup steps: chosen only at a match and when they pay, with acceptance of their own per n-gram
+ *    length that leaves the masks' estimate and exploration alone, and a calibration of their own;
  *  - the AR fallback: AR whenever no block is expected to beat it, probes within their budget, and a
  *    return to SPACE when the masks start being accepted;
  *  - greedy output of `auto` (the real cost model, and a chooser switching at random every step) == ar.
@@ -15,7 +17,7 @@ import fc from "fast-check";
 import type { Engine } from "../src/engine.js";
 import { generate, type GenerateResult } from "../src/decode/generate.js";
 import { ArProposer, type Proposer } from "../src/decode/proposer.js";
-import { AR_CONFIG, FULL_LAYOUT, LEAN_LAYOUT, TAIL_LAYOUT, MAX_K, SpaceProposer, type SpaceAuto, type SpaceConfig, type SpaceMask } from "../src/decode/space.js";
+import { AR_CONFIG, FULL_LAYOUT, LEAN_LAYOUT, LOOKUP_LAYOUT, TAIL_LAYOUT, MAX_K, SpaceProposer, type SpaceAuto, type SpaceConfig, type SpaceMask } from "../src/decode/space.js";
 import {
   AcceptanceTracker,
   AUTO_LAYOUTS,
@@ -25,6 +27,7 @@ import {
   costFromTable,
   expectedRate,
   isAr,
+  isLookup,
   measureCost,
   probeCost,
   SpaceCostModel,
@@ -372,15 +375,74 @@ describe("calibration by the steps' own wall time", () => {
   });
 });
 
+describe("lookup steps", () => {
+  const verdict = (accepted: number) => ({ accepted, emitted: [], ended: false }) as never;
+  // A CPU-like curve: every row costs 0.3 of AR's (SmolLM2 on 2 cores); masks never pay on it.
+  const rows: CostFn = (T) => 1 + 0.3 * (T - 1);
+
+  it("run only at a match, and only while the copies pay: a rejected n-gram length falls back to AR", () => {
+    const model = new SpaceCostModel(spaceConfigs(3), rows, { probeBudget: 0 });
+    model.observe(1, verdict(0)); // one mask verdict: no probing from here on (budget 0)
+    expect(model.choose({ lookup: 0 })).toBe(AR_CONFIG);
+    const first = model.choose({ lookup: 3 }); // the prior (0.5) pays for one copied token: 1.5 / 1.3
+    expect(isLookup(first) && first.k).toBe(1);
+    for (let i = 0; i < 40; i++) model.observe(1, verdict(0), "lookup"), model.choose({ lookup: 3 });
+    expect(model.choose({ lookup: 3 })).toBe(AR_CONFIG); // length-3 matches are always wrong here
+    expect(isLookup(model.choose({ lookup: 2 }))).toBe(true); // length 2 keeps its own (prior) estimate
+  });
+
+  it("accepted copies grow d up to the widest configuration", () => {
+    const model = new SpaceCostModel(spaceConfigs(4), rows);
+    const widths: number[] = [];
+    for (let i = 0; i < 100; i++) {
+      const c = model.choose({ lookup: 2 });
+      widths.push(c.k);
+      expect(isLookup(c)).toBe(true);
+      model.observe(c.k, verdict(c.k), "lookup");
+    }
+    expect(model.choose({ lookup: 2 })).toEqual({ k: 4, layout: LOOKUP_LAYOUT });
+    expect(widths.slice(0, 3)).toEqual([1, 2, 3]); // one more copied token at a time
+    expect(model.bestLookup(2)!.rate).toBeGreaterThan(2 / rows(1)); // > 2 tokens per AR step's time
+  });
+
+  it("lookup verdicts leave the masks' acceptance, decision and exploration alone", () => {
+    const model = new SpaceCostModel(spaceConfigs(3), TINY_CURVE, { probeBudget: 0.05 });
+    model.observe(3, verdict(0)); // masks rejected: AR, and the credit restarts from 0
+    const alphas = () => [1, 2, 3].map((j) => model.tracker.alpha(j));
+    const before = alphas();
+    const steps = (n: number) => Array.from({ length: n }, () => model.choose()).filter((c) => !isAr(c)).length;
+    const arOnly = new SpaceCostModel(spaceConfigs(3), TINY_CURVE, { probeBudget: 0.05 });
+    arOnly.observe(3, verdict(0));
+    for (let i = 0; i < 30; i++) model.observe(2, verdict(2), "lookup"); // a run of copies, all accepted
+    expect(alphas()).toEqual(before);
+    expect(steps(200)).toBe(Array.from({ length: 200 }, () => arOnly.choose()).filter((c) => !isAr(c)).length);
+  });
+
+  it("lookup blocks calibrate their own cost: slow lookup steps move neither AR's nor the masks' correction", () => {
+    const clock = { now: 0 };
+    const model = new SpaceCostModel(spaceConfigs(2), rows, { clock: () => clock.now, lookupCost: rows });
+    for (let i = 0; i < 10; i++) {
+      model.planned(3, true); // a lookup block of 3 rows...
+      clock.now += 3 * rows(3); // ...that took 3x its cost
+    }
+    model.planned(1);
+    expect(model.correction(3, true)).toBeGreaterThan(2);
+    expect(model.correction(3)).toBe(1);
+    expect(model.correction(1)).toBe(1);
+    expect(model.lookupStepCost(3)).toBeCloseTo(rows(3) * model.correction(3, true), 9);
+  });
+});
+
 describe("coverage: the cost model only picks layouts the exactness tests cover", () => {
-  it("every configuration of every mask source is plain AR, or has a layout in AUTO_LAYOUTS and k in [1, kMax]", () => {
+  it("every configuration of every mask source is plain AR, or has a layout in AUTO_LAYOUTS or the lookup layout and k in [1, kMax]", () => {
     for (let kMax = 1; kMax <= MAX_K; kMax++) {
       const configs = spaceConfigs(kMax);
       expect(configs[0]).toBe(AR_CONFIG);
       for (const c of configs.slice(1)) {
-        expect(AUTO_LAYOUTS).toContain(c.layout);
+        expect([...AUTO_LAYOUTS, LOOKUP_LAYOUT]).toContain(c.layout);
         expect(c.k >= 1 && c.k <= kMax).toBe(true);
       }
+      expect(configs.filter(isLookup).map((c) => c.k)).toEqual(Array.from({ length: kMax }, (_, i) => i + 1));
     }
   });
 
@@ -393,10 +455,12 @@ describe("coverage: the cost model only picks layouts the exactness tests cover"
         (kMax, ms, verdicts) => {
           const configs = spaceConfigs(kMax);
           const model = new SpaceCostModel(configs, costFromTable(ms.map((y, i) => ({ T: 1 + 40 * i, ms: y }))));
-          for (const [n, ended] of verdicts) {
-            const c = model.choose();
+          for (const [i, [n, ended]] of verdicts.entries()) {
+            const match = i % 4; // 0: no lookup match at this step
+            const c = model.choose({ lookup: match });
             expect(configs).toContain(c);
-            model.observe(c.k, { accepted: Math.min(n, c.k), emitted: [], ended } as never);
+            if (isLookup(c)) expect(match).toBeGreaterThan(0);
+            model.observe(c.k, { accepted: Math.min(n, c.k), emitted: [], ended } as never, isLookup(c) ? "lookup" : "masks");
           }
         },
       ),

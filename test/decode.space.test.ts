@@ -14,7 +14,7 @@ import fc from "fast-check";
 import type { Engine } from "../src/engine.js";
 import { generate, type GenerateOptions, type GenerateResult } from "../src/decode/generate.js";
 import { ArProposer, type Proposer } from "../src/decode/proposer.js";
-import { SpaceProposer, AR_CONFIG, FULL_LAYOUT, HYBRID_LAYOUT, LEAN_LAYOUT, spaceBlock, type SpaceAuto, type SpaceConfig, type SpaceLayout } from "../src/decode/space.js";
+import { SpaceProposer, AR_CONFIG, FULL_LAYOUT, HYBRID_LAYOUT, LEAN_LAYOUT, LOOKUP_LAYOUT, spaceBlock, type SpaceAuto, type SpaceConfig, type SpaceLayout } from "../src/decode/space.js";
 import { spaceConfigs } from "../src/decode/costmodel.js";
 import { Rng } from "../src/util/rng.js";
 import { LookupProposer } from "../src/decode/lookup.js";
@@ -240,6 +240,26 @@ describe("the plain AR step of SPACE (AR_CONFIG)", () => {
     expect(Array.from(plan.maskRows ?? [])).toEqual([]);
     expect(plan.groups).toEqual([null]);
     expect(Array.from(plan.keepRows(0))).toEqual([0, 1]);
+  });
+
+  it("a lookup step: the copied candidates (a longer tail match first), no mask row; no match: an AR block", () => {
+    let hint: { lookup: number } | undefined;
+    const c: SpaceConfig = { k: 3, layout: LOOKUP_LAYOUT };
+    const auto: SpaceAuto = { configs: [AR_CONFIG, c], choose: (h) => ((hint = h), c), observe() {} };
+    const p = new SpaceProposer({ k: 3, mask: { token: 9 }, vocabSize: V, auto });
+    const step = (history: number[]) =>
+      p.plan({ pending: Int32Array.of(history[history.length - 1]), cached: history.length - 1, history, sampling: { temperature: 0, topK: 0, topP: 1 }, rng: new Rng(0) });
+    // [5 6 7 8 ... 6 7]: the trigram "x 6 7" does not recur, the bigram "6 7" does, followed by 8 20 21.
+    const matched = step([5, 6, 7, 8, 20, 21, 4, 6, 7]);
+    expect(hint).toEqual({ lookup: 2 });
+    expect(matched.source).toBe("lookup");
+    expect(Array.from(matched.candidates)).toEqual([8, 20, 21]);
+    expect(matched.block).toEqual(chainBlock(8, [7, 8, 20, 21], [0, 1, 2, 3]));
+    expect(Array.from(matched.maskRows ?? [])).toEqual([]);
+    const none = step([5, 6, 7, 8]);
+    expect(hint).toEqual({ lookup: 0 });
+    expect(Array.from(none.candidates)).toEqual([]);
+    expect(none.block).toEqual(chainBlock(3, [8], [0]));
   });
 
   it("k = 0 only as the plain AR configuration", () => {

@@ -64,12 +64,12 @@ export async function runDemo(engine: Engine, write: (s: string) => void, maxTok
   await compareArSpace(engine, prompt, costModel); // warm-up (its acceptance estimate carries on)
   const chosen = await compareArSpace(engine, prompt, costModel);
   write(report("space, layout auto (the cost model)", chosen));
-  const { ar, speculating, probes } = auto.counts;
+  const { ar, speculating, lookup, probes } = auto.counts;
   const ratio = (T: number) => (auto.cost(T) / auto.cost(1)).toFixed(1);
   write(
     `why: on this CPU a ${rows}-row block costs ${ratio(rows)}x AR's one row (a 4-row block ${ratio(4)}x), so tau ${paper.tau.toFixed(2)} ` +
       `${paper.arMs < paper.spaceMs ? "does not pay for the full layout" : "pays even for the full layout"}; the cost model ran ${ar} AR steps and ` +
-      `${speculating} SPACE steps (${probes} probes) over both of its runs (spec/space.md, layouts)\n`,
+      `${speculating} SPACE steps (${probes} probes) and ${lookup} lookup steps over both of its runs (spec/space.md, layouts)\n`,
   );
   if (!paper.identical || !chosen.identical) fail("E_MODEL", "SPACE output differs from AR output: a bug (SPACE is lossless)");
 }

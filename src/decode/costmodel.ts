@@ -25,7 +25,7 @@
  */
 import type { Engine } from "../engine.js";
 import { costCurve } from "./cost.js";
-import { AR_CONFIG, FULL_LAYOUT, LEAN_LAYOUT, TAIL_LAYOUT, type SpaceAuto, type SpaceConfig, type SpaceLayout } from "./space.js";
+import { AR_CONFIG, FULL_LAYOUT, LEAN_LAYOUT, LOOKUP_LAYOUT, TAIL_LAYOUT, type SpaceAuto, type SpaceConfig, type SpaceLayout } from "./space.js";
 import type { Verdict } from "./verify.js";
 import type { LoraRows } from "../model/adapter.js";
 
@@ -38,17 +38,24 @@ export const AUTO_LAYOUTS: readonly SpaceLayout[] = [FULL_LAYOUT, LEAN_LAYOUT, T
 
 /**
  * Every configuration the cost model may pick for a mask source of kMax masks: AR_CONFIG (a plain AR
- * step), then k = 1..kMax x AUTO_LAYOUTS. AR comes first, so it wins ties (the smallest block).
+ * step), then k = 1..kMax x AUTO_LAYOUTS, then lookup steps of up to d = 1..kMax copied candidates
+ * (LOOKUP_LAYOUT; chosen only at steps whose text has a match). AR comes first, so it wins ties.
  */
 export function spaceConfigs(kMax: number): SpaceConfig[] {
   const out: SpaceConfig[] = [AR_CONFIG];
   for (let k = 1; k <= kMax; k++) for (const layout of AUTO_LAYOUTS) out.push({ k, layout });
+  for (let d = 1; d <= kMax; d++) out.push({ k: d, layout: LOOKUP_LAYOUT });
   return out;
 }
 
 /** Whether c is a plain AR step (no candidates, no mask group). */
 export function isAr(c: SpaceConfig): boolean {
   return c.k === 0;
+}
+
+/** Whether c is a lookup step (copied candidates, no mask group). */
+export function isLookup(c: SpaceConfig): boolean {
+  return c.layout === LOOKUP_LAYOUT;
 }
 
 /** Rows of a step's block: one pending (bonus) token, m candidates, k masks per mask group. */
@@ -171,9 +178,10 @@ export class AcceptanceTracker {
     this.decay = o.decay ?? 0.95;
   }
 
-  alpha(j: number): number {
-    if (j < 1 || j > this.kMax) return this.prior;
-    return (this.accepts[j] + this.prior * this.priorWeight) / (this.tries[j] + this.priorWeight);
+  /** alpha_j with the prior `prior` (default this.prior) in place of the tracker's own. */
+  alpha(j: number, prior = this.prior): number {
+    if (j < 1 || j > this.kMax) return prior;
+    return (this.accepts[j] + prior * this.priorWeight) / (this.tries[j] + this.priorWeight);
   }
 
   /**
@@ -220,6 +228,11 @@ export interface CostModelOptions extends AcceptanceOptions {
    * position (default 4; AcceptanceTracker.carryOver). Infinity: one running estimate across sequences.
    */
   readonly carry?: number;
+  /**
+   * cost(T) of a block without mask rows (a lookup step: [pending] and T - 1 copied candidates, no
+   * adapter). Default `cost`.
+   */
+  readonly lookupCost?: CostFn;
 }
 
 /** A step's wall time over its cost(T) counts within these bounds (a stall, a GC pause: not the width's price). */
@@ -243,38 +256,58 @@ const CALIBRATION_WINDOW = 16;
  * (a small compute-bound model) every few dozen. Before the first verdict the credit is unlimited: the
  * prior is no evidence, so the first AR choice probes at once (at the first step that is the prompt's
  * prefill plus k mask rows, which costs little more than the prefill).
+ *
+ * Lookup steps. At a step whose text has a lookup match of a tail n-gram (choose's hint), a lookup
+ * configuration [pending] c_1..c_d with the copied candidates runs instead when its expected rate,
+ * (1 + a_1 + a_1 a_2 + ... + a_1..a_d) / cost(1 + d) with the lookup acceptance for that n, beats the
+ * rate of the configuration the model runs otherwise. Lookup acceptance is kept per n-gram length,
+ * apart from the masks' (a copied run and a mask group are different predictors), and needs no
+ * exploration: every match is a chance to verify, and the prior makes the first one try d = 1.
  */
 export class SpaceCostModel implements SpaceAuto {
   readonly tracker: AcceptanceTracker;
   /** Steps by kind, and probes started (what exploration cost; for tests and the demo). */
-  readonly counts = { ar: 0, speculating: 0, probes: 0 };
+  readonly counts = { ar: 0, speculating: 0, lookup: 0, probes: 0 };
   private current: SpaceConfig;
   private steps = 0;
   private readonly every: number;
   private readonly probeBudget: number;
+  private readonly chains: readonly SpaceConfig[]; // AR and the mask configurations (what best() picks from)
   private readonly speculating: readonly SpaceConfig[];
+  private readonly lookups: readonly SpaceConfig[]; // by d, ascending
+  private readonly lookupAlpha = new Map<number, AcceptanceTracker>(); // per matched n-gram length
+  private lookupN = 0; // the n-gram length of the lookup step in progress (until its verdict)
+  private readonly acceptance: AcceptanceOptions;
   private credit = Infinity; // in cost units; see the class comment
   private probe: SpaceConfig | null = null; // the probe in progress (until its verdict)
   private probeSteps = 0;
   // The decision depends only on alpha, which changes only at verdicts (observe(), not the tracker's
   // own observe): between them (every AR step) it is reused, so an AR step costs no rate evaluations
   // (on the embedded model a whole step takes ~0.1 ms).
-  private decision: { best: SpaceConfig; probe: SpaceConfig | null; probeExtra: number } | null = null;
+  private decision: { best: SpaceConfig; bestRate: number; probe: SpaceConfig | null; probeExtra: number } | null = null;
   // Calibration: per block width, the running mean of (step wall time / cost(T)) and its sample count.
   private readonly calibrating: boolean;
   private readonly clock: () => number;
   private readonly widths: ReadonlySet<number>;
   private readonly ratio = new Map<number, { mean: number; n: number }>();
+  private readonly lookupRatio = new Map<number, { mean: number; n: number }>(); // lookup blocks' own
+  private readonly lookupCost: CostFn;
+  private lastLookup = false;
   private lastRows = 0;
   private lastStart = 0;
   private readonly carry: number;
 
   constructor(readonly configs: readonly SpaceConfig[], readonly cost: CostFn, o: CostModelOptions = {}) {
     if (configs.length === 0) throw new Error("SPACE cost model: no configurations");
+    this.chains = configs.filter((c) => !isLookup(c));
+    if (this.chains.length === 0) throw new Error("SPACE cost model: lookup configurations need AR or a mask configuration beside them");
     this.tracker = new AcceptanceTracker(Math.max(1, ...configs.map((c) => c.k)), o);
+    this.acceptance = o;
     this.every = Math.max(1, Math.floor(o.every ?? 1));
     this.probeBudget = Math.max(0, o.probeBudget ?? 0.03);
-    this.speculating = configs.filter((c) => !isAr(c));
+    this.speculating = this.chains.filter((c) => !isAr(c));
+    this.lookups = configs.filter(isLookup).sort((a, b) => a.k - b.k);
+    this.lookupCost = o.lookupCost ?? cost;
     this.calibrating = o.calibrate ?? true;
     this.clock = o.clock ?? (() => performance.now());
     this.widths = new Set(configWidths(configs));
@@ -291,12 +324,14 @@ export class SpaceCostModel implements SpaceAuto {
    */
   reset(): void {
     this.tracker.carryOver(this.carry);
+    for (const t of this.lookupAlpha.values()) t.carryOver(this.carry);
     this.decision = null;
     this.credit = Infinity;
     this.probe = null;
     this.probeSteps = 0;
     this.steps = 0;
     this.lastRows = 0;
+    this.lookupN = 0;
     this.current = this.best();
   }
 
@@ -309,14 +344,45 @@ export class SpaceCostModel implements SpaceAuto {
    */
   readonly stepCost: CostFn = (T) => this.cost(T) * (this.ratio.get(T)?.mean ?? this.ratio.get(1)?.mean ?? 1);
 
-  /** The correction of width T so far (1 = the measured cost(T)); for tests. */
-  correction(T: number): number {
-    return this.ratio.get(T)?.mean ?? 1;
+  /** cost(T) of a lookup block as its steps have shown it (a width not run yet: AR's correction). */
+  readonly lookupStepCost: CostFn = (T) => this.lookupCost(T) * (this.lookupRatio.get(T)?.mean ?? this.ratio.get(1)?.mean ?? 1);
+
+  /** The correction of width T so far (1 = the measured cost(T)); `lookup`: of lookup blocks. For tests. */
+  correction(T: number, lookup = false): number {
+    return (lookup ? this.lookupRatio : this.ratio).get(T)?.mean ?? 1;
   }
 
-  /** The configuration with the highest expected rate now (AR_CONFIG when nothing beats AR). */
+  /** The configuration with the highest expected rate now, lookup steps aside (AR_CONFIG when nothing beats AR). */
   best(): SpaceConfig {
-    return chooseConfig(this.configs, this.alpha, this.stepCost);
+    return chooseConfig(this.chains, this.alpha, this.stepCost);
+  }
+
+  /** Running acceptance of lookup candidates after a matched tail n-gram of length n. */
+  lookupAcceptance(n: number): AcceptanceTracker {
+    let t = this.lookupAlpha.get(n);
+    if (!t) this.lookupAlpha.set(n, (t = new AcceptanceTracker(Math.max(1, ...this.lookups.map((c) => c.k)), this.acceptance)));
+    return t;
+  }
+
+  /**
+   * The lookup configuration with the highest expected rate for a match of length n, and that rate:
+   * (1 + sum over j <= d of a_1..a_j) / cost(1 + d). The prior of position j > 1 is the estimate of
+   * position j - 1, not a constant (a copied run that holds tends to go on holding): so d grows one
+   * step at a time while the copies are accepted, instead of stopping where a constant prior does not
+   * pay for one more row. Null without lookup configurations.
+   */
+  bestLookup(n: number): { config: SpaceConfig; rate: number } | null {
+    const t = this.lookupAcceptance(n);
+    const a: number[] = [];
+    for (let j = 1; j <= t.kMax; j++) a.push(clamp01(j === 1 ? t.alpha(1) : t.alpha(j, a[j - 2])));
+    let best: { config: SpaceConfig; rate: number } | null = null;
+    for (const c of this.lookups) {
+      let reach = 1, tokens = 1;
+      for (let j = 1; j <= c.k; j++) tokens += (reach *= a[j - 1]);
+      const rate = tokens / this.lookupStepCost(1 + c.k);
+      if (!best || rate > best.rate * (1 + 1e-9)) best = { config: c, rate };
+    }
+    return best;
   }
 
   /** The best configuration that proposes candidates (what a probe runs); null if there is none. */
@@ -330,38 +396,44 @@ export class SpaceCostModel implements SpaceAuto {
    * with the tokens), which corrects cost(T) for the previous step's width. Widths no configuration
    * runs (the prompt's first block) are not counted.
    */
-  planned(rows: number): void {
+  planned(rows: number, lookup = false): void {
     if (!this.calibrating) return;
     const now = this.clock();
     const T = this.lastRows;
     if (T > 0 && this.widths.has(T)) {
-      const r = Math.min(CALIBRATION_CLIP.max, Math.max(CALIBRATION_CLIP.min, (now - this.lastStart) / this.cost(T)));
+      // A lookup block (no mask rows) has its own cost curve, so its own correction; width 1 is AR's.
+      const byLookup = this.lastLookup && T > 1;
+      const ratios = byLookup ? this.lookupRatio : this.ratio;
+      const r = Math.min(CALIBRATION_CLIP.max, Math.max(CALIBRATION_CLIP.min, (now - this.lastStart) / (byLookup ? this.lookupCost : this.cost)(T)));
       // A prior of one step at the measured cost, so the first step moves the estimate only half way.
-      const old = this.ratio.get(T) ?? { mean: 1, n: 1 };
+      const old = ratios.get(T) ?? { mean: 1, n: 1 };
       const n = Math.min(CALIBRATION_WINDOW, old.n + 1);
       const mean = old.mean + (r - old.mean) / n;
-      this.ratio.set(T, { mean, n });
+      ratios.set(T, { mean, n });
       if (Math.abs(mean / old.mean - 1) > 0.02) this.decision = null; // re-choose only on a real change
     }
     this.lastRows = rows;
+    this.lastLookup = lookup;
     this.lastStart = now;
   }
 
-  choose(): SpaceConfig {
-    const c = this.pick();
-    this.counts[isAr(c) ? "ar" : "speculating"]++;
+  choose(hint?: { readonly lookup: number }): SpaceConfig {
+    const c = this.pick(hint?.lookup ?? 0);
+    this.counts[isAr(c) ? "ar" : isLookup(c) ? "lookup" : "speculating"]++;
     return c;
   }
 
-  private decide(): { best: SpaceConfig; probe: SpaceConfig | null; probeExtra: number } {
+  private decide(): { best: SpaceConfig; bestRate: number; probe: SpaceConfig | null; probeExtra: number } {
     if (!this.decision) {
       const probe = this.bestSpeculating();
-      this.decision = { best: this.best(), probe, probeExtra: probe ? probeCost(probe, this.alpha, this.stepCost).extra : Infinity };
+      const best = this.best();
+      const bestRate = expectedRate(best, this.alpha, this.stepCost).rate;
+      this.decision = { best, bestRate, probe, probeExtra: probe ? probeCost(probe, this.alpha, this.stepCost).extra : Infinity };
     }
     return this.decision;
   }
 
-  private pick(): SpaceConfig {
+  private pick(match: number): SpaceConfig {
     const d = this.decide();
     if (this.steps++ % this.every === 0) this.current = d.best;
     // A probe lasts until its verdict: two steps from no candidates, one if candidates were left over.
@@ -370,6 +442,12 @@ export class SpaceCostModel implements SpaceAuto {
       return this.probe;
     }
     this.probe = null;
+    // A match: copied candidates instead, when they are expected to pay more than the usual choice.
+    const lookup = match > 0 ? this.bestLookup(match) : null;
+    if (lookup && lookup.rate > d.bestRate * (1 + 1e-9)) {
+      this.lookupN = match;
+      return lookup.config;
+    }
     if (!isAr(this.current)) return this.current;
     if (d.probe && this.credit >= d.probeExtra) {
       this.probe = d.probe;
@@ -381,8 +459,14 @@ export class SpaceCostModel implements SpaceAuto {
     return this.current;
   }
 
-  observe(m: number, verdict: Verdict): void {
+  observe(m: number, verdict: Verdict, source?: string): void {
     if (m === 0) return; // no candidate verified: no evidence
+    if (source === "lookup") {
+      // Evidence on copied candidates only: the masks' estimate, decision and exploration stand.
+      if (this.lookupN > 0) this.lookupAcceptance(this.lookupN).observe(m, verdict.accepted, verdict.ended);
+      this.lookupN = 0;
+      return;
+    }
     this.tracker.observe(m, verdict.accepted, verdict.ended);
     this.decision = null;
     this.credit = 0;
@@ -422,10 +506,16 @@ export function measureCost(engine: Engine, configs: readonly SpaceConfig[], o: 
   return costFromTable([...cache].map(([T, ms]) => ({ T, ms })));
 }
 
-/** The cost model for an engine and a mask source of kMax masks: measured cost(T), every configuration. */
+/**
+ * The cost model for an engine and a mask source of kMax masks: measured cost(T), every configuration.
+ * With an adapter, lookup blocks (no mask rows, so no LoRA rows) get their own curve, measured without it.
+ */
 export function autoSpace(engine: Engine, kMax: number, o: CostModelOptions & MeasureOptions = {}): SpaceCostModel {
   const configs = spaceConfigs(kMax);
-  return new SpaceCostModel(configs, measureCost(engine, configs, o), o);
+  const cost = measureCost(engine, configs, o);
+  const { lora: _lora, ...plain } = o;
+  const lookupCost = o.lora ? measureCost(engine, configs.filter((c) => isAr(c) || isLookup(c)), plain) : cost;
+  return new SpaceCostModel(configs, cost, { lookupCost, ...o });
 }
 
 function clamp01(x: number): number {

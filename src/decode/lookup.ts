@@ -62,6 +62,14 @@ export class LookupProposer implements Proposer {
  * a repeating tail such as [x y x y] proposes [x y x ...] rather than stopping at the history's end.
  */
 export function lookupCandidates(history: readonly number[], k: number, maxNgram: number, minNgram: number): number[] {
+  return lookupMatch(history, k, maxNgram, minNgram).tokens;
+}
+
+/**
+ * lookupCandidates with the length n of the tail n-gram that matched (0 and no tokens when none did):
+ * a longer match is a better predictor, so the cost model keeps acceptance per n (costmodel.ts).
+ */
+export function lookupMatch(history: readonly number[], k: number, maxNgram: number, minNgram: number): { tokens: number[]; n: number } {
   const H = history.length;
   for (let n = Math.min(maxNgram, H - 1); n >= minNgram; n--) {
     // Match start s < H - n (an earlier occurrence), most recent first.
@@ -74,8 +82,8 @@ export function lookupCandidates(history: readonly number[], k: number, maxNgram
         const from = s + n + i; // < H + i always, since s + n < H
         out.push(from < H ? history[from] : out[from - H]);
       }
-      return out;
+      return { tokens: out, n };
     }
   }
-  return [];
+  return { tokens: [], n: 0 };
 }

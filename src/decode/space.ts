@@ -29,7 +29,7 @@ import type { LoraRows } from "../model/adapter.js";
 import { range } from "./block.js";
 import type { MoreLogits, Proposer, StepContext, StepPlan } from "./proposer.js";
 import { argmax, distribution, sample, type Distribution } from "./sampling.js";
-import { lookupCandidates } from "./lookup.js";
+import { lookupMatch } from "./lookup.js";
 import type { Verdict } from "./verify.js";
 
 /** The mask [M]: a vocabulary token, or (issue "SAR-SFT") vectors an adapter supplies. */
@@ -82,10 +82,19 @@ export const TAIL_LAYOUT: SpaceLayout = { name: "tail", groupAfter: (j, m) => j 
  */
 export const HYBRID_LAYOUT: SpaceLayout = { name: "hybrid", groupAfter: TAIL_LAYOUT.groupAfter, lookup: true };
 
+/**
+ * Candidates from prompt lookup and no mask group at all: a block of [pending] c_1..c_m, m <= k, which
+ * costs neither mask rows nor the adapter. Only the cost model picks it (`auto`), and only at a step
+ * whose text has a match: on a CPU, where every row costs, a copy of the text is the draft that most
+ * often pays for its rows (spec/space.md, "Lookup steps"). Not a `--layout` choice: alone it is
+ * `--decoder lookup`.
+ */
+export const LOOKUP_LAYOUT: SpaceLayout = { name: "lookup", groupAfter: () => false, lookup: true };
+
 export const LAYOUTS: Readonly<Record<string, SpaceLayout>> = { full: FULL_LAYOUT, lean: LEAN_LAYOUT, tail: TAIL_LAYOUT, hybrid: HYBRID_LAYOUT };
 
-/** Hybrid layouts' lookup: the longest and shortest tail n-gram matched (a single token matches too often). */
-const HYBRID_NGRAM = { max: 3, min: 2 } as const;
+/** Hybrid and lookup layouts: the longest and shortest tail n-gram matched (a single token matches too often). */
+export const HYBRID_NGRAM = { max: 3, min: 2 } as const;
 
 /** No mask group anywhere: the layout of AR_CONFIG (not a `--layout` choice: that is `--decoder ar`). */
 export const AR_LAYOUT: SpaceLayout = { name: "ar", groupAfter: () => false };
@@ -113,12 +122,19 @@ export interface SpaceAuto {
    * AR_CONFIG (k = 0).
    */
   readonly configs: readonly SpaceConfig[];
-  /** The configuration of the next step. */
-  choose(): SpaceConfig;
-  /** The verdict on a step that verified m candidates. */
-  observe(m: number, verdict: Verdict): void;
-  /** The step just chosen has a block of `rows` rows (what a model of step costs can time). */
-  planned?(rows: number): void;
+  /**
+   * The configuration of the next step. `lookup`: the length n of the tail n-gram that prompt lookup
+   * matched for this step (HYBRID_NGRAM; 0 = no match), passed when a configuration has a lookup
+   * layout, so that one is only chosen where it has candidates.
+   */
+  choose(hint?: { readonly lookup: number }): SpaceConfig;
+  /** The verdict on a step that verified m candidates, from `source` ("masks", "lookup", "injected"). */
+  observe(m: number, verdict: Verdict, source?: string): void;
+  /**
+   * The step just chosen has a block of `rows` rows, `lookup` when its candidates were copied by
+   * lookup (no mask rows; what a model of step costs can time).
+   */
+  planned?(rows: number, lookup?: boolean): void;
   /** A new sequence begins (the proposer's reset): what was learnt about the last text may change. */
   reset?(): void;
 }
@@ -266,6 +282,7 @@ export class SpaceProposer implements Proposer<SpacePlan> {
   readonly k: number;
   readonly mask: SpaceMask;
   readonly layout: SpaceLayout;
+  private readonly looksUp: boolean; // some configuration copies candidates by prompt lookup
   private candidates = new Int32Array(0); // c for the next step; none before the first step
   private q: Distribution[] | undefined; // the distributions c was sampled from (sampling only)
 
@@ -285,7 +302,9 @@ export class SpaceProposer implements Proposer<SpacePlan> {
         if (!(Number.isInteger(c.k) && c.k >= 0 && c.k <= k)) fail("E_ARGS", `SPACE auto: configuration k = ${c.k} is outside [0, ${k}]`);
       }
     }
-    this.maxExtraRows = Math.max(...(opts.auto?.configs ?? [{ k, layout: this.layout }]).map((c) => maxExtraRows(c.k, c.layout)));
+    const configs = opts.auto?.configs ?? [{ k, layout: this.layout }];
+    this.maxExtraRows = Math.max(...configs.map((c) => maxExtraRows(c.k, c.layout)));
+    this.looksUp = configs.some((c) => c.layout.lookup);
   }
 
   reset(): void {
@@ -295,7 +314,10 @@ export class SpaceProposer implements Proposer<SpacePlan> {
   }
 
   plan(ctx: StepContext): SpacePlan {
-    const { k, layout } = this.opts.auto?.choose() ?? this;
+    const auto = this.opts.auto;
+    // The lookup match is found before the choice, which depends on it.
+    const match = this.looksUp ? this.lookUp(ctx) : null;
+    const { k, layout } = auto?.choose(match ? { lookup: match.n } : undefined) ?? this;
     if (this.candidates.length > k) {
       // A smaller k than the group that proposed them: the first k are the same proposals (k = 0, an
       // AR step: none; the verifier then draws from p_0 alone, exactly AR).
@@ -303,22 +325,24 @@ export class SpaceProposer implements Proposer<SpacePlan> {
       this.q = k > 0 ? this.q?.slice(0, k) : undefined;
     }
     const injected = this.opts.inject ? Int32Array.from(this.opts.inject(ctx, this.candidates)) : null;
-    const looked = injected === null && layout.lookup && k > 0 ? this.lookedUp(ctx, k) : null;
-    const c = injected ?? looked ?? this.candidates;
+    // A lookup layout copies from the match; the lookup-only one has no mask group, so without a match
+    // it verifies nothing (the masks' candidates, if any, are dropped: an AR step).
+    const looked = injected === null && layout.lookup && k > 0 && match && match.n > 0 ? Int32Array.from(match.tokens.slice(0, k)) : null;
+    const c = injected ?? looked ?? (layout === LOOKUP_LAYOUT ? new Int32Array(0) : this.candidates);
     if (c.length > k) fail("E_ARGS", `${c.length} candidates exceed k = ${k}`);
     const step = withEagerGroup(spaceBlock(ctx.cached, ctx.pending, c, k, this.maskFor(k), layout));
-    this.opts.auto?.planned?.(step.block.tokens.length);
-    // Injected and looked-up candidates are deterministic drafts (q = point mass): no `draft`.
     const source = injected ? "injected" : looked ? "lookup" : "masks";
+    auto?.planned?.(step.block.tokens.length, source === "lookup");
+    // Injected and looked-up candidates are deterministic drafts (q = point mass): no `draft`.
     return { ...step, candidates: c, source, ...(injected === null && looked === null && this.q ? { draft: this.q } : {}) };
   }
 
-  /** Hybrid layouts: up to k candidates copied from the text so far, or null when nothing matches. */
-  private lookedUp(ctx: StepContext, k: number): Int32Array | null {
-    const found = lookupCandidates(ctx.history, k, HYBRID_NGRAM.max, HYBRID_NGRAM.min);
-    const cut = found.findIndex((id) => ctx.banned?.has(id) ?? false); // a banned token is never accepted
-    const c = cut < 0 ? found : found.slice(0, cut);
-    return c.length > 0 ? Int32Array.from(c) : null;
+  /** Up to k candidates copied from the text so far (a banned token ends them), and the n-gram length matched. */
+  private lookUp(ctx: StepContext): { tokens: number[]; n: number } {
+    const found = lookupMatch(ctx.history, this.k, HYBRID_NGRAM.max, HYBRID_NGRAM.min);
+    const cut = found.tokens.findIndex((id) => ctx.banned?.has(id) ?? false); // a banned token is never accepted
+    const tokens = cut < 0 ? found.tokens : found.tokens.slice(0, cut);
+    return tokens.length > 0 ? { tokens, n: found.n } : { tokens, n: 0 };
   }
 
   /** Mask j of a group uses vector j, whatever k: a smaller k uses the first k vectors. */
@@ -329,7 +353,7 @@ export class SpaceProposer implements Proposer<SpacePlan> {
 
   /** Next candidates: from the mask group that follows the last accepted token. */
   observe(plan: SpacePlan, stepLogits: Float32Array, verdict: Verdict, ctx: StepContext, more: MoreLogits): Int32Array {
-    this.opts.auto?.observe(plan.candidates.length, verdict);
+    this.opts.auto?.observe(plan.candidates.length, verdict, plan.source);
     const group = verdict.ended ? null : plan.groups[verdict.accepted];
     // f32 [k, V]: the selected group only, from the pass when it computed them (eagerGroup).
     const V = this.opts.vocabSize;
