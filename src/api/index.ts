@@ -114,7 +114,7 @@ export interface GenerateOptions {
   readonly k?: number;
   /** space: the mask token id (default: the model's space.mask_token_id). Never emitted, by any decoder. */
   readonly maskToken?: number;
-  /** space: "full" (the paper's layout, default), "lean", "tail", "hybrid", or "auto" (a cost model picks k and layout per step); spec/space.md. */
+  /** space: "full" (the paper's layout, default), "lean", "tail", "hybrid", or "auto" (a cost model picks k and layout per step, prompt-lookup candidates at a match, or a plain AR step); spec/space.md. */
   readonly layout?: LayoutChoice;
   /** spec: the draft is the model's first N layers plus its output head. */
   readonly draftLayers?: number;

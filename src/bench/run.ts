@@ -55,7 +55,7 @@ export const BENCH_OPTIONS: Record<string, OptionSpec> = {
   adapter: { kind: "string", help: "space: a SPACE adapter GGUF for --model (gives k and the trained mask)" },
   k: { kind: "int", min: 1, max: 64, help: `candidates per step (space, spec, lookup; default ${DEFAULT_K}; space: at most ${MAX_K}, with --adapter at most its k, the default)` },
   "mask-token": { kind: "int", min: 0, max: 0x7fffffff, help: "space: mask token id (default: the model's space.mask_token_id, else an untrained <empty_output>)" },
-  layout: { kind: "string", help: `space layouts, comma-separated, of ${SPACE_LAYOUTS.join(",")} (auto: the cost model picks k and the layout, or a plain AR step, per step); each is a contender of its own (default full)` },
+  layout: { kind: "string", help: `space layouts, comma-separated, of ${SPACE_LAYOUTS.join(",")} (auto: the cost model picks k and the layout, prompt-lookup candidates at a match, or a plain AR step, per step); each is a contender of its own (default full)` },
   "draft-layers": { kind: "int", min: 1, max: 1 << 16, help: "spec: draft = the first N layers (default a quarter of them)" },
   weights: { kind: "string", help: `weight storages to try, comma-separated, of ${weightStorages().join(",")} (default ${defaultStorages().join(",")}; f32 = f32 panels)` },
   threads: { kind: "string", help: "thread counts to try, comma-separated, the same for llama.cpp (default 1)" },

@@ -64,7 +64,7 @@ const GENERATE_OPTIONS: Record<string, OptionSpec> = {
   decoder: { kind: "string", choices: ["ar", "space", "spec", "lookup"], help: "ar (default), space, spec (draft model) or lookup (prompt lookup)" },
   k: { kind: "int", min: 1, max: 64, help: `candidates per step (default ${DEFAULT_K}; space: at most ${MAX_K})` },
   "mask-token": { kind: "int", min: 0, max: 0x7fffffff, help: "the mask token id (space; e.g. 16, <empty_output>, for SmolLM2); never emitted, by any decoder" },
-  layout: { kind: "string", choices: [...Object.keys(LAYOUTS), "auto"], help: "space: mask groups after every candidate (full, the paper's), after the bonus and the last candidate (lean), only after the last candidate (tail), tail with prompt-lookup candidates when the text matches (hybrid), or auto (cost model: k and layout per step)" },
+  layout: { kind: "string", choices: [...Object.keys(LAYOUTS), "auto"], help: "space: mask groups after every candidate (full, the paper's), after the bonus and the last candidate (lean), only after the last candidate (tail), tail with prompt-lookup candidates when the text matches (hybrid), or auto (cost model, per step: k and layout, prompt-lookup candidates at a match, or a plain AR step)" },
   "draft-model": { kind: "string", help: "spec: a draft GGUF with the same tokenizer" },
   "draft-layers": { kind: "int", min: 1, max: 1 << 16, help: "spec: draft = the model's first N layers + its output head" },
   trace: { kind: "string", help: "write one JSON line per step to FILE (spec/trace.md)" },

@@ -148,7 +148,7 @@ export interface DecoderChoice {
   readonly k?: number;
   /** space: the mask token (default: the model's space.mask_token_id); never emitted, by any decoder. */
   readonly maskToken?: number;
-  /** space: "full" (the paper's, default), "lean", "tail", "hybrid", or "auto" (the cost model picks k and layout per step). */
+  /** space: "full" (the paper's, default), "lean", "tail", "hybrid", or "auto" (the cost model picks k and layout per step, lookup candidates at a match, or a plain AR step). */
   readonly layout?: LayoutChoice;
   /** space: an adapter attached to this engine (attachAdapter); gives k and the mask. */
   readonly adapter?: AttachedAdapter;
