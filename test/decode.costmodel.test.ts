@@ -29,6 +29,7 @@ import {
   isAr,
   isLookup,
   measureCost,
+  autoSpace,
   probeCost,
   SpaceCostModel,
   spaceConfigs,
@@ -572,5 +573,13 @@ describe("greedy: auto == ar on random tiny models", () => {
     expect(seen).toHaveLength(widths.length - 1); // cached for this adapter
     measureCost(e, configs, { warmup: 0, repeats: 1 });
     expect(seen).toHaveLength(widths.length - 1); // no adapter: its own measurement, no LoRA rows
+    // autoSpace: mask blocks on the adapter's curve, lookup blocks (no mask rows) on the plain one.
+    const model = autoSpace(e, 2, { lora: rows });
+    expect(seen).toHaveLength(widths.length - 1); // both curves were cached: nothing measured again
+    const plain = measureCost(e, configs), withLora = measureCost(e, configs, { lora: rows });
+    for (const T of [2, 3]) {
+      expect(model.lookupStepCost(T)).toBe(plain(T));
+      expect(model.stepCost(T)).toBe(withLora(T));
+    }
   });
 });
