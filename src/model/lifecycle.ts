@@ -8,7 +8,7 @@
  *    generation runs on it stops that generation at its next step and frees the memory only then.
  */
 import { fail } from "../errors.js";
-import type { AttentionArgs, Executor } from "../threads/executor.js";
+import type { AttentionArgs, AttentionBackArgs, Executor } from "../threads/executor.js";
 import type { Matrix } from "./weights.js";
 
 /** What the guards read: set once by Engine.close(). */
@@ -48,6 +48,11 @@ export class GuardedExecutor implements Executor {
   attention(a: AttentionArgs): void {
     checkOpen(this.engine);
     this.inner.attention(a);
+  }
+
+  attentionBack(a: AttentionBackArgs): void {
+    checkOpen(this.engine);
+    this.inner.attentionBack(a);
   }
 
   probeRead(ptr: number, bytes: number): void {

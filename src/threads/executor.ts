@@ -1,6 +1,7 @@
 /**
- * Where kernels run. The model calls an Executor for the two kinds of work worth splitting across
- * threads (matmuls by output rows, attention by heads); everything else is cheap and runs inline.
+ * Where kernels run. The model calls an Executor for the kinds of work worth splitting across threads
+ * (matmuls by output rows, attention by heads; in training, their backwards by columns and kv heads);
+ * everything else is cheap and runs inline.
  *
  * Splitting never changes a result: each output element is computed by exactly one thread with the
  * same order of operations (spec/kernels.md), so any thread count gives bit-identical logits.
@@ -24,6 +25,15 @@ export interface AttentionArgs {
   scoresStride: number; // floats per slice, >= nKeys
 }
 
+/** The backward of attention (a training step): the same block, plus the output's and inputs' gradients. */
+export interface AttentionBackArgs extends AttentionArgs {
+  dout: number; // f32 [T, nHeads * headDim]: dL/d(out)
+  dq: number; // f32 [T, nHeads * headDim], overwritten
+  dk: number; // f32 [nKeys, nKvHeads * headDim], added to (the caller zeroes it)
+  dv: number; // f32 [nKeys, nKvHeads * headDim], added to
+  // scores: f32 scratch [threads, scoresStride], scoresStride >= 2 * nKeys (scores, then their gradients)
+}
+
 export interface Executor {
   readonly threads: number;
   /** y[T, m.N] = x[T, m.K] . W^T */
@@ -35,6 +45,11 @@ export interface Executor {
    */
   matmuls(ms: readonly Matrix[], x: number, ys: readonly number[], T: number): void;
   attention(a: AttentionArgs): void;
+  /**
+   * The attention backward. A pool splits it by kv heads: dk and dv of a kv head are sums over its query
+   * heads and every row, so one thread owns a kv head's whole group and adds in the one-thread order.
+   */
+  attentionBack(a: AttentionBackArgs): void;
   /**
    * Streams [ptr, ptr + bytes) once with every thread (bytes a multiple of 64; thread i reads its own
    * contiguous slice), the way a forward pass streams weights: the bandwidth probe of `space cost`.
@@ -116,6 +131,10 @@ export class LocalExecutor implements Executor {
     this.kernels.attention(a.q, a.k, a.v, a.mask, a.out, a.scores, a.T, a.nKeys, a.nHeads, a.nKvHeads, a.headDim, 0, a.nHeads, a.scale);
   }
 
+  attentionBack(a: AttentionBackArgs): void {
+    attentionBackHeads(this.kernels, a, a.scores, 0, a.nKvHeads);
+  }
+
   probeRead(ptr: number, bytes: number): void {
     this.kernels.probeRead(ptr, bytes);
   }
@@ -149,6 +168,12 @@ export function attentionUnits(k: KernelExports, a: AttentionArgs, scores: numbe
     u += whole * H;
   }
   if (u < u1) call(u / H, 1, 0, u1 - u);
+}
+
+/** Kv heads [g0, g1) of the attention backward (with their query heads), on the calling thread. */
+export function attentionBackHeads(k: KernelExports, a: AttentionBackArgs, scratch: number, g0: number, g1: number): void {
+  if (g0 >= g1) return;
+  k.attentionBack(a.q, a.k, a.v, a.mask, a.dout, a.dq, a.dk, a.dv, scratch, a.T, a.nKeys, a.nHeads, a.nKvHeads, a.headDim, g0, g1, a.scale);
 }
 
 /** Columns [k0, k1) of dx[T, m.K] = dy[T, m.N] . W (+= when accumulating), on the calling thread. */

@@ -20,12 +20,14 @@
  */
 import type { KernelExports } from "../wasm/kernels.js";
 import type { Matrix } from "../wasm/matrix.js";
-import { attentionUnits, backXRange, checkGroup, matmulInput, matmulRange, type AttentionArgs, type Executor } from "./executor.js";
+import {
+  attentionBackHeads, attentionUnits, backXRange, checkGroup, matmulInput, matmulRange, type AttentionArgs, type AttentionBackArgs, type Executor,
+} from "./executor.js";
 import { PANEL_OF } from "../wasm/matrix.js";
 import { fail } from "../errors.js";
 
 export const CTRL = { GEN: 0, DONE: 1, OP: 2, FAILED: 3, READY: 4, SCALE: 5, ARGS: 8, PARTS: 32 } as const;
-export const OP = { EXIT: 0, MATMULS: 1, ATTENTION: 2, PING: 3, PROBE_READ: 4, BACK_X: 5 } as const;
+export const OP = { EXIT: 0, MATMULS: 1, ATTENTION: 2, PING: 3, PROBE_READ: 4, BACK_X: 5, ATTENTION_BACK: 6 } as const;
 /**
  * How long a waiting side spins before it sleeps in Atomics.wait, in checks (~4.6 ns each here): an
  * adaptive budget per side, doubled after a wait the spin covered, halved after one it did not, between
@@ -179,6 +181,16 @@ export class PoolExecutor implements Executor {
     this.join();
   }
 
+  /** Split by kv heads (each thread its own slice of the scratch); fewer kv heads than threads leave some idle. */
+  attentionBack(a: AttentionBackArgs): void {
+    this.split(0, a.nKvHeads, 1);
+    this.f[CTRL.SCALE] = a.scale;
+    this.post(OP.ATTENTION_BACK, [a.q, a.k, a.v, a.mask, a.dout, a.dq, a.dk, a.dv, a.scores, a.T, a.nKeys, a.nHeads, a.nKvHeads, a.headDim, a.scoresStride]);
+    const [g0, g1] = this.part(0, 0);
+    attentionBackHeads(this.kernels, a, a.scores, g0, g1);
+    this.join();
+  }
+
   probeRead(ptr: number, bytes: number): void {
     this.split(0, bytes / 64, 1);
     this.post(OP.PROBE_READ, [ptr]);
@@ -313,6 +325,14 @@ export function workerMain(data: WorkerData): void {
       // BACK_X: [type, dy, w, dx, T, K, N, accumulate], this thread's columns [from, to) of dx.
       const from = c[PARTS + 2 * me], to = c[PARTS + 2 * me + 1];
       if (from < to) k.matmulBackX(c[A], c[A + 1], c[A + 2], c[A + 3], c[A + 4], c[A + 5], c[A + 6], from, to, c[A + 7]);
+    } else if (op === 6) {
+      // ATTENTION_BACK: [q, k, v, mask, dout, dq, dk, dv, scratch, T, nKeys, nHeads, nKvHeads, headDim,
+      // scratch stride], this thread's kv heads [from, to) and its slice of the scratch.
+      const from = c[PARTS + 2 * me], to = c[PARTS + 2 * me + 1];
+      if (from < to) {
+        k.attentionBack(c[A], c[A + 1], c[A + 2], c[A + 3], c[A + 4], c[A + 5], c[A + 6], c[A + 7], c[A + 8] + me * c[A + 14] * 4,
+          c[A + 9], c[A + 10], c[A + 11], c[A + 12], c[A + 13], from, to, f[SCALE]);
+      }
     } // op 3 (PING): no work, only the answer
     Atomics.add(c, DONE, 1);
     Atomics.notify(c, DONE);

@@ -26,7 +26,7 @@ import type { ModelConfig } from "../model/config.js";
 import { requireRowMajor, type Matrix, type ModelWeights } from "../model/weights.js";
 import { Forward, Workspace } from "../model/forward.js";
 import { KVCache } from "../model/kvcache.js";
-import { LocalExecutor, type Executor } from "../threads/executor.js";
+import { LocalExecutor, type AttentionArgs, type Executor } from "../threads/executor.js";
 import {
   LoraRows, loraName, maskEmbdName, targetShape,
   type AdapterData, type AdapterMeta, type LoraMatrix, type LoraTarget, type LoraWeights,
@@ -78,6 +78,7 @@ export class AdapterModel {
     hx: number; hxn: number; hdxn: number; hdx: number; logits: number; labels: number; rowW: number; losses: number;
   };
   private readonly xTop: number; // [M, D] final residual of the mask rows
+  private readonly capacity: number; // keys a sample can have (prefix + mask rows)
   private C = 0; // prefix rows of the last forward
   private M = 0; // mask rows of the last forward
   private slots = new Int32Array(0);
@@ -138,6 +139,7 @@ export class AdapterModel {
 
     // The prefix runs through the decoding forward into this cache; mask rows' K/V go after it.
     const capacity = maxPrefix + maxMask;
+    this.capacity = capacity;
     this.cache = new KVCache(arena, core.memory, cfg.nLayers, kvDim, capacity);
     this.ws = new Workspace(arena, cfg, { maxT: Math.min(PREFIX_CHUNK, maxPrefix), maxKeys: capacity, maxLogitRows: 1, threads: exec.threads });
     this.forwardBase = new Forward(core, arena, cfg, base, exec);
@@ -157,7 +159,7 @@ export class AdapterModel {
     const Ch = Math.min(HEAD_CHUNK, M);
     this.buf = {
       mask: arena.alloc(M * capacity, 64), cos: f32((M * cfg.headDim) / 2), sin: f32((M * cfg.headDim) / 2), pos: arena.alloc(M * 4, 64),
-      tmp: f32(M * W), scratch: f32(2 * capacity),
+      tmp: f32(M * W), scratch: f32(exec.threads * 2 * capacity), // a slice of 2 x keys per thread
       dx: f32(M * D), dxn: f32(M * D), dattn: f32(M * D), dq: f32(M * D), dk: f32(capacity * kvDim), dv: f32(capacity * kvDim),
       dact: f32(M * F), dgate: f32(M * F), dup: f32(M * F), du: f32(M * r), d: f32(M * W),
       hx: f32(Ch * D), hxn: f32(Ch * D), hdxn: f32(Ch * D), hdx: f32(Ch * D), logits: f32(Ch * V),
@@ -254,7 +256,7 @@ export class AdapterModel {
       this.addLora(l, "attn_v", A.xn1, vRows);
       k.ropeApply(A.q, buf.cos, buf.sin, M, cfg.nHeads, cfg.headDim, D);
       k.ropeApply(kRows, buf.cos, buf.sin, M, cfg.nKvHeads, cfg.headDim, kvDim);
-      k.attention(A.q, this.cache.k[l], this.cache.v[l], buf.mask, A.attn, buf.scratch, M, nKeys, cfg.nHeads, cfg.nKvHeads, cfg.headDim, 0, cfg.nHeads, scale);
+      this.exec.attention(this.attentionArgs(A.q, this.cache.k[l], this.cache.v[l], A.attn, M, nKeys, scale));
       this.matmul(L.wo, A.attn, buf.tmp, M);
       this.addLora(l, "attn_output", A.attn, buf.tmp);
       this.copy(A.xMid, A.x, M * D);
@@ -313,8 +315,8 @@ export class AdapterModel {
       this.loraBack(l, "attn_output", buf.dx, A.attn, buf.dattn);
       this.f32(buf.dk, nKeys * kvDim).fill(0);
       this.f32(buf.dv, nKeys * kvDim).fill(0);
-      k.attentionBack(A.q, this.cache.k[l], this.cache.v[l], buf.mask, buf.dattn, buf.dq, buf.dk, buf.dv, buf.scratch,
-        M, nKeys, cfg.nHeads, cfg.nKvHeads, cfg.headDim, 0, cfg.nKvHeads, attnScale);
+      const a = this.attentionArgs(A.q, this.cache.k[l], this.cache.v[l], A.attn, M, nKeys, attnScale);
+      this.exec.attentionBack({ ...a, dout: buf.dattn, dq: buf.dq, dk: buf.dk, dv: buf.dv });
       // Only the mask rows' own keys depend on the adapter; the prefix keys' gradients are dropped.
       const dkm = buf.dk + C * kvDim * 4, dvm = buf.dv + C * kvDim * 4;
       k.ropeApplyBack(buf.dq, buf.cos, buf.sin, M, cfg.nHeads, cfg.headDim, D);
@@ -394,6 +396,15 @@ export class AdapterModel {
     k.matmulBackX(GGML.F32, dy, p.b, du, M, r, p.N, 0, r, 0);
     k.matmulBackW(du, x, p.ga, M, p.K, r, 0, r);
     k.matmulBackX(GGML.F32, du, p.a, dx, M, p.K, r, 0, p.K, 1);
+  }
+
+  /** The mask rows' attention over nKeys keys (the executor splits it; each thread its scratch slice). */
+  private attentionArgs(q: number, kc: number, vc: number, out: number, M: number, nKeys: number, scale: number): AttentionArgs {
+    const cfg = this.cfg;
+    return {
+      q, k: kc, v: vc, mask: this.buf.mask, out, T: M, nKeys, nHeads: cfg.nHeads, nKvHeads: cfg.nKvHeads, headDim: cfg.headDim, scale,
+      scores: this.buf.scratch, scoresStride: 2 * this.capacity,
+    };
   }
 
   private matmul(m: Matrix, x: number, y: number, T: number): void {
