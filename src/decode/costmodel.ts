@@ -373,16 +373,21 @@ export class SpaceCostModel implements SpaceAuto {
    */
   bestLookup(n: number): { config: SpaceConfig; rate: number } | null {
     const t = this.lookupAcceptance(n);
-    const a: number[] = [];
-    for (let j = 1; j <= t.kMax; j++) a.push(clamp01(j === 1 ? t.alpha(1) : t.alpha(j, a[j - 2])));
-    let best: { config: SpaceConfig; rate: number } | null = null;
+    let best: SpaceConfig | null = null, bestRate = -Infinity;
+    // The lookups are in increasing d: one pass accumulates tokens(d) = 1 + a_1 + a_1 a_2 + ...
+    let a = 0, reach = 1, tokens = 1, j = 0;
     for (const c of this.lookups) {
-      let reach = 1, tokens = 1;
-      for (let j = 1; j <= c.k; j++) tokens += (reach *= a[j - 1]);
+      for (; j < c.k; j++) {
+        a = clamp01(j === 0 ? t.alpha(1) : t.alpha(j + 1, a));
+        tokens += reach *= a;
+      }
       const rate = tokens / this.lookupStepCost(1 + c.k);
-      if (!best || rate > best.rate * (1 + 1e-9)) best = { config: c, rate };
+      if (rate > bestRate * (1 + 1e-9)) {
+        best = c;
+        bestRate = rate;
+      }
     }
-    return best;
+    return best ? { config: best, rate: bestRate } : null;
   }
 
   /** The best configuration that proposes candidates (what a probe runs); null if there is none. */
