@@ -96,8 +96,9 @@ export class AdapterModel {
     /**
      * Where the frozen base's forward matmuls run (the prefix, and the mask rows' base projections and
      * head): a worker pool splits them by output rows, which changes no bit of any result (src/threads/).
-     * The backward of the frozen matrices (dX = dY W) is split the same way, by columns of dX; the
-     * adapter's own small kernels (LoRA, attention and norm backward) run on the calling thread.
+     * The backward of the frozen matrices (dX = dY W) is split too, by columns of dX, and so are the
+     * mask rows' attention (by head x row) and its backward (by kv heads); the adapter's own small
+     * kernels (LoRA and its gradients, norms and their backward) run on the calling thread.
      */
     private readonly exec: Executor = new LocalExecutor(core.exports),
   ) {
