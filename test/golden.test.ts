@@ -118,10 +118,11 @@ describe("space verify --check-trace", () => {
   });
 
   it("traces written by `space generate --trace` replay identically, for every decoder (the header is complete)", () => {
-    const model = join(dir, "tiny.gguf");
+    const model = join(dir, "tiny.gguf"), draft = join(dir, "tiny-draft.gguf");
     writeFileSync(model, tinyModelBytes({ seed: 9 }));
+    writeFileSync(draft, tinyModelBytes({ seed: 10, nLayers: 1 })); // the same tokenizer, other weights
     const base = ["generate", "--model", model, "--prompt", "the cat sat on the mat, the cat sat", "--max-tokens", "12", "--json"];
-    const runs: [string, string[]][] = [
+    const runs: [string, string[], string[]?][] = [
       ["ar", []],
       ["space sampled", ["--decoder", "space", "--k", "2", "--mask-token", "141", "--temperature", "1.5", "--top-k", "8", "--seed", "4"]],
       ["space lean", ["--decoder", "space", "--k", "3", "--mask-token", "141", "--layout", "lean"]],
@@ -129,20 +130,23 @@ describe("space verify --check-trace", () => {
       ["space hybrid", ["--decoder", "space", "--k", "3", "--mask-token", "141", "--layout", "hybrid"]],
       ["lookup", ["--decoder", "lookup", "--k", "3"]],
       ["spec", ["--decoder", "spec", "--draft-layers", "1", "--k", "2", "--stop", "zz"]],
+      ["spec draft model", ["--decoder", "spec", "--draft-model", draft, "--k", "3"], ["--draft-model", draft]],
     ];
-    for (const [name, args] of runs) {
-      const trace = join(dir, `gen-${name.replace(" ", "-")}.jsonl`);
+    for (const [name, args, verifyArgs = []] of runs) {
+      const trace = join(dir, `gen-${name.replaceAll(" ", "-")}.jsonl`);
       const g = spawnSync(process.execPath, [BIN, ...base, ...args, "--trace", trace], { encoding: "utf8", timeout: 60_000 });
       expect(g.status, g.stderr).toBe(0);
-      const c = spawnSync(process.execPath, [BIN, "verify", "--model", model, "--check-trace", trace], { encoding: "utf8", timeout: 60_000 });
+      const c = spawnSync(process.execPath, [BIN, "verify", "--model", model, "--check-trace", trace, ...verifyArgs], { encoding: "utf8", timeout: 60_000 });
       expect(c.stdout + c.stderr, name).toMatch(/steps, every one identical to ours/);
       expect(c.status).toBe(0);
     }
   });
 
-  it("misuse: --adapter without --check-trace, golden without --out, golden into a file", () => {
+  it("misuse: --adapter or --draft-model without --check-trace (or without a trace that needs it), golden without --out, golden into a file", () => {
     const cases: [string[], string, RegExp][] = [
       [["verify", "x.jsonl", "--adapter", "a.gguf"], "E_ARGS", /--adapter applies to --check-trace/],
+      [["verify", "x.jsonl", "--draft-model", "d.gguf"], "E_ARGS", /--draft-model applies to --check-trace/],
+      [["verify", "--check-trace", join(GOLDEN, "space-full-p0.jsonl"), "--draft-model", join(GOLDEN, "ar.jsonl")], "E_ARGS", /made without a draft model: drop --draft-model/],
       [["verify", "--check-trace", join(GOLDEN, "space-full-p0.jsonl"), "--tie", "0.1"], "E_ARGS", /--tie does not apply to --check-trace/],
       [["golden"], "E_ARGS", /needs --out DIR/],
       [["golden", "--out", join(GOLDEN, "ar.jsonl", "sub")], "E_IO", /ar\.jsonl/],
@@ -165,6 +169,7 @@ describe("space verify --check-trace", () => {
     ["a header field of the wrong type", (h, s) => [{ ...h, seed: -1 }, ...s], "E_ARGS", /header "seed" must be an integer/],
     ["an unknown step field", (h, s) => [h, { ...s[0], extra: 1 }, ...s.slice(1)], "E_ARGS", /:2: unknown step field "extra"/],
     ["an adapter trace without --adapter", (h, s) => [{ ...h, adapter_sha256: "a".repeat(64) }, ...s], "E_ARGS", /give it with --adapter/],
+    ["a draft-model trace without --draft-model", (h, s) => [{ ...h, draft_model_sha256: "b".repeat(64) }, ...s], "E_ARGS", /give it with --draft-model/],
   ];
   for (const [name, make, code, pattern] of refusals) {
     it(`refuses ${name} with one line`, () => {

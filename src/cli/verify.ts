@@ -38,16 +38,17 @@ export const VERIFY_OPTIONS: Record<string, OptionSpec> = {
   json: { kind: "flag", help: "one JSON object per record (JSON Lines)" },
   "check-trace": { kind: "string", help: "instead: check another implementation's SPACE trace (header + steps, spec/trace.md) step by step" },
   adapter: { kind: "string", help: "--check-trace: the adapter GGUF the trace was made with" },
+  "draft-model": { kind: "string", help: "--check-trace: the draft GGUF a spec trace was made with (loaded like --model)" },
 };
 
 export const VERIFY_USAGE =
   `space verify [--model M] FILE.jsonl [options]    teacher-force another engine's generations (spec/verify.md)\n` +
-  `space verify [--model M] --check-trace TRACE.jsonl [--adapter A]    replay a trace from its header, name the first differing step\n${usage(VERIFY_OPTIONS)}`;
+  `space verify [--model M] --check-trace TRACE.jsonl [--adapter A] [--draft-model D]    replay a trace from its header, name the first differing step\n${usage(VERIFY_OPTIONS)}`;
 
 export async function runVerify(argv: readonly string[], write: (s: string) => void): Promise<number> {
   const { options: o, positional } = parseArgs(argv, VERIFY_OPTIONS);
   if (o["check-trace"] !== undefined) return runCheckTrace(o, positional, write);
-  if (o.adapter !== undefined) fail("E_ARGS", "--adapter applies to --check-trace");
+  for (const name of ["adapter", "draft-model"]) if (o[name] !== undefined) fail("E_ARGS", `--${name} applies to --check-trace`);
   if (positional.length !== 1) fail("E_ARGS", `space verify needs exactly one input file (FILE.jsonl or - for stdin), got ${positional.length}`);
   const file = positional[0];
   const text = readInput(file);
@@ -127,15 +128,27 @@ async function runCheckTrace(o: Parsed, positional: string[], write: (s: string)
     const adapterSha = sha256File(adapterPath);
     if (adapterSha !== header.adapter_sha256) fail("E_ARGS", `${file} was made with the adapter of sha256 ${header.adapter_sha256}, not ${adapterPath} (${adapterSha})`);
   }
+  const draftPath = o["draft-model"] as string | undefined;
+  if (header.draft_model_sha256 === null && draftPath !== undefined) fail("E_ARGS", `${file} was made without a draft model: drop --draft-model`);
+  if (header.draft_model_sha256 !== null) {
+    if (draftPath === undefined) fail("E_ARGS", `${file} was made with the draft model of sha256 ${header.draft_model_sha256}: give it with --draft-model`);
+    const draftSha = sha256File(draftPath);
+    if (draftSha !== header.draft_model_sha256) fail("E_ARGS", `${file} was made with the draft model of sha256 ${header.draft_model_sha256}, not ${draftPath} (${draftSha})`);
+  }
   const engine = await openVerifyEngine(o);
+  // The draft runs as the model does (the same SIMD build, storage and threads): its logits, and so its
+  // candidates, are the exact reference's too.
+  let draft: Engine | undefined;
   try {
+    if (draftPath !== undefined) draft = await openVerifyEngine({ ...o, model: draftPath });
     const adapter = adapterPath !== undefined ? readAdapterFile(engine, modelPath, adapterPath) : undefined;
     const detail = steps.some((s) => "attention" in s || "kept_rows" in s);
-    const ours = await recordSteps(engine, header, choiceFromHeader(header, adapter), detail);
+    const ours = await recordSteps(engine, header, choiceFromHeader(header, adapter, draft), detail);
     const check = compareTraces(steps, ours);
     write(o.json ? JSON.stringify({ trace: file, ...check }) + "\n" : traceCheckText(file, check));
     return check.first_difference ? EXIT_DIVERGENT : 0;
   } finally {
+    draft?.close();
     engine.close();
   }
 }

@@ -19,11 +19,17 @@ export interface DetailedStep extends TraceStep {
   readonly kept_rows?: number[];
 }
 
-/** The decoder a header describes. `adapter`: attached by the caller when the header names one. */
-export function choiceFromHeader(h: TraceHeader, adapter?: AttachedAdapter): DecoderChoice {
+/**
+ * The decoder a header describes. `adapter`, `draft`: attached or loaded by the caller when the header
+ * names one (by sha256, which the caller checks).
+ */
+export function choiceFromHeader(h: TraceHeader, adapter?: AttachedAdapter, draft?: Engine): DecoderChoice {
   if (h.layout === "auto") fail("E_ARGS", "a --layout auto trace cannot be replayed: the cost model's choices depend on timings");
-  if (h.draft_model_sha256 !== null) fail("E_UNSUPPORTED", "traces of spec with a separate draft model cannot be checked yet (use draft_layers)");
   const kind = h.decoder as DecoderKind;
+  if (h.draft_model_sha256 !== null) {
+    if (!draft) fail("E_ARGS", "the trace was made with a separate draft model: give it with --draft-model");
+    return { kind, ...(h.k !== null ? { k: h.k } : {}), draftEngine: draft };
+  }
   if (h.adapter_sha256 !== null) {
     if (!adapter) fail("E_ARGS", "the trace was made with an adapter: give it with --adapter");
     if (adapter.maskToken !== h.mask_token || adapter.k !== h.k) fail("E_ARGS", `the adapter's mask ${adapter.maskToken} and k ${adapter.k} differ from the trace's (${h.mask_token}, ${h.k})`);
