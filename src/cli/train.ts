@@ -9,6 +9,7 @@
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { appendLine, dropTornLine, isRegularFile, refuseInputAsOutput, requireRegularFile } from "../node/outputs.js";
 import { readDistilled } from "../node/distilled.js";
+import { fmtTime, logRun as log, trainSteps, trainingExamples } from "../node/train-run.js";
 import { lockRunDir } from "../node/runlock.js";
 import { checkRunConfig, writeRunConfig } from "../node/runconfig.js";
 import { basename, join } from "node:path";
@@ -26,7 +27,6 @@ import { defaultDataDir } from "../bench/prompts.js";
 import { distillPrompts, humanEvalPrompts, readPromptsFile, sha256File, type DistillPrompt, type DistilledExample } from "../node/prompts.js";
 import { HUMANEVAL_LANGUAGES } from "../train/prompts.js";
 import { AdapterTrainer, liveLoraRows } from "../train/adapter.js";
-import { drawAppended, maxCut, type SftExample } from "../train/sar.js";
 import { decodeCheckpoint, encodeCheckpoint } from "../train/checkpoint.js";
 import { writeFileAtomic } from "../node/checkpoint.js";
 import {
@@ -163,12 +163,6 @@ export async function runDistill(o: Parsed): Promise<number> {
   }
 }
 
-function fmtTime(s: number): string {
-  if (!Number.isFinite(s)) return "?";
-  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60);
-  return h > 0 ? `${h}h${String(m).padStart(2, "0")}m` : `${m}m${String(Math.floor(s % 60)).padStart(2, "0")}s`;
-}
-
 function parseTargets(o: Parsed): LoraTarget[] {
   const s = o.targets as string | undefined;
   if (s === undefined) return [...LORA_TARGETS];
@@ -206,18 +200,7 @@ export async function runTrain(o: Parsed): Promise<number> {
     ...(initPath === undefined ? {} : { initSha256: sha256File(initPath) }),
   };
 
-  const examples: SftExample[] = [];
-  for (const e of readDistilled(dataPath)) {
-    if (e.split !== "train") continue;
-    const room = cfgRun.maxPrefix - e.prompt.length;
-    if (room <= cfgRun.k + 1) continue; // prompt too long to leave room for a group
-    examples.push({ prompt: e.prompt, response: e.response.slice(0, room) });
-  }
-  if (examples.length === 0) fail("E_ARGS", `${dataPath}: no training example (run space distill first)`);
-  // A sample has mask rows only when its response is longer than k: without one, no step could run.
-  if (!examples.some((e) => maxCut(e, cfgRun.k) >= 0)) {
-    fail("E_ARGS", `${dataPath}: no training example has a response of more than k = ${cfgRun.k} tokens within --max-prefix ${cfgRun.maxPrefix}: no sample would hold a mask group`);
-  }
+  const examples = trainingExamples(dataPath, cfgRun.maxPrefix, cfgRun.k);
   const baseSha = sha256File(modelPath(o));
   const dataSha256 = sha256File(dataPath);
   mkdirSync(runDir, { recursive: true });
@@ -271,41 +254,23 @@ export async function runTrain(o: Parsed): Promise<number> {
       writeFileAtomic(ckpt, encodeCheckpoint(state));
       exportAdapter();
     };
-    const every = (o["checkpoint-every"] as number | undefined) ?? 25;
-    const evalEvery = (o["eval-every"] as number | undefined) ?? 250;
     const evalTokens = (o["eval-tokens"] as number | undefined) ?? 96;
-    const t0 = performance.now(), s0 = trainer.steps;
-    let maskTokens = 0, rows = 0, lossAvg = NaN;
     const tty = process.stderr.isTTY;
-    while (trainer.steps < cfgRun.steps) {
-      const batch = Array.from({ length: cfgRun.batch }, () => {
-        const ex = examples[Math.floor(trainer.rng.next() * examples.length)];
-        return drawAppended(ex, { k, maskId: cfgRun.maskToken, groups }, trainer.rng);
-      }).filter((s) => s.maskRows.length > 0);
-      if (batch.length === 0) continue;
-      const st = trainer.step(batch);
-      if (!Number.isFinite(st.loss)) {
-        // Nothing of this step is saved: the checkpoint and the adapter keep the last finite state.
-        fail("E_TRAIN", `step ${trainer.steps}: the loss is ${st.loss}: training diverged (try a lower --lr); ${out} and the checkpoint keep the last saved step`);
-      }
-      maskTokens += st.tokens;
-      rows += batch.reduce((n, s) => n + s.tokens.length, 0);
-      lossAvg = Number.isNaN(lossAvg) ? st.loss : 0.98 * lossAvg + 0.02 * st.loss;
-      const sec = (performance.now() - t0) / 1000, done = trainer.steps - s0;
-      const eta = (sec / done) * (cfgRun.steps - trainer.steps);
-      const line = `step ${trainer.steps}/${cfgRun.steps} ${bar(trainer.steps / cfgRun.steps)} loss ${st.loss.toFixed(3)} (avg ${lossAvg.toFixed(3)}) lr ${st.lr.toExponential(2)} | ${(maskTokens / sec).toFixed(1)} mask tok/s, ${(rows / sec).toFixed(0)} rows/s | ETA ${fmtTime(eta)}`;
-      if (tty) process.stderr.write(`\r${line}`);
-      else process.stderr.write(line + "\n");
-      if (trainer.steps % every === 0 || trainer.steps === cfgRun.steps) save();
-      if (evalEvery > 0 && (trainer.steps % evalEvery === 0 || trainer.steps === cfgRun.steps)) {
+    await trainSteps(trainer, examples, {
+      ...cfgRun, out,
+      checkpointEvery: (o["checkpoint-every"] as number | undefined) ?? 25,
+      evalEvery: (o["eval-every"] as number | undefined) ?? 250,
+    }, {
+      save,
+      progress: (line) => process.stderr.write(tty ? `\r${line}` : line + "\n"),
+      evaluate: async (lossAvg) => {
         const r = await evalTau(engine, trainer, lora, layout, evalPrompts, evalTokens);
         const rec = { step: trainer.steps, loss_avg: lossAvg, tau: r.tau, tau_per_prompt: r.per, identical_to_ar: r.same, time: new Date().toISOString() };
         appendLine(join(runDir, "eval.jsonl"), JSON.stringify(rec));
         if (tty) process.stderr.write("\n");
         log(runDir, `eval step ${trainer.steps}: tau ${r.tau.toFixed(3)} on ${evalPrompts.length} held-out prompts (${r.same ? "output identical to AR" : "OUTPUT DIFFERS FROM AR"})`);
-      }
-    }
-    save();
+      },
+    });
     if (tty) process.stderr.write("\n");
     log(runDir, `done: ${trainer.steps} steps; adapter in ${out}`);
     return 0;
@@ -313,17 +278,6 @@ export async function runTrain(o: Parsed): Promise<number> {
     engine.close();
     release();
   }
-}
-
-function bar(f: number): string {
-  const n = Math.round(Math.max(0, Math.min(1, f)) * 20);
-  return `[${"#".repeat(n)}${".".repeat(20 - n)}]`;
-}
-
-function log(runDir: string, msg: string): void {
-  const line = `${new Date().toISOString()} ${msg}`;
-  process.stderr.write(line + "\n");
-  appendLine(join(runDir, "train.log"), line);
 }
 
 /** Held-out HumanEval-X prompts for tau: problem 120 + i of each language, languages in turn. */
