@@ -134,8 +134,9 @@ export function q4PackPanel(type: i32, w: usize, K: i32, n: i32, cnt: i32, dst: 
   for (let b = 0; b < nb; b++) {
     let a0 = i32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
     if (ASC_FEATURE_RELAXED_SIMD) {
-      // A loop over the block's 4 stored chunks (unrolled, the optimiser hoists all 8 unpacked chunks
-      // and the core spills them); the +4 of the high nibbles' codes is the loads' constant offset.
+      // A loop over the block's 4 stored chunks, not written out: written out, binaryen hoists all 8
+      // unpacked chunks and they no longer fit the registers. The high nibbles' codes are at +4, the
+      // loads' constant offset.
       let p0 = x0 + xo, p1 = x1 + xo, p2 = x2 + xo, p3 = x3 + xo;
       let q = wp + 32;
       const qe = q + 64;

@@ -121,20 +121,8 @@ async function runCheckTrace(o: Parsed, positional: string[], write: (s: string)
   const modelPath = (o.model as string | undefined) ?? embeddedModelPath();
   const sha = sha256File(modelPath);
   if (sha !== header.model_sha256) fail("E_ARGS", `${file} was made with the model of sha256 ${header.model_sha256}, not ${modelPath} (${sha}): give it with --model`);
-  const adapterPath = o.adapter as string | undefined;
-  if (header.adapter_sha256 === null && adapterPath !== undefined) fail("E_ARGS", `${file} was made without an adapter: drop --adapter`);
-  if (header.adapter_sha256 !== null) {
-    if (adapterPath === undefined) fail("E_ARGS", `${file} was made with the adapter of sha256 ${header.adapter_sha256}: give it with --adapter`);
-    const adapterSha = sha256File(adapterPath);
-    if (adapterSha !== header.adapter_sha256) fail("E_ARGS", `${file} was made with the adapter of sha256 ${header.adapter_sha256}, not ${adapterPath} (${adapterSha})`);
-  }
-  const draftPath = o["draft-model"] as string | undefined;
-  if (header.draft_model_sha256 === null && draftPath !== undefined) fail("E_ARGS", `${file} was made without a draft model: drop --draft-model`);
-  if (header.draft_model_sha256 !== null) {
-    if (draftPath === undefined) fail("E_ARGS", `${file} was made with the draft model of sha256 ${header.draft_model_sha256}: give it with --draft-model`);
-    const draftSha = sha256File(draftPath);
-    if (draftSha !== header.draft_model_sha256) fail("E_ARGS", `${file} was made with the draft model of sha256 ${header.draft_model_sha256}, not ${draftPath} (${draftSha})`);
-  }
+  const adapterPath = traceInput(file, "adapter", o.adapter as string | undefined, header.adapter_sha256);
+  const draftPath = traceInput(file, "draft model", o["draft-model"] as string | undefined, header.draft_model_sha256);
   const engine = await openVerifyEngine(o);
   // The draft runs as the model does (the same SIMD build, storage and threads): its logits, and so its
   // candidates, are the exact reference's too.
@@ -151,6 +139,22 @@ async function runCheckTrace(o: Parsed, positional: string[], write: (s: string)
     draft?.close();
     engine.close();
   }
+}
+
+/**
+ * An input a trace header names by sha256 (adapter, draft model): required when the header has one and
+ * then the same file, refused when it has none. Returns the path given, if any.
+ */
+function traceInput(trace: string, what: string, path: string | undefined, sha: string | null): string | undefined {
+  const flag = `--${what.replace(" ", "-")}`;
+  if (sha === null) {
+    if (path !== undefined) fail("E_ARGS", `${trace} was made without a${/^[aeiou]/.test(what) ? "n" : ""} ${what}: drop ${flag}`);
+    return undefined;
+  }
+  if (path === undefined) fail("E_ARGS", `${trace} was made with the ${what} of sha256 ${sha}: give it with ${flag}`);
+  const actual = sha256File(path);
+  if (actual !== sha) fail("E_ARGS", `${trace} was made with the ${what} of sha256 ${sha}, not ${path} (${actual})`);
+  return path;
 }
 
 /** The whole file ("-": standard input), or one E_IO line. */

@@ -360,7 +360,7 @@ export class SpaceCostModel implements SpaceAuto {
   /** Running acceptance of lookup candidates after a matched tail n-gram of length n. */
   lookupAcceptance(n: number): AcceptanceTracker {
     let t = this.lookupAlpha.get(n);
-    if (!t) this.lookupAlpha.set(n, (t = new AcceptanceTracker(Math.max(1, ...this.lookups.map((c) => c.k)), this.acceptance)));
+    if (!t) this.lookupAlpha.set(n, (t = new AcceptanceTracker(this.lookups.at(-1)?.k ?? 1, this.acceptance))); // lookups: by d, ascending
     return t;
   }
 

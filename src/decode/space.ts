@@ -94,7 +94,7 @@ export const LOOKUP_LAYOUT: SpaceLayout = { name: "lookup", groupAfter: () => fa
 export const LAYOUTS: Readonly<Record<string, SpaceLayout>> = { full: FULL_LAYOUT, lean: LEAN_LAYOUT, tail: TAIL_LAYOUT, hybrid: HYBRID_LAYOUT };
 
 /** Hybrid and lookup layouts: the longest and shortest tail n-gram matched (a single token matches too often). */
-export const HYBRID_NGRAM = { max: 3, min: 2 } as const;
+const HYBRID_NGRAM = { max: 3, min: 2 } as const;
 
 /** No mask group anywhere: the layout of AR_CONFIG (not a `--layout` choice: that is `--decoder ar`). */
 export const AR_LAYOUT: SpaceLayout = { name: "ar", groupAfter: () => false };

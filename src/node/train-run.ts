@@ -53,10 +53,15 @@ export function trainingExamples(dataPath: string, maxPrefix: number, k: number)
 /**
  * Steps until trainer.steps reaches s.steps: each draws s.batch samples (the trainer's RNG, so a resumed
  * run continues the same stream), stops on a non-finite loss before anything of that step is saved,
- * checkpoints every s.checkpointEvery steps and at the end, and evaluates every s.evalEvery steps.
+ * checkpoints every s.checkpointEvery steps and once at the end, and evaluates every s.evalEvery steps.
  */
 export async function trainSteps(trainer: AdapterTrainer, examples: readonly SftExample[], s: LoopSettings, hooks: LoopHooks): Promise<void> {
   const t0 = performance.now(), s0 = trainer.steps;
+  let savedAt = -1; // the step last saved: the end saves only if the last step did not (a resumed, finished run does)
+  const save = () => {
+    hooks.save();
+    savedAt = trainer.steps;
+  };
   let maskTokens = 0, rows = 0, lossAvg = NaN;
   while (trainer.steps < s.steps) {
     const batch = Array.from({ length: s.batch }, () => {
@@ -78,10 +83,10 @@ export async function trainSteps(trainer: AdapterTrainer, examples: readonly Sft
       `step ${trainer.steps}/${s.steps} ${bar(trainer.steps / s.steps)} loss ${st.loss.toFixed(3)} (avg ${lossAvg.toFixed(3)}) lr ${st.lr.toExponential(2)} | ` +
         `${(maskTokens / sec).toFixed(1)} mask tok/s, ${(rows / sec).toFixed(0)} rows/s | ETA ${fmtTime(eta)}`,
     );
-    if (trainer.steps % s.checkpointEvery === 0 || trainer.steps === s.steps) hooks.save();
+    if (trainer.steps % s.checkpointEvery === 0 || trainer.steps === s.steps) save();
     if (s.evalEvery > 0 && (trainer.steps % s.evalEvery === 0 || trainer.steps === s.steps)) await hooks.evaluate(lossAvg);
   }
-  hooks.save();
+  if (savedAt !== trainer.steps) save();
 }
 
 /** A line on standard error and in the run folder's train.log, time-stamped. */
