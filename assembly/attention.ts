@@ -1,4 +1,5 @@
-import { dot } from "./dot";
+import { dot, hsum, madd } from "./dot";
+import { expf4 } from "./expf";
 
 /**
  * attention(q, k, v, mask, out, scores, T, nKeys, nHeads, nKvHeads, headDim, h0, h1, scale)
@@ -25,12 +26,26 @@ export function attention(
       const qh = q + <usize>t * qStride + <usize>h * headBytes;
       const oh = out + <usize>t * qStride + <usize>h * headBytes;
       const kvOff = <usize>(h / group) * headBytes;
-      // Scores of the visible keys, and their maximum.
+      // Scores of the visible keys, and their maximum (in key order). Eight keys at a time: their dot
+      // products are eight independent chains of the same operations in the same order as dot(), so they
+      // overlap instead of waiting on one another's latency; an invisible key's score is computed with the
+      // others and never read.
       let max = -Infinity as f32;
       let any = false;
-      for (let j = 0; j < nKeys; j++) {
+      const kh = k + kvOff;
+      let j = 0;
+      for (; j + 8 <= nKeys; j += 8) {
+        dots8(qh, kh + <usize>j * kvStride, kvStride, headDim, scale, scores + (<usize>j << 2));
+        for (let i = j; i < j + 8; i++) {
+          if (!load<u8>(m + i)) continue;
+          const s = load<f32>(scores + (<usize>i << 2));
+          if (!any || s > max) max = s;
+          any = true;
+        }
+      }
+      for (; j < nKeys; j++) {
         if (!load<u8>(m + j)) continue;
-        const s = dot(qh, k + <usize>j * kvStride + kvOff, headDim) * scale;
+        const s = dot(qh, kh + <usize>j * kvStride, headDim) * scale;
         store<f32>(scores + (<usize>j << 2), s);
         if (!any || s > max) max = s;
         any = true;
@@ -39,9 +54,17 @@ export function attention(
         memory.fill(oh, 0, headBytes);
         continue;
       }
-      // Weights and their sum, in key order.
+      // Weights and their sum, in key order: expf four keys at a time (expf4, bit for bit the scalar
+      // expf; an invisible key's weight is computed with the others and never read).
       let sum: f32 = 0;
-      for (let j = 0; j < nKeys; j++) {
+      const mv = f32x4.splat(max);
+      j = 0;
+      for (; j + 4 <= nKeys; j += 4) {
+        const sp = scores + (<usize>j << 2);
+        v128.store(sp, expf4(f32x4.sub(v128.load(sp), mv)));
+        for (let i = j; i < j + 4; i++) if (load<u8>(m + i)) sum += load<f32>(scores + (<usize>i << 2));
+      }
+      for (; j < nKeys; j++) {
         if (!load<u8>(m + j)) continue;
         const p = Mathf.exp(load<f32>(scores + (<usize>j << 2)) - max);
         store<f32>(scores + (<usize>j << 2), p);
@@ -93,4 +116,33 @@ function weightedSum1(m: usize, p: usize, v: usize, stride: usize, nKeys: i32, i
     a = f32x4.add(a, f32x4.mul(v128.load32_splat(p + (<usize>j << 2)), v128.load(v + <usize>j * stride)));
   }
   v128.store(out, f32x4.mul(a, inv));
+}
+
+/**
+ * out[i] = dot(q, key i) * scale for the 8 keys at k + i * stride (i < 8): each exactly dot()'s operations
+ * in dot()'s order (lane sums in increasing k, then the fixed horizontal sum), 8 chains side by side.
+ */
+function dots8(q: usize, k: usize, stride: usize, headDim: i32, scale: f32, out: usize): void {
+  let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+  const k1 = k + stride, k2 = k1 + stride, k3 = k2 + stride, k4 = k3 + stride, k5 = k4 + stride, k6 = k5 + stride, k7 = k6 + stride;
+  const bytes = <usize>headDim << 2;
+  for (let i: usize = 0; i < bytes; i += 16) {
+    const x = v128.load(q + i);
+    a0 = madd(x, v128.load(k + i), a0);
+    a1 = madd(x, v128.load(k1 + i), a1);
+    a2 = madd(x, v128.load(k2 + i), a2);
+    a3 = madd(x, v128.load(k3 + i), a3);
+    a4 = madd(x, v128.load(k4 + i), a4);
+    a5 = madd(x, v128.load(k5 + i), a5);
+    a6 = madd(x, v128.load(k6 + i), a6);
+    a7 = madd(x, v128.load(k7 + i), a7);
+  }
+  store<f32>(out, hsum(a0) * scale);
+  store<f32>(out, hsum(a1) * scale, 4);
+  store<f32>(out, hsum(a2) * scale, 8);
+  store<f32>(out, hsum(a3) * scale, 12);
+  store<f32>(out, hsum(a4) * scale, 16);
+  store<f32>(out, hsum(a5) * scale, 20);
+  store<f32>(out, hsum(a6) * scale, 24);
+  store<f32>(out, hsum(a7) * scale, 28);
 }

@@ -18,6 +18,7 @@ export { embed } from "./embed";
 export { rmsnorm } from "./norm";
 export { ropeTable, ropeApply } from "./rope";
 export { swiglu, add, softmax } from "./activation";
+export { expf4Rows } from "./expf";
 export { attention } from "./attention";
 
 // Packed weight layouts (4-row panels: f32, bf16, int8) and the int8 activation quantiser.

@@ -33,12 +33,14 @@ function randomProblem(r: () => number): Problem {
   };
 }
 
-function run(h: Harness, p: Problem, h0 = 0, h1 = p.nHeads): Float32Array {
+/** The attention of p; `scratch` (f32 [nKeys]) is the scores buffer's contents before the call (zeros if absent). */
+function run(h: Harness, p: Problem, h0 = 0, h1 = p.nHeads, scratch?: Float32Array): Float32Array {
   return h.scoped(() => {
     const n = p.T * p.nHeads * p.headDim;
     const out = h.f32(new Float32Array(n).fill(0));
     const maskPtr = h.bytes(p.mask);
-    h.k.attention(h.f32(p.q), h.f32(p.k), h.f32(p.v), maskPtr, out, h.zeros(p.nKeys), p.T, p.nKeys, p.nHeads, p.nKvHeads, p.headDim, h0, h1, p.scale);
+    const scores = scratch ? h.f32(scratch) : h.zeros(p.nKeys);
+    h.k.attention(h.f32(p.q), h.f32(p.k), h.f32(p.v), maskPtr, out, scores, p.T, p.nKeys, p.nHeads, p.nKvHeads, p.headDim, h0, h1, p.scale);
     return h.read(out, n);
   });
 }
@@ -64,6 +66,19 @@ describe.each(BUILDS)("attention (%s build)", (build) => {
     p.mask.fill(0, 0, p.nKeys);
     const got = run(h, p);
     for (let i = 0; i < p.nHeads * p.headDim; i++) expect(got[i]).toBe(0);
+  });
+
+  it("does not depend on what the scores scratch held (the kernel computes weights for invisible keys too, and never reads them)", async () => {
+    const h = await harness(build);
+    fc.assert(
+      fc.property(fc.integer(), (seed) => {
+        const r = rng(seed);
+        const p = randomProblem(r);
+        const junk = new Float32Array(p.nKeys).map(() => [NaN, Infinity, -Infinity, 1e30, -1e30, 3][randInt(r, 0, 5)]);
+        expectSameBits(run(h, p, 0, p.nHeads, junk), run(h, p), "after a scratch of NaN / inf / huge values");
+      }),
+      { numRuns: 40 },
+    );
   });
 
   it("is unchanged by invisible keys inserted between visible ones, by T and by head splits", async () => {

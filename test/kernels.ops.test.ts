@@ -44,6 +44,27 @@ describe.each(BUILDS)("element-wise kernels (%s build)", (build) => {
     });
   });
 
+  it("expf4 (four lanes at once) equals expf on every lane, vectors that fall back to the scalar path included", async () => {
+    const h = await harness(build);
+    const r = rng(11);
+    const n = 400_000;
+    const x = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      const kind = i % 8;
+      if (kind < 4) x[i] = (r() * 2 - 1) * [1, 20, 90, 110][kind]; // the table path and both ends of its range
+      else if (kind < 6) x[i] = f32FromBits(Math.floor(r() * 2 ** 32)); // any bit pattern
+      else x[i] = f32FromBits((0x42b00000 + Math.floor(r() * 64) - 32 + (r() < 0.5 ? 0x80000000 : 0)) >>> 0); // the fallback test's edge
+    }
+    x.set([0, -0, Infinity, -Infinity, NaN, -103.97, 88.72, 1e-40], 0);
+    h.scoped(() => {
+      const y = h.zeros(n);
+      h.k.expf4Rows(h.f32(x), y, n);
+      const want = new Float32Array(n);
+      for (let i = 0; i < n; i++) want[i] = expf(x[i]);
+      expectSameBits(h.read(y, n), want, "expf4");
+    });
+  });
+
   it("add and softmax match the reference bit for bit", async () => {
     const h = await harness(build);
     fc.assert(

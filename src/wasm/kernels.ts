@@ -124,6 +124,8 @@ export interface KernelExports {
   add(x: number, y: number, n: number): void;
   /** In-place softmax of f32 [n]. */
   softmax(x: number, n: number): void;
+  /** y = expf(x) for f32 [n] through the four-lane expf (tests: bit-identical to the scalar expf). */
+  expf4Rows(x: number, y: number, n: number): void;
   /**
    * Masked grouped-query attention for heads [h0, h1). q, out: f32 [T, nHeads * headDim]; k, v: f32
    * [nKeys, nKvHeads * headDim]; mask: u8 [T, nKeys] (1 = visible); scores: f32 [nKeys] scratch.
@@ -177,7 +179,7 @@ export interface KernelExports {
 /** Names of every export, for checking a module before trusting it. */
 export const KERNEL_EXPORTS: readonly (keyof KernelExports)[] = [
   "heapBase", "isRelaxed", "matmul", "dequantRows", "packRows", "matmulPacked", "quantizeRows", "probeRead", "probePeak", "embed", "rmsnorm", "ropeTable", "ropeApply",
-  "swiglu", "add", "softmax", "attention",
+  "swiglu", "add", "softmax", "expf4Rows", "attention",
   "matmulBackX", "matmulBackW", "rmsnormBack", "ropeApplyBack", "attentionBack", "swigluBack", "embedBack",
   "crossEntropy", "adamw", "sumSquares",
 ];
