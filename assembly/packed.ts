@@ -183,6 +183,49 @@ export function packRows(layout: i32, type: i32, w: usize, K: i32, N: i32, dst: 
   if (two) storeSums(y1, a10, a11, a12, a13, cnt);
 }
 
+/**
+ * One token row against two panels (at wa and wb; outputs at ya and yb): the remainder row of a block,
+ * or the whole block at T = 1. Each of the 8 accumulators is the same chain of operations as in the
+ * tiles above (bit-identical); two panels instead of one give 8 independent chains, so a row is not
+ * bound by the latency of 4 (a LoRA's A at one mask row: 4 panels over K = 576-1536).
+ */
+// @ts-ignore: decorator
+@inline function tileRowPair(bf: bool, x: usize, wa: usize, wb: usize, K: i32, ya: usize, yb: usize, cntA: i32, cntB: i32): void {
+  let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+  const end = wa + (bf ? <usize>K << 3 : <usize>K << 4);
+  while (wa < end) {
+    const xa = v128.load(x);
+    if (bf) {
+      const va = v128.load(wa), vb = v128.load(wb);
+      a0 = madd(xa, bfLo(va), a0);
+      b0 = madd(xa, bfLo(vb), b0);
+      a1 = madd(xa, bfHi(va), a1);
+      b1 = madd(xa, bfHi(vb), b1);
+      const wa2 = v128.load(wa, 16), wb2 = v128.load(wb, 16);
+      a2 = madd(xa, bfLo(wa2), a2);
+      b2 = madd(xa, bfLo(wb2), b2);
+      a3 = madd(xa, bfHi(wa2), a3);
+      b3 = madd(xa, bfHi(wb2), b3);
+      wa += 32;
+      wb += 32;
+    } else {
+      a0 = madd(xa, v128.load(wa), a0);
+      b0 = madd(xa, v128.load(wb), b0);
+      a1 = madd(xa, v128.load(wa, 16), a1);
+      b1 = madd(xa, v128.load(wb, 16), b1);
+      a2 = madd(xa, v128.load(wa, 32), a2);
+      b2 = madd(xa, v128.load(wb, 32), b2);
+      a3 = madd(xa, v128.load(wa, 48), a3);
+      b3 = madd(xa, v128.load(wb, 48), b3);
+      wa += 64;
+      wb += 64;
+    }
+    x += 16;
+  }
+  storeSums(ya, a0, a1, a2, a3, cntA);
+  storeSums(yb, b0, b1, b2, b3, cntB);
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Driver
 
@@ -243,8 +286,15 @@ export function packRows(layout: i32, type: i32, w: usize, K: i32, N: i32, dst: 
     }
   }
   if (t < T) {
+    // The last row alone: panels two at a time (tileRowPair), in the same visiting order.
     const x0 = x + <usize>t * xs, y0 = y + <usize>t * ys;
-    for (let i = 0; i < panels; i++) {
+    let i = 0;
+    for (; i + 1 < panels; i += 2) {
+      const n = nc + (visit(i, half) << 2), m = nc + (visit(i + 1, half) << 2);
+      tileRowPair(layout == PANEL_BF16, x0, w + <usize>(n >> 2) * pb, w + <usize>(m >> 2) * pb, K,
+        y0 + (<usize>n << 2), y0 + (<usize>m << 2), min(4, ncEnd - n), min(4, ncEnd - m));
+    }
+    if (i < panels) {
       const n = nc + (visit(i, half) << 2);
       const wp = w + <usize>(n >> 2) * pb, yn = y0 + (<usize>n << 2), cnt = min(4, ncEnd - n);
       if (layout == PANEL_F32) tileF32(false, x0, x0, wp, K, yn, yn, cnt);
