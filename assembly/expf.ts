@@ -1,5 +1,5 @@
-// expf on four f32 lanes at once, bit for bit Mathf.exp lane by lane (the one expf of the core, spec
-// kernels.md): AssemblyScript's expf_lut (musl's table-driven expf) evaluates x * 32 / ln2 = k + r and
+// expf on four f32 lanes at once, bit for bit Mathf.exp lane by lane (the one expf of the core,
+// spec/kernels.md): AssemblyScript's expf_lut (musl's table-driven expf) evaluates x * 32 / ln2 = k + r and
 // 2^(k/32) * (1 + C2 r + C1 r^2 + C0 r^3) in f64; here the same f64 operations run on two f64x2 halves.
 // f64 adds and multiplies are IEEE in both, the widening f32 -> f64 is exact and the final narrowing
 // rounds to nearest in both, so every lane equals the scalar result. Lanes outside the table path's range
