@@ -350,6 +350,19 @@ describe("calibration by the steps' own wall time", () => {
     expect(model.correction(1)).toBeCloseTo(1, 5);
   });
 
+  it("a new text starts from the measured costs: a correction learnt on long contexts does not make AR look dear on a short one", () => {
+    const clock = { now: 0 };
+    const model = new SpaceCostModel(spaceConfigs(4), curve, { clock: () => clock.now });
+    // A long text: every row attends to many keys, so every step costs 1.5 ms more than its forward pass.
+    run(model, clock, 200, (T) => curve(T) + 1.5 * T, 0, 0.1);
+    expect(model.correction(1)).toBeGreaterThan(1.5);
+    model.reset();
+    for (const T of configWidths(model.configs)) expect(model.correction(T)).toBe(1);
+    // A short text after it: the steps cost their forward pass, and at alpha 0.1 AR is the right choice.
+    const { picks } = run(model, clock, 200, curve, 0, 0.1);
+    expect(picks.slice(50).filter((c) => !isAr(c)).length / 150).toBeLessThan(0.2);
+  });
+
   it("without the overhead it keeps speculating, and calibrate: false ignores the clock", () => {
     const clock = { now: 0 };
     const honest = new SpaceCostModel(spaceConfigs(4), curve, { clock: () => clock.now });

@@ -320,9 +320,14 @@ export class SpaceCostModel implements SpaceAuto {
    * small weight (carry), so a chat prompt after code prompts is not decoded for dozens of steps on
    * code's acceptance; exploration restarts (the first AR choice probes at once); and the time until the
    * sequence's first plan (tokenising, the caller's own work) is no step's cost, so calibration skips it.
-   * The calibration itself stays: it is the machine's, not the text's.
+   * The calibration starts again from the measured costs: a step's price is partly the text's, since every
+   * row attends to every cached key. Carried from long code prompts (~350 keys) to a short chat one, AR's
+   * correction made AR look dearer than it was, the model speculated, and chat ran at 0.6-0.86x AR (paired
+   * in one process, 2-core Xeon; 1.0x with this reset); while it speculates, no AR step would correct it.
    */
   reset(): void {
+    this.ratio.clear();
+    this.lookupRatio.clear();
     this.tracker.carryOver(this.carry);
     for (const t of this.lookupAlpha.values()) t.carryOver(this.carry);
     this.decision = null;
