@@ -1,0 +1,42 @@
+/**
+ * `npx tsx scripts/truncate-adapter.ts --adapter IN.gguf --rank 4 --out OUT.gguf [--model BASE.gguf]`: the
+ * adapter with every LoRA term B A replaced by its best rank-r approximation (src/train/lowrank.ts; the
+ * mask embeddings, k and targets kept). The last step of scripts/smollm2-space.sh: the committed SmolLM2
+ * adapter is its rank-16 training result truncated to rank 4, which keeps 97% of the terms' energy and
+ * the held-out acceptance (spec/adapter.md, "Rank"). The output is written whole to a temporary file and
+ * renamed, and may not be an input.
+ */
+import { parseArgs } from "node:util";
+import { readFileSync } from "node:fs";
+import { loadEngine, SMOLLM2_PATH } from "../src/node/engine.js";
+import { checkAdapterBase, decodeAdapter, encodeAdapter } from "../src/model/adapter.js";
+import { truncateRank } from "../src/train/lowrank.js";
+import { refuseInputAsOutput, requireRegularFile, writeWhole } from "../src/node/outputs.js";
+import { sha256File } from "../src/node/prompts.js";
+
+const { values: o } = parseArgs({ options: {
+  adapter: { type: "string" }, rank: { type: "string" }, out: { type: "string" }, model: { type: "string", default: SMOLLM2_PATH },
+} });
+async function main(): Promise<void> {
+  if (!o.adapter || !o.rank || !o.out) throw new Error("usage: truncate-adapter.ts --adapter IN.gguf --rank R --out OUT.gguf [--model BASE.gguf]");
+  requireRegularFile(o.adapter, "--adapter");
+  requireRegularFile(o.model!, "--model");
+  refuseInputAsOutput("--out", o.out, [["--adapter", o.adapter], ["--model", o.model]]);
+  const engine = await loadEngine(o.model!, { weights: "q4" });
+  try {
+    const a = decodeAdapter(new Uint8Array(readFileSync(o.adapter)), o.adapter);
+    checkAdapterBase(a, engine.config, sha256File(o.model!), o.model);
+    const { adapter, report } = truncateRank(a, Number(o.rank));
+    writeWhole(o.out, encodeAdapter(adapter, engine.config));
+    console.log(`${o.out}: rank ${a.meta.rank} -> ${adapter.meta.rank}, energy kept ${(100 * report.energyKept).toFixed(1)}%, largest dropped singular value ${(100 * report.worstDropped).toFixed(1)}% of its term's largest`);
+  } finally {
+    engine.close();
+  }
+}
+
+try {
+  await main();
+} catch (e) {
+  process.stderr.write(`truncate-adapter: ${(e as { code?: string }).code ?? "E_ARGS"}: ${(e as Error).message}\n`);
+  process.exitCode = 1;
+}
