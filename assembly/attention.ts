@@ -26,27 +26,21 @@ export function attention(
       const qh = q + <usize>t * qStride + <usize>h * headBytes;
       const oh = out + <usize>t * qStride + <usize>h * headBytes;
       const kvOff = <usize>(h / group) * headBytes;
-      // Scores of the visible keys, and their maximum (in key order). Eight keys at a time: their dot
-      // products are eight independent chains of the same operations in the same order as dot(), so they
-      // overlap instead of waiting on one another's latency; an invisible key's score is computed with the
-      // others and never read.
-      let max = -Infinity as f32;
-      let any = false;
+      // Scores of the visible keys. Eight keys at a time: their dot products are eight independent chains
+      // of the same operations in the same order as dot(), so they overlap instead of waiting on one
+      // another's latency; an invisible key's score is computed with the others and never read.
       const kh = k + kvOff;
       let j = 0;
-      for (; j + 8 <= nKeys; j += 8) {
-        dots8(qh, kh + <usize>j * kvStride, kvStride, headDim, scale, scores + (<usize>j << 2));
-        for (let i = j; i < j + 8; i++) {
-          if (!load<u8>(m + i)) continue;
-          const s = load<f32>(scores + (<usize>i << 2));
-          if (!any || s > max) max = s;
-          any = true;
-        }
-      }
+      for (; j + 8 <= nKeys; j += 8) dots8(qh, kh + <usize>j * kvStride, kvStride, headDim, scale, scores + (<usize>j << 2));
       for (; j < nKeys; j++) {
+        if (load<u8>(m + j)) store<f32>(scores + (<usize>j << 2), dot(qh, kh + <usize>j * kvStride, headDim) * scale);
+      }
+      // Their maximum, in key order.
+      let max = -Infinity as f32;
+      let any = false;
+      for (j = 0; j < nKeys; j++) {
         if (!load<u8>(m + j)) continue;
-        const s = dot(qh, kh + <usize>j * kvStride, headDim) * scale;
-        store<f32>(scores + (<usize>j << 2), s);
+        const s = load<f32>(scores + (<usize>j << 2));
         if (!any || s > max) max = s;
         any = true;
       }

@@ -7,9 +7,12 @@
  * renamed, and may not be an input.
  */
 import { parseArgs } from "node:util";
-import { readFileSync } from "node:fs";
-import { loadEngine, SMOLLM2_PATH } from "../src/node/engine.js";
-import { checkAdapterBase, decodeAdapter, encodeAdapter } from "../src/model/adapter.js";
+import { SMOLLM2_PATH } from "../src/node/engine.js";
+import { readAdapterData } from "../src/node/adapter.js";
+import { fileSource } from "../src/node/files.js";
+import { metaGetter, readGGUF } from "../src/gguf/reader.js";
+import { configFromMetadata } from "../src/model/config.js";
+import { checkAdapterBase, encodeAdapter } from "../src/model/adapter.js";
 import { truncateRank } from "../src/train/lowrank.js";
 import { refuseInputAsOutput, requireRegularFile, writeWhole } from "../src/node/outputs.js";
 import { sha256File } from "../src/node/prompts.js";
@@ -17,21 +20,26 @@ import { sha256File } from "../src/node/prompts.js";
 const { values: o } = parseArgs({ options: {
   adapter: { type: "string" }, rank: { type: "string" }, out: { type: "string" }, model: { type: "string", default: SMOLLM2_PATH },
 } });
+
 async function main(): Promise<void> {
   if (!o.adapter || !o.rank || !o.out) throw new Error("usage: truncate-adapter.ts --adapter IN.gguf --rank R --out OUT.gguf [--model BASE.gguf]");
   requireRegularFile(o.adapter, "--adapter");
   requireRegularFile(o.model!, "--model");
   refuseInputAsOutput("--out", o.out, [["--adapter", o.adapter], ["--model", o.model]]);
-  const engine = await loadEngine(o.model!, { weights: "q4" });
+  // The base's config (the factors' shapes), from its metadata: no weights loaded.
+  const source = fileSource(o.model!);
+  let file;
   try {
-    const a = decodeAdapter(new Uint8Array(readFileSync(o.adapter)), o.adapter);
-    checkAdapterBase(a, engine.config, sha256File(o.model!), o.model);
-    const { adapter, report } = truncateRank(a, Number(o.rank));
-    writeWhole(o.out, encodeAdapter(adapter, engine.config));
-    console.log(`${o.out}: rank ${a.meta.rank} -> ${adapter.meta.rank}, energy kept ${(100 * report.energyKept).toFixed(1)}%, largest dropped singular value ${(100 * report.worstDropped).toFixed(1)}% of its term's largest`);
+    file = readGGUF(source);
   } finally {
-    engine.close();
+    source.close();
   }
+  const cfg = configFromMetadata(metaGetter(file), file.name);
+  const a = readAdapterData(o.adapter);
+  checkAdapterBase(a, cfg, sha256File(o.model!), o.model);
+  const { adapter, report } = truncateRank(a, Number(o.rank));
+  writeWhole(o.out, encodeAdapter(adapter, cfg));
+  console.log(`${o.out}: rank ${a.meta.rank} -> ${adapter.meta.rank}, energy kept ${(100 * report.energyKept).toFixed(1)}%, largest dropped singular value ${(100 * report.worstDropped).toFixed(1)}% of its term's largest`);
 }
 
 try {
