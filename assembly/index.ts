@@ -23,6 +23,7 @@ export { attention } from "./attention";
 
 // Packed weight layouts (4-row panels: f32, bf16, int8) and the int8 activation quantiser.
 export { packRows, matmulPacked } from "./packed";
+export { loraAdd } from "./lora";
 export { quantizeRows } from "./q8";
 export { probeRead, probePeak } from "./probe";
 

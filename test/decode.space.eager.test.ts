@@ -95,7 +95,15 @@ describe("SPACE: a single mask group's logits come with the pass", () => {
   });
 });
 
-describe("LoRA panels", () => {
+// Both builds: the plain one adds rounded products, the relaxed one fuses them, and loraAdd must follow
+// the panel kernels' order in each.
+describe.each(["plain", "relaxed"] as const)("LoRA panels (%s build)", (simd) => {
+  let engine: Engine;
+  beforeAll(async () => {
+    engine = await tinyEngine({ seed: 47 }, { simd });
+  });
+  afterAll(() => engine.close());
+
   /** A random adapter for the tiny engine: rank r on the given targets. */
   function randomAdapter(seed: number, rank: number, targets: readonly LoraTarget[], scale: number): AdapterData {
     let s = seed >>> 0;

@@ -17,6 +17,7 @@ import { bytesSource } from "../gguf/source.js";
 import { readGGUF, metaNumber, metaString, metaStringArray } from "../gguf/reader.js";
 import { writeGGUF, type GGUFTensorSpec } from "../gguf/writer.js";
 import { GGML, MetaType, type GGUFMetaValue } from "../gguf/types.js";
+import { f32ToBF16 } from "../gguf/half.js";
 import type { Arena } from "../wasm/arena.js";
 import type { WasmCore } from "../wasm/core.js";
 import { packedBytes } from "../wasm/kernels.js";
@@ -188,9 +189,10 @@ export function maskVectors(a: AdapterData): Float32Array[] {
 }
 
 /**
- * One LoRA in WebAssembly memory: A [r, K] at `a`, B [N, r] at `b`, f32 rows (what training reads and
- * updates; `layout` absent or "rows"), or packed in 4-row panels for decoding ("f32-panels", the same bits
- * as the rows, spec/kernels.md, or "bf16-panels"; see loraPanelsFor).
+ * One LoRA in WebAssembly memory: A [r, K] at `a` and B [N, r] at `b`, f32 rows (what training reads and
+ * updates; `layout` absent or "rows"); or, for decoding (see loraPanelsFor), A packed in 4-row panels
+ * ("f32-panels": the same bits as the rows, spec/kernels.md; or "bf16-panels") and B stored TRANSPOSED at
+ * `b`, Bt [r, N] row-major in the panels' element type, which is what the loraAdd kernel reads.
  */
 export interface LoraMatrix {
   readonly a: number;
@@ -244,13 +246,21 @@ export function loadLora(arena: Arena, cfg: ModelConfig, a: AdapterData, pack?: 
     arena.reset(mark);
     return p;
   };
+  // Bt [r, N] from B [N, r]: f32, or bf16 rounded to nearest even as packRows rounds.
+  const putTransposed = (v: Float32Array, N: number, bf16: boolean) => {
+    const p = arena.alloc(r * N * (bf16 ? 2 : 4), 64);
+    const out = bf16 ? new Uint16Array(arena.memory.buffer, p, r * N) : arena.f32(p, r * N);
+    for (let n = 0; n < N; n++) for (let j = 0; j < r; j++) out[j * N + n] = bf16 ? f32ToBF16(v[n * r + j]) : v[n * r + j];
+    return p;
+  };
   const layers = Array.from({ length: cfg.nLayers }, (_, l) => {
     const out: Partial<Record<LoraTarget, LoraMatrix>> = {};
     for (const t of a.meta.targets) {
       const { K, N } = targetShape(cfg, t);
-      // Panels hold groups of 4 k: a rank or width that is not a multiple of 4 keeps its rows.
-      const p = pack && r % 4 === 0 && K % 4 === 0 ? pack : undefined;
-      const A = put(a.lora.get(loraName(l, t, "a"))!, r, K, p), B = put(a.lora.get(loraName(l, t, "b"))!, N, r, p);
+      // Panels hold groups of 4 k and loraAdd takes 4 outputs at a time: other shapes keep their rows.
+      const p = pack && r % 4 === 0 && K % 4 === 0 && N % 4 === 0 ? pack : undefined;
+      const A = put(a.lora.get(loraName(l, t, "a"))!, r, K, p);
+      const B = p ? putTransposed(a.lora.get(loraName(l, t, "b"))!, N, p.layout === "bf16-panels") : put(a.lora.get(loraName(l, t, "b"))!, N, r, undefined);
       out[t] = { a: A, b: B, K, N, ...(p ? { layout: p.layout } : {}) };
     }
     return out;
@@ -299,9 +309,21 @@ export class LoraRows {
       const mem = new Uint8Array(this.core.memory.buffer);
       for (let i = 0; i < R; i++) mem.copyWithin(this.gx + i * m.K * 4, x + rows[i] * m.K * 4, x + (rows[i] + 1) * m.K * 4);
     }
-    // The forward's kernel for the matrix's layout (rows or panels): u = A x, d = B u.
-    const A = { name: target, type: GGML.F32, ptr: m.a, K: m.K, N: r, layout: m.layout };
-    const B = { name: target, type: GGML.F32, ptr: m.b, K: r, N: m.N, layout: m.layout };
+    if (m.layout) {
+      // Decoding: one loraAdd over the rows where they are (gathered rows: on copies of their y rows).
+      const panel = PANEL_OF[m.layout];
+      if (run) k.loraAdd(panel, input, m.a, m.b, y + rows[0] * m.N * 4, this.u, R, m.K, m.N, r);
+      else {
+        const mem = new Uint8Array(this.core.memory.buffer);
+        for (let i = 0; i < R; i++) mem.copyWithin(this.d + i * m.N * 4, y + rows[i] * m.N * 4, y + (rows[i] + 1) * m.N * 4);
+        k.loraAdd(panel, input, m.a, m.b, this.d, this.u, R, m.K, m.N, r);
+        for (let i = 0; i < R; i++) mem.copyWithin(y + rows[i] * m.N * 4, this.d + i * m.N * 4, this.d + (i + 1) * m.N * 4);
+      }
+      return;
+    }
+    // Rows (training's layout): u = A x, d = B u with the forward's kernels, then y += d.
+    const A = { name: target, type: GGML.F32, ptr: m.a, K: m.K, N: r };
+    const B = { name: target, type: GGML.F32, ptr: m.b, K: r, N: m.N };
     matmulRange(k, A, input, this.u, R, 0, r);
     matmulRange(k, B, this.u, this.d, R, 0, m.N);
     if (run) k.add(y + rows[0] * m.N * 4, this.d, R * m.N);

@@ -104,6 +104,12 @@ export interface KernelExports {
    * by packRows. x: f32 [T, K], or for PANEL.Q8 / PANEL.Q4 the rows quantizeRows wrote (q8RowBytes(K) bytes each).
    */
   matmulPacked(layout: number, x: number, w: number, y: number, T: number, K: number, N: number, n0: number, n1: number): void;
+  /**
+   * A LoRA on R consecutive rows: y[t] += B (A x[t]). x: f32 [R, K]; y: f32 [R, N]; u: f32 scratch [R, r];
+   * a: A [r, K] packed in `layout` (PANEL.F32 or PANEL.BF16); bt: B transposed, [r, N] row-major, f32 or
+   * bf16 to match. K, N, r multiples of 4. Same bits as the two matmuls and `add` (spec/kernels.md, "LoRA").
+   */
+  loraAdd(layout: number, x: number, a: number, bt: number, y: number, u: number, R: number, K: number, N: number, r: number): void;
   /** Quantises rows of x: f32 [T, K] (K a multiple of 32) for PANEL.Q8 into xq (T rows of q8RowBytes(K) bytes). */
   quantizeRows(x: number, xq: number, T: number, K: number): void;
   /** Benchmark probe: reads [p, p + bytes) once (bytes a multiple of 64); returns a checksum. */
@@ -178,7 +184,7 @@ export interface KernelExports {
 
 /** Names of every export, for checking a module before trusting it. */
 export const KERNEL_EXPORTS: readonly (keyof KernelExports)[] = [
-  "heapBase", "isRelaxed", "matmul", "dequantRows", "packRows", "matmulPacked", "quantizeRows", "probeRead", "probePeak", "embed", "rmsnorm", "ropeTable", "ropeApply",
+  "heapBase", "isRelaxed", "matmul", "dequantRows", "packRows", "matmulPacked", "loraAdd", "quantizeRows", "probeRead", "probePeak", "embed", "rmsnorm", "ropeTable", "ropeApply",
   "swiglu", "add", "softmax", "expf4Rows", "attention",
   "matmulBackX", "matmulBackW", "rmsnormBack", "ropeApplyBack", "attentionBack", "swigluBack", "embedBack",
   "crossEntropy", "adamw", "sumSquares",
