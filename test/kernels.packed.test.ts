@@ -84,19 +84,22 @@ describe.each(BUILDS)("packed layouts (%s build)", (build) => {
     },
   );
 
-  it("quantizeRows writes the reference's bytes (zero, tiny and saturated blocks included)", async () => {
+  it("quantizeRows writes the reference's bytes (zero, tiny, saturated, tie and infinite blocks included)", async () => {
     const h = await harness(build);
     fc.assert(
       fc.property(fc.integer(), (seed) => {
         const r = rng(seed);
         const T = randInt(r, 1, 6), K = 32 * randInt(r, 1, 6);
         const x = randF32(r, T * K, 10 ** randInt(r, -3, 3));
-        // Some blocks all zero, some below the 2^-32 threshold, some with one huge value.
+        // Some blocks all zero, some below the 2^-32 threshold, some with one huge value, some whose codes
+        // fall on halves (ties round to even), some with an infinity (the general path; NaN below).
         for (let b = 0; b < (T * K) / 32; b++) {
-          const kind = randInt(r, 0, 5);
+          const kind = randInt(r, 0, 7);
           if (kind === 0) x.fill(0, 32 * b, 32 * b + 32);
           if (kind === 1) for (let i = 0; i < 32; i++) x[32 * b + i] *= 2 ** -40;
           if (kind === 2) x[32 * b + randInt(r, 0, 31)] = 3e30;
+          if (kind === 3) for (let i = 0; i < 32; i++) x[32 * b + i] = i === 0 ? 127 : randInt(r, -127, 126) + 0.5;
+          if (kind === 4) x[32 * b + randInt(r, 0, 31)] = randInt(r, 0, 1) ? Infinity : -Infinity;
         }
         h.scoped(() => {
           const xq = h.arena.alloc(T * q8RowBytes(K), 16);
@@ -113,6 +116,28 @@ describe.each(BUILDS)("packed layouts (%s build)", (build) => {
       }),
       { numRuns: 40 },
     );
+  });
+
+  it("quantizeRows: a block with a NaN gets zero codes and a NaN scale (its sign is the CPU's), the others the reference's bytes", async () => {
+    const h = await harness(build);
+    const K = 96, S = q8RowBytes(K);
+    const x = Float32Array.from({ length: K }, (_, i) => Math.sin(i) * 3);
+    x[40] = NaN; // block 1
+    h.scoped(() => {
+      const xq = h.arena.alloc(S, 16);
+      h.k.quantizeRows(h.f32(x), xq, 1, K);
+      const got = h.arena.u8(xq, S).slice();
+      const want = quantizeRowsRef(x, 1, K, relaxed).image;
+      const view = new DataView(got.buffer);
+      const codeBytes = relaxed ? 1 : 2;
+      for (let i = 32; i < 64; i++) expect(relaxed ? view.getInt8(i) : view.getInt16(2 * i, true), `code ${i}`).toBe(0);
+      expect(view.getFloat32(2 * K + 4, true)).toBeNaN();
+      // Blocks 0 and 2 are untouched by block 1's NaN.
+      for (const b of [0, 2]) {
+        for (let i = 32 * b * codeBytes; i < 32 * (b + 1) * codeBytes; i++) expect(got[i], `byte ${i}`).toBe(want[i]);
+        expect(view.getFloat32(2 * K + 4 * b, true)).toBe(new DataView(want.buffer).getFloat32(2 * K + 4 * b, true));
+      }
+    });
   });
 
   it("PANEL.F32 equals the row-major F32 kernel bit for bit (and the reference in the plain build)", async () => {
