@@ -69,6 +69,12 @@
   return i32x4.min_s(i32x4.max_s(q, i32x4.splat(-Q)), i32x4.splat(Q));
 }
 
+/** Activation codes (Q = 127) of 4 values of a block: codesFinite for a finite block, else codes. */
+// @ts-ignore: decorator
+@inline function activationCodes(finite: bool, v: v128, id: v128): v128 {
+  return finite ? codesFinite(v, id, 127) : codes(v, id, 127);
+}
+
 /** The codes of 4 values v given id = 1 / d, clamped to [-Q, Q]. */
 // @ts-ignore: decorator
 @inline function codes(v: v128, id: v128, Q: i32): v128 {
@@ -138,37 +144,24 @@ export function quantizeRows(x: usize, xq: usize, T: i32, K: i32): void {
     const sums = corr + (<usize>nb << 2);
     for (let b = 0; b < nb; b++) {
       const p = row + (<usize>b << 7);
+      // A finite block (every activation block in practice) takes the integer maximum and codesFinite;
+      // one with an infinity or a NaN the general path: the same values either way.
       const bits = absMaxBits32(p);
+      const finite = bits < 0x7f800000;
+      const m = finite ? reinterpret<f32>(bits) : absMax32(p);
       let d: f32 = 0;
       let q0 = i32x4.splat(0), q1 = q0, q2 = q0, q3 = q0, q4 = q0, q5 = q0, q6 = q0, q7 = q0;
-      if (bits < 0x7f800000) {
-        // A finite block (every activation block in practice): the same values as below, fewer operations.
-        const m = reinterpret<f32>(bits);
-        if (!(m < TINY)) {
-          d = m / <f32>127;
-          const id = f32x4.splat(<f32>1 / d);
-          q0 = codesFinite(v128.load(p), id, 127);
-          q1 = codesFinite(v128.load(p, 16), id, 127);
-          q2 = codesFinite(v128.load(p, 32), id, 127);
-          q3 = codesFinite(v128.load(p, 48), id, 127);
-          q4 = codesFinite(v128.load(p, 64), id, 127);
-          q5 = codesFinite(v128.load(p, 80), id, 127);
-          q6 = codesFinite(v128.load(p, 96), id, 127);
-          q7 = codesFinite(v128.load(p, 112), id, 127);
-        }
-      } else {
-        // An infinity or a NaN: the general path.
-        const m = absMax32(p);
+      if (!(m < TINY)) {
         d = m / <f32>127;
         const id = f32x4.splat(<f32>1 / d);
-        q0 = codes(v128.load(p), id, 127);
-        q1 = codes(v128.load(p, 16), id, 127);
-        q2 = codes(v128.load(p, 32), id, 127);
-        q3 = codes(v128.load(p, 48), id, 127);
-        q4 = codes(v128.load(p, 64), id, 127);
-        q5 = codes(v128.load(p, 80), id, 127);
-        q6 = codes(v128.load(p, 96), id, 127);
-        q7 = codes(v128.load(p, 112), id, 127);
+        q0 = activationCodes(finite, v128.load(p), id);
+        q1 = activationCodes(finite, v128.load(p, 16), id);
+        q2 = activationCodes(finite, v128.load(p, 32), id);
+        q3 = activationCodes(finite, v128.load(p, 48), id);
+        q4 = activationCodes(finite, v128.load(p, 64), id);
+        q5 = activationCodes(finite, v128.load(p, 80), id);
+        q6 = activationCodes(finite, v128.load(p, 96), id);
+        q7 = activationCodes(finite, v128.load(p, 112), id);
       }
       const h0 = i16x8.narrow_i32x4_s(q0, q1), h1 = i16x8.narrow_i32x4_s(q2, q3);
       const h2 = i16x8.narrow_i32x4_s(q4, q5), h3 = i16x8.narrow_i32x4_s(q6, q7);
