@@ -9,7 +9,7 @@ import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { loadModel, type Model } from "../src/api/index.js";
+import { NgramStore, loadModel, type Model } from "../src/api/index.js";
 import { embeddedModelPath, loadModelFile, SpaceError } from "../src/api/node.js";
 import { encodeChat } from "../src/tokenizer/chat.js";
 import { readCoreBytes } from "../src/node/wasm.js";
@@ -115,6 +115,9 @@ describe("generate", () => {
     expect(await rejects(embedded.generate(PROMPT, { decoder: "medusa" as never }))).toMatch(/^E_ARGS: unknown decoder "medusa"/);
     expect(await rejects(embedded.generate(PROMPT, { decoder: "space", layout: "tree" as never }))).toMatch(/^E_ARGS: layout must be one of full, lean, .*auto, got "tree"/);
     expect(await rejects(embedded.generate(PROMPT, { decoder: "spec" }))).toMatch(/^E_ARGS: the spec decoder needs exactly one draft/);
+    const store = NgramStore.build([[5, 6, 7, 8]]);
+    expect(await rejects(embedded.generate(PROMPT, { store }))).toMatch(/^E_ARGS: store applies to decoder space, not ar/);
+    expect(await rejects(embedded.generate(PROMPT, { decoder: "space", store }))).toMatch(/^E_ARGS: an n-gram store drafts for the layouts that copy candidates \(auto, hybrid\), not full/);
     expect(await rejects(embedded.generate(PROMPT, { decoder: "spec", draftModel: embedded }))).toMatch(/^E_ARGS: the draft model must be another Model/);
     expect(await rejects(embedded.generate(PROMPT, { temperature: -1 }))).toMatch(/^E_ARGS: temperature/);
     expect(await rejects(embedded.generate(PROMPT, { maxTokens: 1.5 }))).toMatch(/^E_ARGS: maxTokens/);

@@ -8,6 +8,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { gzipSync } from "node:zlib";
 import { tinyModelBytes } from "./helpers/tiny-model.js";
 import { SpecProposer } from "../src/decode/spec.js";
 import type { DecodingContext } from "../src/decode/generate.js";
@@ -63,6 +64,21 @@ describe("space generate --decoder", () => {
     }
   });
 
+  it("--store: the hybrid and auto layouts draft from an n-gram store of a distilled file (.gz too) and still emit AR's tokens", () => {
+    const ar = JSON.parse(space([...BASE, "--decoder", "ar"]).stdout);
+    // A distilled file whose response is AR's own output: the store's drafts are accepted.
+    const row = { id: "x", split: "train", prompt: ar.tokens.slice(0, 3), response: ar.tokens };
+    const file = join(dir, "store.jsonl.gz");
+    writeFileSync(file, gzipSync(JSON.stringify(row) + "\n"));
+    for (const layout of ["hybrid", "auto"]) {
+      const r = space([...BASE, "--decoder", "space", "--k", "3", "--layout", layout, "--store", file]);
+      expect(r.stderr, layout).toBe("");
+      const out = JSON.parse(r.stdout);
+      expect(out.tokens, layout).toEqual(ar.tokens);
+      if (layout === "hybrid") expect(out.stats.tokens_per_forward, "drafts accepted").toBeGreaterThan(1.5);
+    }
+  });
+
   it("--trace writes one JSON line per step; sampling with a seed is reproducible", () => {
     const file = join(dir, "trace.jsonl");
     const args = [...BASE, "--decoder", "space", "--k", "2", "--temperature", "1.5", "--top-k", "8", "--seed", "4"];
@@ -96,6 +112,9 @@ describe("space generate --decoder", () => {
     ["unknown layout", ["--decoder", "space", "--mask-token", "5", "--layout", "tree"], "E_ARGS", /--layout must be one of full, lean/],
     ["missing draft model", ["--decoder", "spec", "--draft-model", "/nonexistent/draft.gguf"], "E_IO", /draft\.gguf/],
     ["unwritable trace", ["--trace", "/nonexistent/dir/t.jsonl"], "E_IO", /t\.jsonl/],
+    ["a store without space", ["--store", "s.jsonl"], "E_ARGS", /--store applies to --decoder space, not ar/],
+    ["a store with a layout that copies nothing", ["--decoder", "space", "--mask-token", "5", "--store", "s.jsonl"], "E_ARGS", /--store drafts for the layouts that copy candidates/],
+    ["a missing store", ["--decoder", "space", "--mask-token", "5", "--layout", "auto", "--store", "/nonexistent/s.jsonl"], "E_IO", /s\.jsonl/],
   ];
   for (const [name, args, code, pattern] of bad) {
     it(`rejects: ${name}`, () => {

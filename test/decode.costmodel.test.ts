@@ -17,7 +17,7 @@ import fc from "fast-check";
 import type { Engine } from "../src/engine.js";
 import { generate, type GenerateResult } from "../src/decode/generate.js";
 import { ArProposer, type Proposer } from "../src/decode/proposer.js";
-import { AR_CONFIG, FULL_LAYOUT, LEAN_LAYOUT, LOOKUP_LAYOUT, TAIL_LAYOUT, MAX_K, SpaceProposer, type SpaceAuto, type SpaceConfig, type SpaceMask } from "../src/decode/space.js";
+import { AR_CONFIG, FULL_LAYOUT, LEAN_LAYOUT, LOOKUP_LAYOUT, STORE_CLASS, TAIL_LAYOUT, MAX_K, SpaceProposer, type SpaceAuto, type SpaceConfig, type SpaceMask } from "../src/decode/space.js";
 import {
   AcceptanceTracker,
   AUTO_LAYOUTS,
@@ -403,6 +403,18 @@ describe("lookup steps", () => {
     for (let i = 0; i < 40; i++) model.observe(1, verdict(0), "lookup"), model.choose({ lookup: 3 });
     expect(model.choose({ lookup: 3 })).toBe(AR_CONFIG); // length-3 matches are always wrong here
     expect(isLookup(model.choose({ lookup: 2 }))).toBe(true); // length 2 keeps its own (prior) estimate
+  });
+
+  it("a store draft's class starts from the lower prior: one try on a 1.2 curve, then AR until a verdict says otherwise", () => {
+    const curve: CostFn = (T) => 1 + 0.2 * (T - 1);
+    const model = new SpaceCostModel(spaceConfigs(3), curve, { probeBudget: 0 });
+    model.observe(1, verdict(0));
+    expect(model.lookupAcceptance(STORE_CLASS).alpha(1)).toBeCloseTo(0.3, 12);
+    expect(model.lookupAcceptance(2).alpha(1)).toBeCloseTo(0.5, 12); // the text's own matches: 0.5
+    expect(isLookup(model.choose({ lookup: STORE_CLASS + 1 }))).toBe(true); // 1.3 / 1.2 pays, barely
+    model.observe(1, verdict(0), "lookup");
+    expect(model.choose({ lookup: STORE_CLASS + 1 })).toBe(AR_CONFIG); // one miss: no longer
+    expect(isLookup(model.choose({ lookup: 3 }))).toBe(true); // another class: its own estimate
   });
 
   it("accepted copies grow d up to the widest configuration", () => {

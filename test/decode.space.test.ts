@@ -14,10 +14,11 @@ import fc from "fast-check";
 import type { Engine } from "../src/engine.js";
 import { generate, type GenerateOptions, type GenerateResult } from "../src/decode/generate.js";
 import { ArProposer, type Proposer } from "../src/decode/proposer.js";
-import { SpaceProposer, AR_CONFIG, FULL_LAYOUT, HYBRID_LAYOUT, LEAN_LAYOUT, LOOKUP_LAYOUT, spaceBlock, type SpaceAuto, type SpaceConfig, type SpaceLayout } from "../src/decode/space.js";
+import { SpaceProposer, AR_CONFIG, FULL_LAYOUT, HYBRID_LAYOUT, LEAN_LAYOUT, LOOKUP_LAYOUT, STORE_CLASS, spaceBlock, storeMatchClass, type SpaceAuto, type SpaceConfig, type SpaceLayout } from "../src/decode/space.js";
 import { spaceConfigs } from "../src/decode/costmodel.js";
 import { Rng } from "../src/util/rng.js";
 import { LookupProposer } from "../src/decode/lookup.js";
+import { NgramStore } from "../src/decode/ngramstore.js";
 import { SpecProposer } from "../src/decode/spec.js";
 import { chainBlock, range } from "../src/decode/block.js";
 import { readGGUF } from "../src/gguf/reader.js";
@@ -52,6 +53,17 @@ const switching = (configs: SpaceConfig[], seed: number): SpaceAuto => {
   return { configs, choose: () => configs[Math.floor(rng.next() * configs.length)], observe() {} };
 };
 const lookup = (k: number): Make => () => ({ proposer: new LookupProposer({ k }) });
+/** The hybrid layout (no `auto`) or the chooser `auto`, with candidates from an n-gram store where the text has no 3-token match. */
+const spaceStore = (k: number, mask: number, store: NgramStore, auto: () => SpaceAuto | undefined): Make => (e) => {
+  const a = auto();
+  return { proposer: new SpaceProposer({ k, mask: { token: mask }, layout: HYBRID_LAYOUT, vocabSize: e.config.vocabSize, store, ...(a ? { auto: a } : {}) }) };
+};
+/** A store of `text` between random sequences over the vocabulary (seeded). */
+function storeOf(seed: number, text: number[]): NgramStore {
+  const rng = new Rng(seed);
+  const noise = () => Array.from({ length: 40 }, () => 3 + Math.floor(rng.next() * (V - 3)));
+  return NgramStore.build([noise(), text, noise()], { nMin: 2, nMax: 4 });
+}
 const spec = (k: number, layers: number): Make => (e, contextTokens) => {
   const draft = e.newContext(contextTokens, k, { layers });
   return { proposer: new SpecProposer({ k, draft, vocabSize: e.config.vocabSize, stopAt: e.tokenizer.eogTokens }), dispose: () => draft.dispose() };
@@ -122,6 +134,9 @@ describe("greedy: every decoder emits exactly AR's output (property over random 
           [`space ${config.layout.name} k=${config.k}`, spaceAuto(c.k, c.mask, () => fixed(config))],
           ["space switching at random", spaceAuto(c.k, c.mask, () => switching(configs, c.seed))],
           [`space hybrid k=${c.k}`, space(c.k, c.mask, HYBRID_LAYOUT)],
+          // An n-gram store that knows AR's own continuation (drafts accepted) amid random text (rejected).
+          [`space hybrid + store k=${c.k}`, spaceStore(c.k, c.mask, storeOf(c.seed, [...c.prompt, ...want.tokens]), () => undefined)],
+          ["space switching + store", spaceStore(c.k, c.mask, storeOf(c.seed + 1, [...c.prompt, ...want.tokens]), () => switching([...configs, { k: c.k, layout: LOOKUP_LAYOUT }], c.seed))],
           ["spec", spec(c.k, draftLayers)],
           ["lookup", lookup(c.k)],
         ];
@@ -260,6 +275,30 @@ describe("the plain AR step of SPACE (AR_CONFIG)", () => {
     expect(hint).toEqual({ lookup: 0 });
     expect(Array.from(none.candidates)).toEqual([]);
     expect(none.block).toEqual(chainBlock(3, [8], [0]));
+  });
+
+  it("a store draft where the text has no 3-token match (class STORE_CLASS, + 1 when strong); a 3-token match wins", () => {
+    let hint: { lookup: number } | undefined;
+    const c: SpaceConfig = { k: 3, layout: LOOKUP_LAYOUT };
+    const auto: SpaceAuto = { configs: [AR_CONFIG, c], choose: (h) => ((hint = h), c), observe() {} };
+    // The store knows "30 31 32 -> 33 34 35" (once: share 1) and "31 32 -> 33" (n = 2).
+    const store = NgramStore.build([[30, 31, 32, 33, 34, 35]], { nMin: 2, nMax: 3 });
+    const p = new SpaceProposer({ k: 3, mask: { token: 9 }, vocabSize: V, auto, store });
+    const step = (history: number[]) =>
+      p.plan({ pending: Int32Array.of(history[history.length - 1]), cached: history.length - 1, history, sampling: { temperature: 0, topK: 0, topP: 1 }, rng: new Rng(0) });
+    const drafted = step([5, 30, 31, 32]);
+    expect(hint).toEqual({ lookup: STORE_CLASS }); // n = 3: not a strong draft, however one-sided
+    expect([storeMatchClass(3, 1), storeMatchClass(4, 0.5), storeMatchClass(5, 0.49)]).toEqual([STORE_CLASS, STORE_CLASS + 1, STORE_CLASS]);
+    expect(Array.from(drafted.candidates)).toEqual([33, 34, 35]);
+    expect(drafted.source).toBe("lookup");
+    // The text's own 3-token match ("6 7 8" recurs) comes first, even where the store knows the tail.
+    const own = step([6, 7, 8, 50, 6, 7, 8]);
+    expect(hint).toEqual({ lookup: 3 });
+    expect(Array.from(own.candidates)).toEqual([50, 6, 7]);
+    // Neither: an AR block.
+    const none = step([60, 61, 62]);
+    expect(hint).toEqual({ lookup: 0 });
+    expect(Array.from(none.candidates)).toEqual([]);
   });
 
   it("k = 0 only as the plain AR configuration", () => {

@@ -26,6 +26,7 @@ import { attachAdapter, spaceMetadata, wireDecoder, type AttachedAdapter, type D
 import { checkSampling } from "../decode/sampling.js";
 import { SpecProposer } from "../decode/spec.js";
 import type { TraceStep } from "../decode/trace.js";
+import { NgramStore } from "../decode/ngramstore.js";
 import { chatTemplateInfo, encodeChat, type ChatMessage } from "../tokenizer/chat.js";
 
 export { SpaceError, type ErrorCode } from "../errors.js";
@@ -34,6 +35,7 @@ export type { ChatMessage, ChatRole } from "../tokenizer/chat.js";
 export type { StopReason } from "../decode/generate.js";
 export type { DecoderKind, LayoutChoice } from "../decode/decoders.js";
 export type { TraceStep } from "../decode/trace.js";
+export { NgramStore, type NgramStoreOptions, type StoreDraft } from "../decode/ngramstore.js";
 export type { WeightStorage } from "../model/weights.js";
 export type { ModelConfig } from "../model/config.js";
 
@@ -116,6 +118,11 @@ export interface GenerateOptions {
   readonly maskToken?: number;
   /** space: "full" (the paper's layout, default), "lean", "tail", "hybrid", or "auto" (a cost model picks k and layout per step, prompt-lookup candidates at a match, or a plain AR step); spec/space.md. */
   readonly layout?: LayoutChoice;
+  /**
+   * space, layout "auto" or "hybrid": an n-gram store (NgramStore.build over token sequences the model
+   * wrote on other prompts) that drafts candidates where the text has no 3-token match to copy.
+   */
+  readonly store?: NgramStore;
   /** spec: the draft is the model's first N layers plus its output head. */
   readonly draftLayers?: number;
   /** spec: a draft model with the same tokenizer (loaded by the caller, who disposes it). */
@@ -270,6 +277,7 @@ export class Model {
         adapter: kind === "space" && opts.maskToken === undefined ? this.adapter : undefined,
         draftLayers: opts.draftLayers,
         draftEngine: opts.draftModel?.engine,
+        store: opts.store,
       },
       contextTokens,
     );

@@ -9,6 +9,7 @@ import type { Engine } from "../engine.js";
 import { loadEngine } from "../node/engine.js";
 import { wireDecoder, type LayoutChoice } from "../decode/decoders.js";
 import { readAdapterFile } from "../node/adapter.js";
+import { readNgramStore } from "../node/distilled.js";
 import { costCurve } from "../decode/cost.js";
 import { benchDecoder, type BenchDecoder } from "./decoder.js";
 import { openLlamaDecoder, type LlamaDecoder } from "./llama.js";
@@ -42,6 +43,7 @@ async function open(spec: ChildSpec): Promise<Record<string, unknown>> {
     layout: space ? (spec.layout as LayoutChoice) : undefined,
     adapter,
     draftLayers: spec.draftLayers,
+    ...(space && spec.store !== undefined ? { store: readNgramStore(spec.store, engine.config.vocabSize) } : {}),
   }, spec.contextTokens);
   const k = wired.k;
   decoder = benchDecoder(engine, wired, new Set(spec.banned), spec.contextTokens);

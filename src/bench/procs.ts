@@ -24,6 +24,7 @@ export type ChildSpec =
       maskToken?: number; // space without an adapter
       adapter?: string; // space: adapter GGUF (gives k and the mask)
       layout: string;
+      store?: string; // space, a copying layout: a distilled JSONL(.gz) to build an n-gram store from
       draftLayers?: number;
       contextTokens: number;
       banned: number[];

@@ -62,6 +62,7 @@ export function table(head: string[], align: ("l" | "r")[], rows: string[][]): s
 
 /** What a SPACE layout is, in the report's words. */
 export function layoutLabel(layout: string): string {
+  if (layout.endsWith("+store")) return `${layoutLabel(layout.slice(0, -"+store".length))}, with an n-gram store's drafts where the text has no 3-token match`;
   if (layout === "auto") return "auto layout (the cost model: k and the layout, lookup candidates at a match, or a plain AR step, chosen per step from cost(T) and acceptance)";
   if (layout === "full") return "full layout (the paper's: a mask group after every candidate)";
   return `${layout} layout`;

@@ -44,6 +44,9 @@ const defaultStorages = (): string[] => [...DECODE_STORAGES];
 const weightStorages = (): string[] => [...WEIGHT_STORAGES];
 
 const ALL_DECODERS = ["ar", "space", "spec", "lookup", "llama-ar", "llama-lookup"] as const;
+/** The layouts that copy candidates, which an n-gram store (--store) can draft for. */
+const COPYING_LAYOUTS: readonly string[] = ["auto", "hybrid"];
+
 /** SPACE's fixed layouts (src/decode/space.ts) and "auto", the cost model (src/decode/costmodel.ts), as `space generate` has them. */
 const SPACE_LAYOUTS = [...Object.keys(LAYOUTS), "auto"];
 const DEFAULT_K = 5;
@@ -53,6 +56,7 @@ const DEFAULT_CHAT = 2;
 export const BENCH_OPTIONS: Record<string, OptionSpec> = {
   model: { kind: "string", help: `GGUF (default ${SMOLLM2_PATH})` },
   adapter: { kind: "string", help: "space: a SPACE adapter GGUF for --model (gives k and the trained mask)" },
+  store: { kind: "string", help: "space: also run each layout that copies candidates (auto, hybrid) with an n-gram store of FILE (distilled JSONL, .gz allowed: token ids the model wrote on other prompts), as a contender of its own (layout NAME+store)" },
   k: { kind: "int", min: 1, max: 64, help: `candidates per step (space, spec, lookup; default ${DEFAULT_K}; space: at most ${MAX_K}, with --adapter at most its k, the default)` },
   "mask-token": { kind: "int", min: 0, max: 0x7fffffff, help: "space: mask token id (default: the model's space.mask_token_id, else an untrained <empty_output>)" },
   layout: { kind: "string", help: `space layouts, comma-separated, of ${SPACE_LAYOUTS.join(",")} (auto: the cost model picks k and the layout, prompt-lookup candidates at a match, or a plain AR step, per step); each is a contender of its own (default full)` },
@@ -177,8 +181,12 @@ export async function runBench(argv: readonly string[]): Promise<number> {
   const plans: { c: Contender; spec: ChildSpec }[] = [];
   const untrained = mask.trained ? "" : ", untrained mask";
   const LABELS: Record<string, string> = { ar: "ours AR", spec: `ours spec (${draftLayers}-layer draft)`, lookup: "ours lookup" };
+  // With --store, each copying layout also runs as NAME+store (the same layout, drafts from the store).
+  const store = o.store !== undefined ? resolve(o.store as string) : undefined;
+  if (store !== undefined && !layouts.some((l) => COPYING_LAYOUTS.includes(l))) fail("E_ARGS", `--store drafts for the layouts that copy candidates: add ${COPYING_LAYOUTS.join(" or ")} to --layout`);
+  const spaceRuns = layouts.flatMap((l) => (store !== undefined && COPYING_LAYOUTS.includes(l) ? [l, `${l}+store`] : [l]));
   for (const d of decoders.filter((x) => !x.startsWith("llama"))) {
-    for (const layout of d === "space" ? layouts : [undefined]) {
+    for (const layout of d === "space" ? spaceRuns : [undefined]) {
       for (const weights of storages) {
         for (const threads of threadList) {
           plans.push({
@@ -188,7 +196,8 @@ export async function runBench(argv: readonly string[]): Promise<number> {
               label: layout !== undefined ? `ours SPACE (${layout} layout${untrained})` : LABELS[d],
             },
             spec: {
-              engine: "ours", model, simd, threads, weights, decoder: d as DecoderKind, k: d === "space" ? k : lookupK, layout: layout ?? "full", contextTokens, banned,
+              engine: "ours", model, simd, threads, weights, decoder: d as DecoderKind, k: d === "space" ? k : lookupK, layout: layout?.replace("+store", "") ?? "full", contextTokens, banned,
+              ...(layout?.endsWith("+store") ? { store } : {}),
               ...(d === "space" && o.adapter !== undefined ? { adapter: resolve(o.adapter as string) } : {}),
               ...(d === "space" && o.adapter === undefined ? { maskToken: mask.token! } : {}),
               ...(d === "spec" ? { draftLayers } : {}),
@@ -269,7 +278,7 @@ export async function runBench(argv: readonly string[]): Promise<number> {
       model: { path: model, bytes: modelBytes },
       settings: {
         n: s.n, calibration_n: s.calibrationN, repeats: s.repeats, warmup: s.warmup, problems: (o.problems as number | undefined) ?? 1, chat: (o.chat as number | undefined) ?? DEFAULT_CHAT,
-        weights: storages, threads: threadList, select: s.select, k, layouts, mask: { token: mask.token, trained: mask.trained, source: mask.source },
+        weights: storages, threads: threadList, select: s.select, k, layouts: spaceRuns, mask: { token: mask.token, trained: mask.trained, source: mask.source },
         draft_layers: draftLayers, cost_prefix: costPrefix, cost_repeats: costRepeats,
       },
       rss: { method: "one process per contender; peak RSS = process.resourceUsage().maxRSS of that process after its timed runs (before cost(T))", idle_mb: idleMb },

@@ -13,6 +13,7 @@ import type { SimdChoice } from "../node/engine.js";
 import { defaultConfiguration } from "../node/defaults.js";
 import { fileSource } from "../node/files.js";
 import { sha256File } from "../node/prompts.js";
+import { readNgramStore } from "../node/distilled.js";
 import { decodeAdapter } from "../model/adapter.js";
 import type { ModelConfig } from "../model/config.js";
 import { embeddedModelPath } from "../node/embedded.js";
@@ -70,6 +71,7 @@ const GENERATE_OPTIONS: Record<string, OptionSpec> = {
   trace: { kind: "string", help: "write one JSON line per step to FILE (spec/trace.md)" },
   "show-steps": { kind: "flag", help: "print the output once done, marking the tokens that came from accepted candidates; steps and tau on stderr" },
   adapter: { kind: "string", help: "space: a base-preserving SPACE adapter GGUF for --model (spec/adapter.md); gives k and the mask" },
+  store: { kind: "string", help: "space, --layout auto or hybrid: where the text has no 3-token match to copy, draft from an n-gram store of FILE (distilled JSONL, .gz allowed: token ids the model wrote on other prompts, e.g. data/distilled/smollm2-135m-instruct-q4-train.jsonl.gz for SmolLM2)" },
 };
 
 /** `space serve`: generate's loading and decoder options, plus the server's own. */
@@ -219,7 +221,7 @@ async function runGenerate(o: Parsed): Promise<number> {
   const decoder = checkDecoderOptions(o);
   if (o["show-steps"] && o.json) fail("E_ARGS", "--show-steps prints marked text: drop --json (the JSON output's stats have the accept histogram)");
   if (o.trace !== undefined) {
-    const inputs = ["model", "adapter", "draft-model", "prompt-file"].map((n) => [`--${n}`, o[n] as string | undefined] as const);
+    const inputs = ["model", "adapter", "draft-model", "prompt-file", "store"].map((n) => [`--${n}`, o[n] as string | undefined] as const);
     refuseInputAsOutput("--trace", o.trace as string, [...inputs, ["the embedded model", o.model === undefined ? defaultModel() : undefined]]);
   }
   const model = await openModel(o, decoder === "space" ? (o.adapter as string | undefined) : undefined);
@@ -239,6 +241,7 @@ async function runGenerate(o: Parsed): Promise<number> {
         layout: o.layout as LayoutChoice | undefined,
         draftLayers: o["draft-layers"] as number | undefined,
         draftModel: draft,
+        store: o.store !== undefined ? readNgramStore(o.store as string, model.info.config.vocabSize) : undefined,
         temperature: o.temperature as number | undefined,
         topK: o["top-k"] as number | undefined,
         topP: o["top-p"] as number | undefined,
@@ -279,6 +282,8 @@ function checkDecoderOptions(o: Parsed): Decoder {
   only("draft-model", ["spec"]);
   only("draft-layers", ["spec"]);
   only("adapter", ["space"]);
+  only("store", ["space"]);
+  if (o.store !== undefined && o.layout !== "auto" && o.layout !== "hybrid") fail("E_ARGS", "--store drafts for the layouts that copy candidates: give --layout auto or hybrid");
   if (o.adapter !== undefined && o["mask-token"] !== undefined) fail("E_ARGS", "--adapter supplies the mask: drop --mask-token");
   if (decoder === "space") {
     const k = (o.k as number | undefined) ?? DEFAULT_K;

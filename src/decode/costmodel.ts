@@ -25,7 +25,7 @@
  */
 import type { Engine } from "../engine.js";
 import { costCurve } from "./cost.js";
-import { AR_CONFIG, FULL_LAYOUT, LEAN_LAYOUT, LOOKUP_LAYOUT, TAIL_LAYOUT, type SpaceAuto, type SpaceConfig, type SpaceLayout } from "./space.js";
+import { AR_CONFIG, FULL_LAYOUT, LEAN_LAYOUT, LOOKUP_LAYOUT, STORE_CLASS, TAIL_LAYOUT, type SpaceAuto, type SpaceConfig, type SpaceLayout } from "./space.js";
 import type { Verdict } from "./verify.js";
 import type { LoraRows } from "../model/adapter.js";
 
@@ -235,6 +235,12 @@ export interface CostModelOptions extends AcceptanceOptions {
   readonly lookupCost?: CostFn;
 }
 
+/**
+ * The prior acceptance of an n-gram store's drafts (see lookupAcceptance): one try at most before the
+ * first verdict, where a cost(2) / cost(1) of 1.2 makes 1 + 0.3 tokens barely pay.
+ */
+const STORE_PRIOR = 0.3;
+
 /** A step's wall time over its cost(T) counts within these bounds (a stall, a GC pause: not the width's price). */
 const CALIBRATION_CLIP = { min: 0.25, max: 4 } as const;
 /** The correction averages up to this many steps per width, then forgets older ones (a running mean). */
@@ -260,9 +266,11 @@ const CALIBRATION_WINDOW = 16;
  * Lookup steps. At a step whose text has a lookup match of a tail n-gram (choose's hint), a lookup
  * configuration [pending] c_1..c_d with the copied candidates runs instead when its expected rate,
  * (1 + a_1 + a_1 a_2 + ... + a_1..a_d) / cost(1 + d) with the lookup acceptance for that n, beats the
- * rate of the configuration the model runs otherwise. Lookup acceptance is kept per n-gram length,
- * apart from the masks' (a copied run and a mask group are different predictors), and needs no
- * exploration: every match is a chance to verify, and the prior makes the first one try d = 1.
+ * rate of the configuration the model runs otherwise. Lookup acceptance is kept per match class (the
+ * n-gram length, or, for drafts of an n-gram store where the text has no 3-token match, the stored
+ * n-gram's length and how one-sided its continuation was), apart from the masks' (a copied run and a
+ * mask group are different predictors), and needs no exploration: every match is a chance to verify,
+ * and the prior makes the first one try d = 1.
  */
 export class SpaceCostModel implements SpaceAuto {
   readonly tracker: AcceptanceTracker;
@@ -275,7 +283,7 @@ export class SpaceCostModel implements SpaceAuto {
   private readonly chains: readonly SpaceConfig[]; // AR and the mask configurations (what best() picks from)
   private readonly speculating: readonly SpaceConfig[];
   private readonly lookups: readonly SpaceConfig[]; // by d, ascending
-  private readonly lookupAlpha = new Map<number, AcceptanceTracker>(); // per matched n-gram length
+  private readonly lookupAlpha = new Map<number, AcceptanceTracker>(); // per match class (space.ts storeMatchClass)
   private lookupN = 0; // the n-gram length of the lookup step in progress (until its verdict)
   private readonly acceptance: AcceptanceOptions;
   private credit = Infinity; // in cost units; see the class comment
@@ -329,7 +337,12 @@ export class SpaceCostModel implements SpaceAuto {
     this.ratio.clear();
     this.lookupRatio.clear();
     this.tracker.carryOver(this.carry);
-    for (const t of this.lookupAlpha.values()) t.carryOver(this.carry);
+    // A store's drafts carry over the weight of one verdict only: whether the store fits is the text's
+    // question (code written like the store's, or chat it knows nothing of). With the usual weight, code's
+    // estimate makes a chat text pay for several misses per class before it falls; from the prior alone,
+    // every code text pays for learning again what the last one knew (paired, 2-core Xeon: code 1.07x AR
+    // instead of 1.12x).
+    for (const [n, t] of this.lookupAlpha) t.carryOver(n >= STORE_CLASS ? Math.min(1, this.carry) : this.carry);
     this.decision = null;
     this.credit = Infinity;
     this.probe = null;
@@ -362,10 +375,17 @@ export class SpaceCostModel implements SpaceAuto {
     return chooseConfig(this.chains, this.alpha, this.stepCost);
   }
 
-  /** Running acceptance of lookup candidates after a matched tail n-gram of length n. */
+  /**
+   * Running acceptance of lookup candidates of match class n (a tail n-gram's length, or a store draft's
+   * class, which starts from the lower prior STORE_PRIOR: such a draft is a guess from other texts, and
+   * where the store does not fit the text, every try before the estimate falls is a lost row).
+   */
   lookupAcceptance(n: number): AcceptanceTracker {
     let t = this.lookupAlpha.get(n);
-    if (!t) this.lookupAlpha.set(n, (t = new AcceptanceTracker(this.lookups.at(-1)?.k ?? 1, this.acceptance))); // lookups: by d, ascending
+    if (!t) {
+      const o = n >= STORE_CLASS ? { ...this.acceptance, prior: STORE_PRIOR } : this.acceptance;
+      this.lookupAlpha.set(n, (t = new AcceptanceTracker(this.lookups.at(-1)?.k ?? 1, o))); // lookups: by d, ascending
+    }
     return t;
   }
 

@@ -20,6 +20,7 @@ import { LoraRows, checkAdapterBase, loadLora, loraPanelsFor, maskVectors, type 
 import { autoSpace } from "./costmodel.js";
 import type { DecodingContext } from "./generate.js";
 import { LookupProposer } from "./lookup.js";
+import type { NgramStore } from "./ngramstore.js";
 import { ArProposer, type Proposer } from "./proposer.js";
 import { FULL_LAYOUT, LAYOUTS, MAX_K, SpaceProposer, maxExtraRows, type SpaceAuto, type SpaceLayout, type SpaceMask } from "./space.js";
 import { SpecProposer } from "./spec.js";
@@ -37,6 +38,8 @@ export interface DecoderSpec {
   readonly layout?: SpaceLayout;
   /** space: let a cost model choose k (up to `k`) and the layout every step (costmodel.ts). */
   readonly auto?: SpaceAuto;
+  /** space, layouts that copy candidates: drafts of this n-gram store where the text has no match. */
+  readonly store?: NgramStore;
   /** spec: draft = the target's first N layers + its output head. */
   readonly draftLayers?: number;
   /** spec: a draft context on another engine with the same tokenizer (the caller owns and frees it). */
@@ -76,7 +79,8 @@ export function buildDecoder(engine: Engine, spec: DecoderSpec, contextTokens: n
       if (!spec.mask) fail("E_ARGS", "the space decoder needs a mask (a mask token id or an adapter)");
       if (spec.k > MAX_K) fail("E_ARGS", `k must be at most ${MAX_K} for the space decoder, got ${spec.k}`);
       const layout = spec.layout ?? FULL_LAYOUT;
-      return { proposer: new SpaceProposer({ k: spec.k, mask: spec.mask, layout, vocabSize: V, ...(spec.auto ? { auto: spec.auto } : {}) }), dispose() {} };
+      const extra = { ...(spec.auto ? { auto: spec.auto } : {}), ...(spec.store ? { store: spec.store } : {}) };
+      return { proposer: new SpaceProposer({ k: spec.k, mask: spec.mask, layout, vocabSize: V, ...extra }), dispose() {} };
     }
     case "spec": {
       if ((spec.draftLayers === undefined) === (spec.draft === undefined)) fail("E_ARGS", "the spec decoder needs exactly one draft: draft layers or a draft context");
@@ -156,6 +160,11 @@ export interface DecoderChoice {
   readonly draftLayers?: number;
   /** spec: a draft model with the same tokenizer (the caller owns it). */
   readonly draftEngine?: Engine;
+  /**
+   * space, layout "auto" or "hybrid": an n-gram store (ngramstore.ts) of text the model wrote on other
+   * prompts, which drafts candidates where the text has no 3-token match to copy.
+   */
+  readonly store?: NgramStore;
 }
 
 export interface WiredDecoder extends BuiltDecoder {
@@ -179,6 +188,10 @@ export function wireDecoder(engine: Engine, choice: DecoderChoice, contextTokens
   only("adapter", choice.adapter !== undefined, ["space"]);
   only("draft layers", choice.draftLayers !== undefined, ["spec"]);
   only("draft model", choice.draftEngine !== undefined, ["spec"]);
+  only("store", choice.store !== undefined, ["space"]);
+  if (choice.store !== undefined && choice.layout !== "auto" && choice.layout !== "hybrid") {
+    fail("E_ARGS", `an n-gram store drafts for the layouts that copy candidates (auto, hybrid), not ${choice.layout ?? "full"}`);
+  }
   if (choice.k !== undefined && !(Number.isInteger(choice.k) && choice.k >= 1)) fail("E_ARGS", `k must be a positive integer, got ${choice.k}`);
   if (choice.adapter && choice.maskToken !== undefined) fail("E_ARGS", "the adapter supplies the mask: drop the mask token");
   if (choice.layout !== undefined && !LAYOUT_CHOICES.includes(choice.layout)) fail("E_ARGS", `layout must be one of ${LAYOUT_CHOICES.join(", ")}, got ${JSON.stringify(choice.layout)}`);
@@ -203,6 +216,7 @@ export function wireDecoder(engine: Engine, choice: DecoderChoice, contextTokens
     spec = { ...spec, mask: a ? { token: a.maskToken, embeddings: a.embeddings, lora: a.lora } : { token: maskToken! } };
     // auto: the cost model measures this engine's cost(T) once (cached per engine), then picks per step.
     if (auto) spec = { ...spec, auto: autoSpace(engine, k, a ? { lora: a.lora } : {}) };
+    if (choice.store) spec = { ...spec, store: choice.store };
   }
   let draftCtx: (DecodingContext & { dispose(): void }) | undefined;
   if (kind === "spec") {

@@ -30,6 +30,7 @@ import { range } from "./block.js";
 import type { MoreLogits, Proposer, StepContext, StepPlan } from "./proposer.js";
 import { argmax, distribution, sample, type Distribution } from "./sampling.js";
 import { lookupMatch } from "./lookup.js";
+import type { NgramStore } from "./ngramstore.js";
 import type { Verdict } from "./verify.js";
 
 /** The mask [M]: a vocabulary token, or (issue "SAR-SFT") vectors an adapter supplies. */
@@ -96,6 +97,20 @@ export const LAYOUTS: Readonly<Record<string, SpaceLayout>> = { full: FULL_LAYOU
 /** Hybrid and lookup layouts: the longest and shortest tail n-gram matched (a single token matches too often). */
 const HYBRID_NGRAM = { max: 3, min: 2 } as const;
 
+/**
+ * The match class of copied candidates, which the cost model keeps acceptance for (SpaceAuto.choose's
+ * `lookup`): the length n of the tail n-gram matched in the text itself (2 or 3), or for a draft of the
+ * n-gram store STORE_CLASS + 1 when it is strong (a stored n-gram of 4 or more tokens whose continuation
+ * had at least half of its occurrences), STORE_CLASS otherwise. Two classes, not one per (n, share):
+ * every class has to be tried before its acceptance is known, and on a text the store does not fit
+ * (chat) each try is a lost row. On 18 held-out code prompts the strong drafts' first token was right
+ * 0.55-0.71 of the time, the others' 0.30-0.55.
+ */
+export const STORE_CLASS = 100;
+export function storeMatchClass(n: number, share: number): number {
+  return STORE_CLASS + (n >= 4 && share >= 0.5 ? 1 : 0);
+}
+
 /** No mask group anywhere: the layout of AR_CONFIG (not a `--layout` choice: that is `--decoder ar`). */
 export const AR_LAYOUT: SpaceLayout = { name: "ar", groupAfter: () => false };
 
@@ -123,9 +138,9 @@ export interface SpaceAuto {
    */
   readonly configs: readonly SpaceConfig[];
   /**
-   * The configuration of the next step. `lookup`: the length n of the tail n-gram that prompt lookup
-   * matched for this step (HYBRID_NGRAM; 0 = no match), passed when a configuration has a lookup
-   * layout, so that one is only chosen where it has candidates.
+   * The configuration of the next step. `lookup`: the match class of the candidates that lookup copied
+   * for this step (0 = none; the tail n-gram length, or a store draft's class: storeMatchClass), passed
+   * when a configuration has a lookup layout, so that one is only chosen where it has candidates.
    */
   choose(hint?: { readonly lookup: number }): SpaceConfig;
   /** The verdict on a step that verified m candidates, from `source` ("masks", "lookup", "injected"). */
@@ -274,6 +289,11 @@ export interface SpaceOptions {
    * Candidates proposed by a larger group than the next step's k are cut to that k.
    */
   readonly auto?: SpaceAuto;
+  /**
+   * Layouts that copy candidates (hybrid, and auto's lookup steps): where the text has no 3-token match,
+   * candidates drafted by this n-gram store (ngramstore.ts) instead.
+   */
+  readonly store?: NgramStore;
 }
 
 export class SpaceProposer implements Proposer<SpacePlan> {
@@ -337,9 +357,16 @@ export class SpaceProposer implements Proposer<SpacePlan> {
     return { ...step, candidates: c, source, ...(injected === null && looked === null && this.q ? { draft: this.q } : {}) };
   }
 
-  /** Up to k candidates copied from the text so far (a banned token ends them), and the n-gram length matched. */
+  /**
+   * Up to k candidates copied from the text so far, or drafted by the n-gram store where the text has no
+   * match of HYBRID_NGRAM.max tokens (a banned token ends them), and the match class (matchClass).
+   */
   private lookUp(ctx: StepContext): { tokens: number[]; n: number } {
-    const found = lookupMatch(ctx.history, this.k, HYBRID_NGRAM.max, HYBRID_NGRAM.min);
+    let found = lookupMatch(ctx.history, this.k, HYBRID_NGRAM.max, HYBRID_NGRAM.min);
+    if (found.n < HYBRID_NGRAM.max && this.opts.store) {
+      const d = this.opts.store.draft(ctx.history, this.k);
+      if (d.tokens.length > 0) found = { tokens: d.tokens, n: storeMatchClass(d.n, d.share) };
+    }
     const cut = found.tokens.findIndex((id) => ctx.banned?.has(id) ?? false); // a banned token is never accepted
     const tokens = cut < 0 ? found.tokens : found.tokens.slice(0, cut);
     return tokens.length > 0 ? { tokens, n: found.n } : { tokens, n: 0 };

@@ -5,7 +5,9 @@
  * (distill itself drops it before appending: node/outputs.ts dropTornLine).
  */
 import { readFileSync } from "node:fs";
+import { gunzipSync } from "node:zlib";
 import { fail } from "../errors.js";
+import { NgramStore } from "../decode/ngramstore.js";
 import type { DistilledExample } from "./prompts.js";
 
 function tokenIds(v: unknown, vocab: number): boolean {
@@ -25,11 +27,15 @@ export function checkDistilledRow(row: unknown, where: string, vocab: number): D
   return r as unknown as DistilledExample;
 }
 
-/** Every row of `path`, checked (token ids against a vocabulary of `vocab` tokens when given). */
+/**
+ * Every row of `path` (JSONL, or gzip-compressed JSONL when the name ends in .gz, like
+ * data/distilled/), checked (token ids against a vocabulary of `vocab` tokens when given).
+ */
 export function readDistilled(path: string, vocab = 2 ** 31): DistilledExample[] {
   let text: string;
   try {
-    text = readFileSync(path, "utf8");
+    const bytes = readFileSync(path);
+    text = (path.endsWith(".gz") ? gunzipSync(bytes) : bytes).toString("utf8");
   } catch (e) {
     fail("E_IO", `${path}: cannot read (${(e as Error).message})`);
   }
@@ -48,4 +54,14 @@ export function readDistilled(path: string, vocab = 2 ** 31): DistilledExample[]
     out.push(checkDistilledRow(row, `${path}:${i + 1}`, vocab));
   });
   return out;
+}
+
+/**
+ * An n-gram store (decode/ngramstore.ts) of a distilled file's prompts and responses: what the model wrote
+ * on other prompts, for `--store` (token ids checked against the model's vocabulary of `vocab` tokens).
+ */
+export function readNgramStore(path: string, vocab: number): NgramStore {
+  const rows = readDistilled(path, vocab);
+  if (rows.length === 0) fail("E_ARGS", `${path}: no rows to build an n-gram store from`);
+  return NgramStore.build(rows.map((r) => [...r.prompt, ...r.response]));
 }
