@@ -54,6 +54,7 @@ describe("the packed package", () => {
       "package.json", "README.md", "LICENSE", "bin/space.mjs", "dist/src/api/index.js", "dist/src/api/index.d.ts", "dist/src/api/node.js",
       "dist/src/api/node.d.ts", "dist/src/web/index.d.ts", "dist/src/cli/main.js", "build/space-plain.wasm", "build/space-relaxed.wasm", "models/space-tiny.gguf",
       "models/smollm2-135m-instruct-space-k5.gguf", "data/humaneval-x/humaneval_python.jsonl.gz", "data/humaneval-x/LICENSE",
+      "data/distilled/smollm2-135m-instruct-q4-train.jsonl.gz",
     ]) expect(paths.has(f), f).toBe(true);
     const stray = [...paths].filter((p) => /^(test|assembly|tools|spec)\//.test(p) || (p.startsWith("src/") && p.endsWith(".ts")) || p.endsWith(".map"));
     expect(stray).toEqual([]);
