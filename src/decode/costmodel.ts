@@ -267,10 +267,10 @@ const CALIBRATION_WINDOW = 16;
  * configuration [pending] c_1..c_d with the copied candidates runs instead when its expected rate,
  * (1 + a_1 + a_1 a_2 + ... + a_1..a_d) / cost(1 + d) with the lookup acceptance for that n, beats the
  * rate of the configuration the model runs otherwise. Lookup acceptance is kept per match class (the
- * n-gram length, or, for drafts of an n-gram store where the text has no 3-token match, the stored
- * n-gram's length and how one-sided its continuation was), apart from the masks' (a copied run and a
- * mask group are different predictors), and needs no exploration: every match is a chance to verify,
- * and the prior makes the first one try d = 1.
+ * n-gram length, or, for drafts of an n-gram store where the text has no 3-token match, strong or weak:
+ * space.ts storeMatchClass), apart from the masks' (a copied run and a mask group are different
+ * predictors), and needs no exploration: every match is a chance to verify, and the prior makes the
+ * first one try d = 1.
  */
 export class SpaceCostModel implements SpaceAuto {
   readonly tracker: AcceptanceTracker;
@@ -284,7 +284,7 @@ export class SpaceCostModel implements SpaceAuto {
   private readonly speculating: readonly SpaceConfig[];
   private readonly lookups: readonly SpaceConfig[]; // by d, ascending
   private readonly lookupAlpha = new Map<number, AcceptanceTracker>(); // per match class (space.ts storeMatchClass)
-  private lookupN = 0; // the n-gram length of the lookup step in progress (until its verdict)
+  private lookupN = 0; // the match class of the lookup step in progress (until its verdict)
   private readonly acceptance: AcceptanceOptions;
   private credit = Infinity; // in cost units; see the class comment
   private probe: SpaceConfig | null = null; // the probe in progress (until its verdict)
@@ -341,7 +341,7 @@ export class SpaceCostModel implements SpaceAuto {
     // question (code written like the store's, or chat it knows nothing of). With the usual weight, code's
     // estimate makes a chat text pay for several misses per class before it falls; from the prior alone,
     // every code text pays for learning again what the last one knew (paired, 2-core Xeon: code 1.07x AR
-    // instead of 1.12x).
+    // instead of 1.19x).
     for (const [n, t] of this.lookupAlpha) t.carryOver(n >= STORE_CLASS ? Math.min(1, this.carry) : this.carry);
     this.decision = null;
     this.credit = Infinity;
