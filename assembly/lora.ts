@@ -15,6 +15,12 @@ import { matmulPacked, PANEL_BF16, PANEL_F32 } from "./packed";
   return bf ? i32x4.shl(v128.load16x4_u(p), 16) : v128.load(p);
 }
 
+/** y[0..4) = y + ((s0 + s1) + (s2 + s3)) lane by lane: the dot order's sum, then `add`'s addition. */
+// @ts-ignore: decorator
+@inline function addSums(y: usize, s0: v128, s1: v128, s2: v128, s3: v128): void {
+  v128.store(y, f32x4.add(v128.load(y), f32x4.add(f32x4.add(s0, s1), f32x4.add(s2, s3))));
+}
+
 /** y[0..N) += Bt^T u for one row: u f32 [r], Bt [r, N] (element size 2 or 4), N and r multiples of 4. */
 // @ts-ignore: decorator
 @inline function upRow(bf: bool, u: usize, bt: usize, y: usize, N: i32, r: i32): void {
@@ -28,7 +34,7 @@ import { matmulPacked, PANEL_BF16, PANEL_F32 } from "./packed";
       const p = bt + <usize>n * es, yn = y + (<usize>n << 2);
       const s0 = madd(u0, loadBt(bf, p), zero), s1 = madd(u1, loadBt(bf, p + rowBytes), zero);
       const s2 = madd(u2, loadBt(bf, p + 2 * rowBytes), zero), s3 = madd(u3, loadBt(bf, p + 3 * rowBytes), zero);
-      v128.store(yn, f32x4.add(v128.load(yn), f32x4.add(f32x4.add(s0, s1), f32x4.add(s2, s3))));
+      addSums(yn, s0, s1, s2, s3);
     }
     return;
   }
@@ -43,8 +49,7 @@ import { matmulPacked, PANEL_BF16, PANEL_F32 } from "./packed";
       s3 = madd(v128.load32_splat(uj + 12), loadBt(bf, p + 3 * rowBytes), s3);
       p += rowBytes << 2;
     }
-    const yn = y + (<usize>n << 2);
-    v128.store(yn, f32x4.add(v128.load(yn), f32x4.add(f32x4.add(s0, s1), f32x4.add(s2, s3))));
+    addSums(y + (<usize>n << 2), s0, s1, s2, s3);
   }
 }
 

@@ -38,13 +38,11 @@ const configs = [AR_CONFIG, ...Array.from({ length: k }, (_, i) => ({ k: i + 1, 
 const cost: CostFn = measureCost(engine, configs);
 console.log(`cost(T)/cost(1), T = 1..${k + 1}: ${Array.from({ length: k + 1 }, (_, i) => (cost(i + 1) / cost(1)).toFixed(2)).join(" ")}`);
 
-/** How many of the d copied tokens at position t of `full` are the AR tokens that follow (a verdict). */
-function copied(full: number[], t: number, d: number): { n: number; accepted: number } | null {
-  const m = lookupMatch(full.slice(0, t), d, 3, 2);
-  if (m.n === 0) return null;
-  let accepted = 0;
-  while (accepted < m.tokens.length && t + accepted < full.length && m.tokens[accepted] === full[t + accepted]) accepted++;
-  return { n: m.n, accepted };
+/** How many of the copied `tokens` are the AR tokens at position t of `full` and on (a verdict). */
+function accepted(full: number[], t: number, tokens: readonly number[]): number {
+  let n = 0;
+  while (n < tokens.length && t + n < full.length && tokens[n] === full[t + n]) n++;
+  return n;
 }
 
 // Acceptance a_j per kind of text (code, chat) and match length n, over every position of every output
@@ -54,8 +52,9 @@ const tries = new Map<string, number[]>(), accepts = new Map<string, number[]>()
 for (const x of texts) {
   const full = [...x.prompt, ...x.out];
   for (let t = x.prompt.length; t < full.length; t++) {
-    const c = copied(full, t, k);
-    if (!c) continue;
+    const m = lookupMatch(full.slice(0, t), k, 3, 2);
+    if (m.n === 0) continue;
+    const c = { n: m.n, accepted: accepted(full, t, m.tokens) };
     const key = `${kind(x)} ${c.n}`;
     const tr = tries.get(key) ?? new Array(k + 1).fill(0), ac = accepts.get(key) ?? new Array(k + 1).fill(0);
     for (let j = 1; j <= k && j <= c.accepted + 1; j++) {
@@ -89,9 +88,8 @@ function replay(x: (typeof texts)[number]): number {
       t += 1;
       continue;
     }
-    const c = copied(full, t, best.d)!;
     time += cost(1 + best.d);
-    t += Math.min(c.accepted + 1, full.length - t);
+    t += Math.min(accepted(full, t, m.tokens.slice(0, best.d)) + 1, full.length - t);
   }
   return (x.out.length / time) * cost(1);
 }

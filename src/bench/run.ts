@@ -25,7 +25,7 @@ import { fileSource } from "../node/files.js";
 import { SMOLLM2_PATH, type SimdChoice } from "../node/engine.js";
 import { packageRoot } from "../node/wasm.js";
 import { LAYOUTS, MAX_K } from "../decode/space.js";
-import type { DecoderKind } from "../decode/decoders.js";
+import { COPYING_LAYOUTS, type DecoderKind } from "../decode/decoders.js";
 import { analyze, family, type Contender } from "./analysis.js";
 import type { CostPoint } from "../decode/cost.js";
 import { calibrate, selectTimed, timedRuns, type Live, type Schedule } from "./harness.js";
@@ -44,9 +44,6 @@ const defaultStorages = (): string[] => [...DECODE_STORAGES];
 const weightStorages = (): string[] => [...WEIGHT_STORAGES];
 
 const ALL_DECODERS = ["ar", "space", "spec", "lookup", "llama-ar", "llama-lookup"] as const;
-/** The layouts that copy candidates, which an n-gram store (--store) can draft for. */
-const COPYING_LAYOUTS: readonly string[] = ["auto", "hybrid"];
-
 /** SPACE's fixed layouts (src/decode/space.ts) and "auto", the cost model (src/decode/costmodel.ts), as `space generate` has them. */
 const SPACE_LAYOUTS = [...Object.keys(LAYOUTS), "auto"];
 const DEFAULT_K = 5;
@@ -183,8 +180,9 @@ export async function runBench(argv: readonly string[]): Promise<number> {
   const LABELS: Record<string, string> = { ar: "ours AR", spec: `ours spec (${draftLayers}-layer draft)`, lookup: "ours lookup" };
   // With --store, each copying layout also runs as NAME+store (the same layout, drafts from the store).
   const store = o.store !== undefined ? resolve(o.store as string) : undefined;
-  if (store !== undefined && !layouts.some((l) => COPYING_LAYOUTS.includes(l))) fail("E_ARGS", `--store drafts for the layouts that copy candidates: add ${COPYING_LAYOUTS.join(" or ")} to --layout`);
-  const spaceRuns = layouts.flatMap((l) => (store !== undefined && COPYING_LAYOUTS.includes(l) ? [l, `${l}+store`] : [l]));
+  const copies = (l: string) => (COPYING_LAYOUTS as readonly string[]).includes(l);
+  if (store !== undefined && !layouts.some(copies)) fail("E_ARGS", `--store drafts for the layouts that copy candidates: add ${[...COPYING_LAYOUTS].sort().join(" or ")} to --layout`);
+  const spaceRuns = layouts.flatMap((l) => (store !== undefined && copies(l) ? [l, `${l}+store`] : [l]));
   for (const d of decoders.filter((x) => !x.startsWith("llama"))) {
     for (const layout of d === "space" ? spaceRuns : [undefined]) {
       for (const weights of storages) {

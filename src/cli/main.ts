@@ -21,7 +21,7 @@ import { runDemo } from "./demo.js";
 import { packageRoot, relaxedSimdAvailable } from "../node/wasm.js";
 import { WEIGHT_STORAGES, describeStorage, type WeightStorage } from "../model/weights.js";
 import { LAYOUTS, MAX_K } from "../decode/space.js";
-import { DEFAULT_K, bannedIds, type LayoutChoice } from "../decode/decoders.js";
+import { COPYING_LAYOUTS, DEFAULT_K, bannedIds, type LayoutChoice } from "../decode/decoders.js";
 import type { TraceHeader, TraceStep } from "../decode/trace.js";
 import { generateTraceHeader } from "./trace-header.js";
 import { loadModelFile, type GenerationResult, type Model } from "../api/node.js";
@@ -283,7 +283,9 @@ function checkDecoderOptions(o: Parsed): Decoder {
   only("draft-layers", ["spec"]);
   only("adapter", ["space"]);
   only("store", ["space"]);
-  if (o.store !== undefined && o.layout !== "auto" && o.layout !== "hybrid") fail("E_ARGS", "--store drafts for the layouts that copy candidates: give --layout auto or hybrid");
+  if (o.store !== undefined && !COPYING_LAYOUTS.includes(((o.layout as string | undefined) ?? "full") as LayoutChoice)) {
+    fail("E_ARGS", `--store drafts for the layouts that copy candidates: give --layout ${[...COPYING_LAYOUTS].sort().join(" or ")}`);
+  }
   if (o.adapter !== undefined && o["mask-token"] !== undefined) fail("E_ARGS", "--adapter supplies the mask: drop --mask-token");
   if (decoder === "space") {
     const k = (o.k as number | undefined) ?? DEFAULT_K;

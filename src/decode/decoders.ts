@@ -100,6 +100,9 @@ export const DEFAULT_K = 5;
 export type LayoutChoice = "full" | "lean" | "tail" | "hybrid" | "auto";
 export const LAYOUT_CHOICES: readonly LayoutChoice[] = ["full", "lean", "tail", "hybrid", "auto"];
 
+/** The layouts that copy candidates (a `lookup` layout, or auto's lookup steps): what an n-gram store drafts for. */
+export const COPYING_LAYOUTS: readonly LayoutChoice[] = LAYOUT_CHOICES.filter((l) => l === "auto" || LAYOUTS[l]?.lookup === true);
+
 export interface SpaceMeta {
   readonly maskToken?: number;
   readonly k?: number;
@@ -189,8 +192,8 @@ export function wireDecoder(engine: Engine, choice: DecoderChoice, contextTokens
   only("draft layers", choice.draftLayers !== undefined, ["spec"]);
   only("draft model", choice.draftEngine !== undefined, ["spec"]);
   only("store", choice.store !== undefined, ["space"]);
-  if (choice.store !== undefined && choice.layout !== "auto" && choice.layout !== "hybrid") {
-    fail("E_ARGS", `an n-gram store drafts for the layouts that copy candidates (auto, hybrid), not ${choice.layout ?? "full"}`);
+  if (choice.store !== undefined && !COPYING_LAYOUTS.includes(choice.layout ?? "full")) {
+    fail("E_ARGS", `an n-gram store drafts for the layouts that copy candidates (${[...COPYING_LAYOUTS].sort().join(", ")}), not ${choice.layout ?? "full"}`);
   }
   if (choice.k !== undefined && !(Number.isInteger(choice.k) && choice.k >= 1)) fail("E_ARGS", `k must be a positive integer, got ${choice.k}`);
   if (choice.adapter && choice.maskToken !== undefined) fail("E_ARGS", "the adapter supplies the mask: drop the mask token");

@@ -53,7 +53,7 @@ export class NgramStore {
       fail("E_ARGS", `n-gram store: need integers 1 <= nMin <= nMax <= 16, got ${nMin}, ${nMax}`);
     }
     const best = Array.from({ length: nMax - nMin + 1 }, () => new Map<number, number>());
-    const pairs = new Map<number, number>(); // hash of (n-gram, next token) -> count; n is in the hash
+    const pairs = new Map<number, number>(); // hash of (n-gram, next token) -> count
     let positions = 0;
     for (const seq of sequences) {
       for (let i = 0; i < seq.length; i++) {
@@ -64,8 +64,8 @@ export class NgramStore {
         positions++;
         const next = seq[end];
         for (let n = nMin; n <= Math.min(nMax, end); n++) {
-          const key = hashTokens(seq, end - n, end, n);
-          const pair = extend(key, next);
+          const key = hashTokens(seq, end - n, end);
+          const pair = hashTokens(seq, end - n, end + 1); // the n-gram and its next token
           const c = (pairs.get(pair) ?? 0) + 1;
           pairs.set(pair, c);
           const m = best[n - nMin];
@@ -99,7 +99,7 @@ export class NgramStore {
   /** The stored continuation of the longest n-gram ending `text`, or null. */
   private next(text: readonly number[]): { token: number; n: number; share: number } | null {
     for (let n = Math.min(this.nMax, text.length); n >= this.nMin; n--) {
-      const v = this.best[n - this.nMin].get(hashTokens(text, text.length - n, text.length, n));
+      const v = this.best[n - this.nMin].get(hashTokens(text, text.length - n, text.length));
       if (v !== undefined) return { token: unpackToken(v), n, share: unpackCount(v) / unpackTotal(v) };
     }
     return null;
@@ -114,10 +114,11 @@ const unpackCount = (v: number) => Math.floor(v / TOKEN_BITS) % 1024;
 const unpackTotal = (v: number) => Math.floor(v / TOKEN_BITS / 1024);
 
 /**
- * A 53-bit hash of tokens [from, to) and their count n: two 32-bit multiplicative hashes side by side. A
+ * A 53-bit hash of tokens [from, to) and their count: two 32-bit multiplicative hashes side by side. A
  * collision (odds about 1e-5 over a million n-grams) only makes a wrong draft, which verification rejects.
  */
-function hashTokens(s: ArrayLike<number>, from: number, to: number, n: number): number {
+function hashTokens(s: ArrayLike<number>, from: number, to: number): number {
+  const n = to - from;
   let a = 0x811c9dc5 ^ n, b = 0x9747b28c ^ Math.imul(n, 0x27d4eb2f);
   for (let i = from; i < to; i++) {
     a = Math.imul(a ^ s[i], 0x01000193);
@@ -125,12 +126,4 @@ function hashTokens(s: ArrayLike<number>, from: number, to: number, n: number): 
     b ^= b >>> 13;
   }
   return (a >>> 0) * 2 ** 21 + (b >>> 11);
-}
-
-/** The hash of an n-gram's hash followed by one more token (for the pair counts). */
-function extend(key: number, token: number): number {
-  const hi = Math.floor(key / 2 ** 21), lo = key % 2 ** 21;
-  const a = Math.imul(hi ^ token, 0x01000193) ^ 0x5bd1e995;
-  const b = Math.imul(lo ^ (token + 0x7f4a7c15), 0x85ebca6b);
-  return (a >>> 0) * 2 ** 21 + ((b ^ (b >>> 15)) >>> 11);
 }

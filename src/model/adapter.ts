@@ -303,21 +303,20 @@ export class LoraRows {
     // updated where they are; others are gathered first. Rows are independent in both kernels, so the
     // results are the same bits either way.
     const run = consecutive(rows);
+    const mem = new Uint8Array(this.core.memory.buffer);
     let input = x + rows[0] * m.K * 4;
     if (!run) {
       input = this.gx;
-      const mem = new Uint8Array(this.core.memory.buffer);
-      for (let i = 0; i < R; i++) mem.copyWithin(this.gx + i * m.K * 4, x + rows[i] * m.K * 4, x + (rows[i] + 1) * m.K * 4);
+      copyRows(mem, rows, m.K, x, this.gx, "gather");
     }
     if (m.layout) {
       // Decoding: one loraAdd over the rows where they are (gathered rows: on copies of their y rows).
       const panel = PANEL_OF[m.layout];
       if (run) k.loraAdd(panel, input, m.a, m.b, y + rows[0] * m.N * 4, this.u, R, m.K, m.N, r);
       else {
-        const mem = new Uint8Array(this.core.memory.buffer);
-        for (let i = 0; i < R; i++) mem.copyWithin(this.d + i * m.N * 4, y + rows[i] * m.N * 4, y + (rows[i] + 1) * m.N * 4);
+        copyRows(mem, rows, m.N, y, this.d, "gather");
         k.loraAdd(panel, input, m.a, m.b, this.d, this.u, R, m.K, m.N, r);
-        for (let i = 0; i < R; i++) mem.copyWithin(y + rows[i] * m.N * 4, this.d + i * m.N * 4, this.d + (i + 1) * m.N * 4);
+        copyRows(mem, rows, m.N, y, this.d, "scatter");
       }
       return;
     }
@@ -328,6 +327,19 @@ export class LoraRows {
     matmulRange(k, B, this.u, this.d, R, 0, m.N);
     if (run) k.add(y + rows[0] * m.N * 4, this.d, R * m.N);
     else for (let i = 0; i < R; i++) k.add(y + rows[i] * m.N * 4, this.d + i * m.N * 4, m.N);
+  }
+}
+
+/**
+ * f32 rows of width W: "gather" copies rows[i] of `wide` (a block, row stride W) to row i of `packed`;
+ * "scatter" copies them back.
+ */
+function copyRows(mem: Uint8Array, rows: Int32Array, W: number, wide: number, packed: number, dir: "gather" | "scatter"): void {
+  const bytes = W * 4;
+  for (let i = 0; i < rows.length; i++) {
+    const w = wide + rows[i] * bytes, p = packed + i * bytes;
+    if (dir === "gather") mem.copyWithin(p, w, w + bytes);
+    else mem.copyWithin(w, p, p + bytes);
   }
 }
 
