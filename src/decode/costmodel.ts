@@ -241,6 +241,17 @@ export interface CostModelOptions extends AcceptanceOptions {
  */
 const STORE_PRIOR = 0.3;
 
+/** The share of the probe budget that retries lookup classes whose estimate fell below AR (pick). */
+const LOOKUP_RETRY_SHARE = 1 / 3;
+
+/**
+ * Exploration's ceiling: a speculating configuration is worth a probe only if it would beat AR were this
+ * share of its candidates accepted at every position. On a machine where rows cost much (a small model
+ * whose weights sit in a large cache: each extra row ~0.4 of a one-row pass), no mask configuration pays
+ * even then, and every probe is a lost step: 3% of the time on texts the masks cannot predict (chat).
+ */
+const ALPHA_CEILING = 0.9;
+
 /** A step's wall time over its cost(T) counts within these bounds (a stall, a GC pause: not the width's price). */
 const CALIBRATION_CLIP = { min: 0.25, max: 4 } as const;
 /** The correction averages up to this many steps per width, then forgets older ones (a running mean). */
@@ -287,6 +298,7 @@ export class SpaceCostModel implements SpaceAuto {
   private lookupN = 0; // the match class of the lookup step in progress (until its verdict)
   private readonly acceptance: AcceptanceOptions;
   private credit = Infinity; // in cost units; see the class comment
+  private lookupCredit = 0; // the same for retrying a lookup class that fell below AR (lookupRetryExtra)
   private probe: SpaceConfig | null = null; // the probe in progress (until its verdict)
   private probeSteps = 0;
   // The decision depends only on alpha, which changes only at verdicts (observe(), not the tracker's
@@ -304,6 +316,13 @@ export class SpaceCostModel implements SpaceAuto {
   private lastRows = 0;
   private lastStart = 0;
   private readonly carry: number;
+
+  /**
+   * The measured curves reshaped by the earlier texts' steps (reset): per width, the factor that the
+   * calibration found relative to width 1's. The level is each text's own; the shape is the machine's.
+   */
+  private readonly shape = new Map<number, number>();
+  private readonly lookupShape = new Map<number, number>();
 
   constructor(readonly configs: readonly SpaceConfig[], readonly cost: CostFn, o: CostModelOptions = {}) {
     if (configs.length === 0) throw new Error("SPACE cost model: no configurations");
@@ -334,6 +353,7 @@ export class SpaceCostModel implements SpaceAuto {
    * in one process, 2-core Xeon; 1.0x with this reset); while it speculates, no AR step would correct it.
    */
   reset(): void {
+    this.foldShape();
     this.ratio.clear();
     this.lookupRatio.clear();
     this.tracker.carryOver(this.carry);
@@ -345,6 +365,7 @@ export class SpaceCostModel implements SpaceAuto {
     for (const [n, t] of this.lookupAlpha) t.carryOver(n >= STORE_CLASS ? Math.min(1, this.carry) : this.carry);
     this.decision = null;
     this.credit = Infinity;
+    this.lookupCredit = 0;
     this.probe = null;
     this.probeSteps = 0;
     this.steps = 0;
@@ -356,14 +377,36 @@ export class SpaceCostModel implements SpaceAuto {
   private readonly alpha = (j: number): number => this.tracker.alpha(j);
 
   /**
-   * cost(T) as the steps have shown it: the measured cost times the running mean of wall time / cost(T)
-   * of the steps of width T. A width not run yet takes width 1's correction (AR steps run most often):
+   * Keeps what the last text's steps said about the curve's shape: each width's correction relative to
+   * width 1's, for widths with at least two steps. A curve measured once at start-up can be wrong in its
+   * shape (the first passes run before the kernels are fully compiled, or beside another process): one
+   * measured cost(2) < cost(1) made every text's first copied candidates look free. Relative factors do
+   * not carry the text's length, which the level does (every row attends to every cached key).
+   */
+  private foldShape(): void {
+    const level = this.ratio.get(1);
+    if (!level || level.n < 4) return; // width 1's correction from three steps or more: the reference
+    const fold = (ratios: Map<number, { mean: number; n: number }>, shape: Map<number, number>) => {
+      for (const [T, r] of ratios) if (T > 1 && r.n >= 3) shape.set(T, (shape.get(T) ?? 1) * (r.mean / level.mean));
+    };
+    fold(this.ratio, this.shape);
+    fold(this.lookupRatio, this.lookupShape);
+  }
+
+  /** The measured cost(T) in the shape the earlier texts' steps gave it (foldShape): what calibration corrects. */
+  private base(T: number, lookup = false): number {
+    return lookup ? this.lookupCost(T) * (this.lookupShape.get(T) ?? 1) : this.cost(T) * (this.shape.get(T) ?? 1);
+  }
+
+  /**
+   * cost(T) as the steps have shown it: base(T) times the running mean of wall time / base(T) of this
+   * text's steps of width T. A width not run yet takes width 1's correction (AR steps run most often):
    * the same relative overhead, until its own steps say otherwise.
    */
-  readonly stepCost: CostFn = (T) => this.cost(T) * (this.ratio.get(T)?.mean ?? this.ratio.get(1)?.mean ?? 1);
+  readonly stepCost: CostFn = (T) => this.base(T) * (this.ratio.get(T)?.mean ?? this.ratio.get(1)?.mean ?? 1);
 
   /** cost(T) of a lookup block as its steps have shown it (a width not run yet: AR's correction). */
-  readonly lookupStepCost: CostFn = (T) => this.lookupCost(T) * (this.lookupRatio.get(T)?.mean ?? this.ratio.get(1)?.mean ?? 1);
+  readonly lookupStepCost: CostFn = (T) => this.base(T, true) * (this.lookupRatio.get(T)?.mean ?? this.ratio.get(1)?.mean ?? 1);
 
   /** The correction of width T so far (1 = the measured cost(T)); `lookup`: of lookup blocks. For tests. */
   correction(T: number, lookup = false): number {
@@ -415,6 +458,14 @@ export class SpaceCostModel implements SpaceAuto {
     return best ? { config: best, rate: bestRate } : null;
   }
 
+  /** Whether some speculating configuration would beat AR at ALPHA_CEILING (else probes are lost steps). */
+  private worthProbing(): boolean {
+    if (this.speculating.length === 0) return false;
+    const ceiling = () => ALPHA_CEILING;
+    const c = chooseConfig(this.speculating, ceiling, this.stepCost);
+    return expectedRate(c, ceiling, this.stepCost).rate > (1 / this.stepCost(1)) * (1 + 1e-9);
+  }
+
   /** The best configuration that proposes candidates (what a probe runs); null if there is none. */
   bestSpeculating(): SpaceConfig | null {
     return this.speculating.length ? chooseConfig(this.speculating, this.alpha, this.stepCost) : null;
@@ -434,7 +485,7 @@ export class SpaceCostModel implements SpaceAuto {
       // A lookup block (no mask rows) has its own cost curve, so its own correction; width 1 is AR's.
       const byLookup = this.lastLookup && T > 1;
       const ratios = byLookup ? this.lookupRatio : this.ratio;
-      const r = Math.min(CALIBRATION_CLIP.max, Math.max(CALIBRATION_CLIP.min, (now - this.lastStart) / (byLookup ? this.lookupCost : this.cost)(T)));
+      const r = Math.min(CALIBRATION_CLIP.max, Math.max(CALIBRATION_CLIP.min, (now - this.lastStart) / this.base(T, byLookup)));
       // A prior of one step at the measured cost, so the first step moves the estimate only half way.
       const old = ratios.get(T) ?? { mean: 1, n: 1 };
       const n = Math.min(CALIBRATION_WINDOW, old.n + 1);
@@ -455,7 +506,7 @@ export class SpaceCostModel implements SpaceAuto {
 
   private decide(): { best: SpaceConfig; bestRate: number; probe: SpaceConfig | null; probeExtra: number } {
     if (!this.decision) {
-      const probe = this.bestSpeculating();
+      const probe = this.worthProbing() ? this.bestSpeculating() : null;
       const best = this.best();
       const bestRate = expectedRate(best, this.alpha, this.stepCost).rate;
       this.decision = { best, bestRate, probe, probeExtra: probe ? probeCost(probe, this.alpha, this.stepCost).extra : Infinity };
@@ -485,8 +536,26 @@ export class SpaceCostModel implements SpaceAuto {
       this.counts.probes++;
       return d.probe;
     }
+    if (lookup && this.lookupCredit > 0 && this.lookupCredit >= this.lookupRetryExtra(match)) {
+      this.lookupCredit = 0;
+      this.lookupN = match;
+      return this.lookups[0];
+    }
     this.credit += this.probeBudget * this.stepCost(1);
+    this.lookupCredit += LOOKUP_RETRY_SHARE * this.probeBudget * this.stepCost(1);
     return this.current;
+  }
+
+  /**
+   * What one copied candidate (d = 1) of match class n is expected to cost beyond the AR steps that
+   * would emit its tokens: cost(2) - (1 + a_1) cost(1). A class whose estimate fell below AR's rate is
+   * still retried when the lookup credit covers this (pick): one early miss (a prior worth two verdicts
+   * makes it 0.33) would otherwise end a class for the whole text, and on code the copies of 3-grams
+   * are accepted 0.7 of the time.
+   */
+  private lookupRetryExtra(n: number): number {
+    const a1 = clamp01(this.lookupAcceptance(n).alpha(1));
+    return this.lookupStepCost(1 + this.lookups[0].k) - (1 + a1) * this.stepCost(1);
   }
 
   observe(m: number, verdict: Verdict, source?: string): void {
