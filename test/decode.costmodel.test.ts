@@ -397,6 +397,44 @@ describe("calibration by the steps' own wall time", () => {
     expect(model.stepCost(1)).toBe(measured(1));
   });
 
+  it("a change of the machine's speed within a text is no shape; a shape its width no longer tests relaxes to the measured curve", () => {
+    const clock = { now: 0 };
+    const model = new SpaceCostModel(spaceConfigs(4), curve, { clock: () => clock.now });
+    const ratio = (T: number) => model.stepCost(T) / model.stepCost(1) / (curve(T) / curve(1));
+    // One text: its first half on a machine 1.8x slower, its second half at the curve's speed.
+    const { widths } = run(model, clock, 300, (T) => 1.8 * curve(T), 0, 0.5);
+    run(model, clock, 300, curve, 0, 0.5);
+    model.reset();
+    const ran = configWidths(model.configs).filter((T) => T > 1 && widths.filter((w) => w === T).length >= 3);
+    expect(ran.length).toBeGreaterThan(1);
+    for (const T of ran) expect(Math.abs(ratio(T) - 1), `T = ${T}`).toBeLessThan(0.1);
+
+    // A text whose wide steps really cost 1.8x their measured price: the shape follows...
+    run(model, clock, 400, (T) => (T > 1 ? 1.8 : 1) * curve(T), 0, 0.5);
+    model.reset();
+    const dear = ran.filter((T) => ratio(T) > 1.4);
+    expect(dear.length).toBeGreaterThan(0);
+    // ...and texts that run AR steps only (the widths never tested again) take it back half way each.
+    for (let text = 0; text < 4; text++) {
+      const before = dear.map(ratio);
+      for (let i = 0; i < 10; i++) model.planned(1), (clock.now += curve(1));
+      model.reset();
+      dear.forEach((T, i) => expect(Math.log(ratio(T)), `T = ${T}`).toBeCloseTo(Math.log(before[i]) / 2, 6));
+    }
+  });
+
+  it("a text that would speculate from its first step still times AR steps, so a start-up cost(1) measured too dear is corrected", () => {
+    const truth: CostFn = (T) => 1 + 0.4 * T; // AR 1.4; at alpha 0.3 AR is the best choice
+    const measured: CostFn = (T) => (T === 1 ? 2.2 : truth(T)); // AR measured in a slow phase
+    const clock = { now: 0 };
+    const model = new SpaceCostModel(spaceConfigs(3), measured, { clock: () => clock.now });
+    expect(isAr(model.best())).toBe(false); // by the measured curve, speculating beats AR
+    const { picks } = run(model, clock, 400, truth, 0, 0.3);
+    expect(picks.slice(0, 16).filter(isAr).length).toBeGreaterThanOrEqual(3); // the level's samples
+    expect(model.correction(1)).toBeLessThan(0.8);
+    expect(picks.slice(200).filter(isAr).length / 200).toBeGreaterThan(0.8); // AR and probes
+  });
+
   it("without the overhead it keeps speculating, and calibrate: false ignores the clock", () => {
     const clock = { now: 0 };
     const honest = new SpaceCostModel(spaceConfigs(4), curve, { clock: () => clock.now });

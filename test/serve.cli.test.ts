@@ -12,6 +12,7 @@ import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { gzipSync } from "node:zlib";
 import { tinyModelBytes } from "./helpers/tiny-model.js";
 import { engineFromBytes } from "./helpers/engine.js";
 import { AdapterTrainer } from "../src/train/adapter.js";
@@ -40,7 +41,7 @@ describe("space serve (the command)", () => {
   it("--help lists its options; a bad option is one line and exit 2", () => {
     const help = spawnSync(process.execPath, [BIN, "serve", "--help"], { encoding: "utf8", timeout: 20_000 });
     expect(help.status).toBe(0);
-    for (const opt of ["--port", "--host", "--queue", "--max-body", "--max-tokens", "--timeout", "--decoder", "--adapter"]) expect(help.stdout).toContain(opt);
+    for (const opt of ["--port", "--host", "--queue", "--max-body", "--max-tokens", "--timeout", "--decoder", "--adapter", "--store"]) expect(help.stdout).toContain(opt);
     const bad = spawnSync(process.execPath, [BIN, "serve", "--port", "70000"], { encoding: "utf8", timeout: 20_000 });
     expect(bad.status).toBe(2);
     expect(bad.stderr.trim().split("\n")).toHaveLength(1);
@@ -134,6 +135,35 @@ describe("space serve (the command)", () => {
       expect(wrong.status).toBe(1);
       expect(wrong.stderr).toMatch(/^space: E_MODEL: /);
       expect(wrong.stderr.trim().split("\n")).toHaveLength(1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("--store: SPACE's copying layouts draft from an n-gram store as space generate does; with AR it is refused", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "space-serve-store-"));
+    try {
+      const prompt = "interface ArrayConstructor {\n";
+      const ar = await cliGenerate(["--prompt", prompt, "--max-tokens", "40"]);
+      // A distilled file whose response is AR's own output, so the store's drafts are accepted.
+      const file = join(dir, "store.jsonl.gz");
+      writeFileSync(file, gzipSync(JSON.stringify({ id: "x", split: "train", prompt: ar.tokens.slice(0, 3), response: ar.tokens }) + "\n"));
+      const s = serve(["--decoder", "space", "--k", "3", "--layout", "hybrid", "--store", file]);
+      try {
+        const client = new OpenAI({ baseURL: await s.url, apiKey: "unused", maxRetries: 0 });
+        const r = await client.completions.create({ model: "space-tiny", prompt, max_tokens: 40, temperature: 0 });
+        expect(r.choices[0].text).toBe(ar.text);
+        const usage = (r.usage as unknown as { space: { decoder: string; tokens_per_forward: number } }).space;
+        expect(usage.decoder).toBe("space");
+        expect(usage.tokens_per_forward, "drafts accepted").toBeGreaterThan(1.5);
+      } finally {
+        s.child.kill("SIGTERM");
+        expect(await s.exit).toBe(0);
+      }
+      const refused = spawnSync(process.execPath, [BIN, "serve", "--port", "0", "--store", file], { encoding: "utf8", timeout: 20_000 });
+      expect(refused.status).toBe(2);
+      expect(refused.stderr).toMatch(/^space: E_ARGS: --store applies to --decoder space, not ar/);
+      expect(refused.stderr.trim().split("\n")).toHaveLength(1);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -77,7 +77,7 @@ const GENERATE_OPTIONS: Record<string, OptionSpec> = {
 /** `space serve`: generate's loading and decoder options, plus the server's own. */
 const SERVE_OPTIONS = serveOptions(
   LOAD_OPTIONS,
-  Object.fromEntries(["decoder", "k", "mask-token", "layout", "draft-model", "draft-layers", "adapter"].map((n) => [n, GENERATE_OPTIONS[n]])),
+  Object.fromEntries(["decoder", "k", "mask-token", "layout", "draft-model", "draft-layers", "adapter", "store"].map((n) => [n, GENERATE_OPTIONS[n]])),
 );
 
 const COMMANDS = ["generate", "info", "demo", "distill", "train", "bench", "cost", "verify", "golden", "serve", "web", "pull", "help"] as const;

@@ -8,6 +8,7 @@ import { basename } from "node:path";
 import { fail } from "../errors.js";
 import { embeddedModelPath, loadModelFile, type DecoderKind, type LayoutChoice, type Model, type SimdChoice, type WeightStorage } from "../api/node.js";
 import { readAdapterFile } from "../node/adapter.js";
+import { readNgramStore } from "../node/distilled.js";
 import { usage, type OptionSpec, type Parsed } from "../util/args.js";
 import { Runner } from "../serve/runner.js";
 import { DEFAULT_LIMITS, startServer } from "../serve/server.js";
@@ -45,6 +46,7 @@ export async function runServe(o: Parsed, specs: Record<string, OptionSpec>): Pr
   }
   const decoder = (o.decoder as DecoderKind | undefined) ?? "ar";
   if (o.adapter !== undefined && decoder !== "space") fail("E_ARGS", `--adapter applies to --decoder space, not ${decoder}`);
+  if (o.store !== undefined && decoder !== "space") fail("E_ARGS", `--store applies to --decoder space, not ${decoder}`);
   const modelPath = (o.model as string | undefined) ?? embeddedModelPath();
   const load = (path: string) =>
     loadModelFile(path, {
@@ -61,6 +63,7 @@ export async function runServe(o: Parsed, specs: Record<string, OptionSpec>): Pr
     if (ctx > modelCtx) fail("E_ARGS", `--ctx ${ctx} exceeds the model's context of ${modelCtx}`);
     const maxTokens = (o["max-tokens"] as number | undefined) ?? ctx;
     const adapter = o.adapter !== undefined ? readAdapterFile(model.engine, modelPath, o.adapter as string) : undefined;
+    const store = o.store !== undefined ? readNgramStore(o.store as string, model.info.config.vocabSize) : undefined;
     const runner = new Runner(
       model,
       {
@@ -71,6 +74,7 @@ export async function runServe(o: Parsed, specs: Record<string, OptionSpec>): Pr
         draftLayers: o["draft-layers"] as number | undefined,
         draftModel: draft,
         adapter,
+        store,
       },
       ctx,
       !o["no-prefix-cache"],

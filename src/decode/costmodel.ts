@@ -252,6 +252,20 @@ const LOOKUP_RETRY_SHARE = 1 / 3;
  */
 const ALPHA_CEILING = 0.9;
 
+/**
+ * Every correction is relative to the measured curve, whose level can be off by 1.5x (a start-up
+ * measurement in a slow phase of this VM). A text that speculates from its first step would never time
+ * an AR step, so AR's price would stay the measured one: too dear, and nothing would ever show it (in one
+ * bench run the masks ran every step of both chat prompts, tau 1.2, at 0.7-0.9x AR). So until AR_SAMPLES
+ * AR steps are timed in a text, every AR_SAMPLE_EVERY-th step is one (at worst a step's expected gain
+ * lost, three times a text).
+ */
+const AR_SAMPLES = 3;
+const AR_SAMPLE_EVERY = 4;
+
+/** The factors foldShape puts on the measured cost(T) stay within these (a measured curve is not that wrong). */
+const SHAPE_BOUNDS = { min: 0.5, max: 2 } as const;
+
 /** A step's wall time over its cost(T) counts within these bounds (a stall, a GC pause: not the width's price). */
 const CALIBRATION_CLIP = { min: 0.25, max: 4 } as const;
 /** The correction averages up to this many steps per width, then forgets older ones (a running mean). */
@@ -315,14 +329,20 @@ export class SpaceCostModel implements SpaceAuto {
   private lastLookup = false;
   private lastRows = 0;
   private lastStart = 0;
+  private timed = false; // planned() has timed a step in this text (the proposer reports its blocks)
+  private arMeasured = 0; // AR steps timed in this text
+  private readonly arConfig: SpaceConfig | undefined;
   private readonly carry: number;
 
   /**
-   * The measured curves reshaped by the earlier texts' steps (reset): per width, the factor that the
-   * calibration found relative to width 1's. The level is each text's own; the shape is the machine's.
+   * The measured curves reshaped by the earlier texts' steps (foldShape, at reset): per width, a factor on
+   * the measured cost(T). The level is each text's own; the shape is the machine's. The evidence for the
+   * next fold: per width, the sum of log(r / width 1's correction at that moment) and the count of steps.
    */
   private readonly shape = new Map<number, number>();
   private readonly lookupShape = new Map<number, number>();
+  private readonly shapeEvidence = new Map<number, { logSum: number; n: number }>();
+  private readonly lookupShapeEvidence = new Map<number, { logSum: number; n: number }>();
 
   constructor(readonly configs: readonly SpaceConfig[], readonly cost: CostFn, o: CostModelOptions = {}) {
     if (configs.length === 0) throw new Error("SPACE cost model: no configurations");
@@ -333,6 +353,7 @@ export class SpaceCostModel implements SpaceAuto {
     this.every = Math.max(1, Math.floor(o.every ?? 1));
     this.probeBudget = Math.max(0, o.probeBudget ?? 0.03);
     this.speculating = this.chains.filter((c) => !isAr(c));
+    this.arConfig = this.chains.find(isAr);
     this.lookups = configs.filter(isLookup).sort((a, b) => a.k - b.k);
     this.lookupCost = o.lookupCost ?? cost;
     this.calibrating = o.calibrate ?? true;
@@ -370,6 +391,8 @@ export class SpaceCostModel implements SpaceAuto {
     this.probeSteps = 0;
     this.steps = 0;
     this.lastRows = 0;
+    this.timed = false;
+    this.arMeasured = 0;
     this.lookupN = 0;
     this.current = this.best();
   }
@@ -377,20 +400,30 @@ export class SpaceCostModel implements SpaceAuto {
   private readonly alpha = (j: number): number => this.tracker.alpha(j);
 
   /**
-   * Keeps what the last text's steps said about the curve's shape: each width's correction relative to
-   * width 1's, for widths with at least two steps. A curve measured once at start-up can be wrong in its
-   * shape (the first passes run before the kernels are fully compiled, or beside another process): one
-   * measured cost(2) < cost(1) made every text's first copied candidates look free. Relative factors do
-   * not carry the text's length, which the level does (every row attends to every cached key).
+   * Keeps what the last text's steps said about the curve's shape. A curve measured once at start-up can
+   * be wrong in its shape (the first passes run before the kernels are fully compiled, or beside another
+   * process): one measured cost(2) < cost(1) made every text's first copied candidates look free.
+   *
+   * The evidence is relative and local: each step of width T > 1 compares its correction with width 1's
+   * at that moment (the running mean of the last AR steps), so this VM's speed phases, which move both,
+   * cancel (two running means of different ages did not: a phase change between them read as a shape and
+   * grew, text after text, until the copies no longer ran). A width with two steps or more in the text
+   * takes their geometric mean as its factor's correction. A width that did not run relaxes half way (in
+   * log) back to the measured curve: a shape that made a width look too dear would otherwise stop it
+   * from running, and so from being measured again. Factors stay within SHAPE_BOUNDS.
    */
   private foldShape(): void {
-    const level = this.ratio.get(1);
-    if (!level || level.n < 4) return; // width 1's correction from three steps or more: the reference
-    const fold = (ratios: Map<number, { mean: number; n: number }>, shape: Map<number, number>) => {
-      for (const [T, r] of ratios) if (T > 1 && r.n >= 3) shape.set(T, (shape.get(T) ?? 1) * (r.mean / level.mean));
+    const fold = (evidence: Map<number, { logSum: number; n: number }>, shape: Map<number, number>) => {
+      for (const [T, f] of shape) if (!((evidence.get(T)?.n ?? 0) >= 2)) shape.set(T, Math.sqrt(f));
+      for (const [T, e] of evidence) {
+        if (e.n < 2) continue;
+        const f = (shape.get(T) ?? 1) * Math.exp(e.logSum / e.n);
+        shape.set(T, Math.min(SHAPE_BOUNDS.max, Math.max(SHAPE_BOUNDS.min, f)));
+      }
+      evidence.clear();
     };
-    fold(this.ratio, this.shape);
-    fold(this.lookupRatio, this.lookupShape);
+    fold(this.shapeEvidence, this.shape);
+    fold(this.lookupShapeEvidence, this.lookupShape);
   }
 
   /** The measured cost(T) in the shape the earlier texts' steps gave it (foldShape): what calibration corrects. */
@@ -400,13 +433,25 @@ export class SpaceCostModel implements SpaceAuto {
 
   /**
    * cost(T) as the steps have shown it: base(T) times the running mean of wall time / base(T) of this
-   * text's steps of width T. A width not run yet takes width 1's correction (AR steps run most often):
-   * the same relative overhead, until its own steps say otherwise.
+   * text's steps of width T. A width not run yet takes the text's level (width 1's correction: AR steps
+   * run most often): the same relative overhead, until its own steps say otherwise.
    */
-  readonly stepCost: CostFn = (T) => this.base(T) * (this.ratio.get(T)?.mean ?? this.ratio.get(1)?.mean ?? 1);
+  readonly stepCost: CostFn = (T) => this.base(T) * (this.ratio.get(T)?.mean ?? this.level());
 
   /** cost(T) of a lookup block as its steps have shown it (a width not run yet: AR's correction). */
-  readonly lookupStepCost: CostFn = (T) => this.base(T, true) * (this.lookupRatio.get(T)?.mean ?? this.ratio.get(1)?.mean ?? 1);
+  readonly lookupStepCost: CostFn = (T) => this.base(T, true) * (this.lookupRatio.get(T)?.mean ?? this.level());
+
+  /**
+   * This text's level: width 1's correction, or before any AR step the mean correction of the widths
+   * that ran (each step weighted alike), or 1 (the measured curve) before any step.
+   */
+  private level(): number {
+    const ar = this.ratio.get(1);
+    if (ar) return ar.mean;
+    let sum = 0, n = 0;
+    for (const ratios of [this.ratio, this.lookupRatio]) for (const r of ratios.values()) (sum += r.mean * (r.n - 1)), (n += r.n - 1);
+    return n > 0 ? sum / n : 1;
+  }
 
   /** The correction of width T so far (1 = the measured cost(T)); `lookup`: of lookup blocks. For tests. */
   correction(T: number, lookup = false): number {
@@ -486,16 +531,25 @@ export class SpaceCostModel implements SpaceAuto {
       const byLookup = this.lastLookup && T > 1;
       const ratios = byLookup ? this.lookupRatio : this.ratio;
       const r = Math.min(CALIBRATION_CLIP.max, Math.max(CALIBRATION_CLIP.min, (now - this.lastStart) / this.base(T, byLookup)));
-      // A prior of one step at the measured cost, so the first step moves the estimate only half way.
-      const old = ratios.get(T) ?? { mean: 1, n: 1 };
+      // A prior of one step at the text's level so far, so the first step moves the estimate only half way.
+      const old = ratios.get(T) ?? { mean: this.level(), n: 1 };
       const n = Math.min(CALIBRATION_WINDOW, old.n + 1);
       const mean = old.mean + (r - old.mean) / n;
       ratios.set(T, { mean, n });
       if (Math.abs(mean / old.mean - 1) > 0.02) this.decision = null; // re-choose only on a real change
+      if (T === 1) this.arMeasured++;
+      const level = this.ratio.get(1);
+      if (T > 1 && level && level.n >= 4) {
+        // The shape's evidence: this step against the AR steps just before it (foldShape).
+        const evidence = byLookup ? this.lookupShapeEvidence : this.shapeEvidence;
+        const e = evidence.get(T) ?? { logSum: 0, n: 0 };
+        evidence.set(T, { logSum: e.logSum + Math.log(r / level.mean), n: e.n + 1 });
+      }
     }
     this.lastRows = rows;
     this.lastLookup = lookup;
     this.lastStart = now;
+    this.timed = true;
   }
 
   choose(hint?: { readonly lookup: number }): SpaceConfig {
@@ -523,6 +577,8 @@ export class SpaceCostModel implements SpaceAuto {
       return this.probe;
     }
     this.probe = null;
+    // Measuring the level: see AR_SAMPLES.
+    if (this.timed && this.arMeasured < AR_SAMPLES && this.steps % AR_SAMPLE_EVERY === 0 && this.arConfig) return this.arConfig;
     // A match: copied candidates instead, when they are expected to pay more than the usual choice.
     const lookup = match > 0 ? this.bestLookup(match) : null;
     if (lookup && lookup.rate > d.bestRate * (1 + 1e-9)) {

@@ -15,6 +15,7 @@ import type { ChatMessage, DecoderKind, LayoutChoice, Model } from "../api/index
 import { generate, type DecodingContext, type GenerateResult } from "../decode/generate.js";
 import { wireDecoder, type AttachedAdapter, type WiredDecoder } from "../decode/decoders.js";
 import type { SamplingParams } from "../decode/sampling.js";
+import type { NgramStore } from "../decode/ngramstore.js";
 
 /** The decoder every request runs with, as `space generate` names its parts. */
 export interface RunnerDecoder {
@@ -27,6 +28,8 @@ export interface RunnerDecoder {
   readonly draftModel?: Model;
   /** space: an adapter attached to the model's engine (src/node/adapter.ts). */
   readonly adapter?: AttachedAdapter;
+  /** space, layouts that copy candidates: drafts of this n-gram store where the text has no match. */
+  readonly store?: NgramStore;
 }
 
 export interface RunRequest {
@@ -68,7 +71,16 @@ export class Runner {
     const kind = choice.decoder ?? "ar";
     this.decoder = wireDecoder(
       engine,
-      { kind, k: choice.k, maskToken: choice.maskToken, layout: choice.layout, adapter: choice.adapter, draftLayers: choice.draftLayers, draftEngine: choice.draftModel?.engine },
+      {
+        kind,
+        k: choice.k,
+        maskToken: choice.maskToken,
+        layout: choice.layout,
+        adapter: choice.adapter,
+        store: choice.store,
+        draftLayers: choice.draftLayers,
+        draftEngine: choice.draftModel?.engine,
+      },
       contextTokens,
     );
     try {
