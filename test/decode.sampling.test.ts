@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { argmax, distribution, sample, checkSampling } from "../src/decode/sampling.js";
+import { argmax, distribution, sample, checkSampling, nucleusBySelection } from "../src/decode/sampling.js";
 import { Rng } from "../src/util/rng.js";
 import { SpaceError } from "../src/errors.js";
 import fc from "fast-check";
@@ -161,6 +161,30 @@ describe("distribution: the fast sort and the negligible tail change no bit", ()
     const got = distribution(logits, p);
     expect(Array.from(got.ids)).toEqual(want.ids);
     expect(Array.from(got.probs)).toEqual(want.probs);
+  });
+
+  it("top-p without top-k: the nucleus by selection (no sort of the vocabulary) is the rule's, and gives up where a mass is too close to top-p", () => {
+    const r = new Rng(11);
+    // Model-like rows: most of 49k logits in a broad band, a shoulder of tens of ids above it, and a
+    // few far above (nuclei of one id to a hundred).
+    for (let row = 0; row < 6; row++) {
+      const logits = Float32Array.from({ length: 49152 }, () => (r.next() - 0.5) * 12 - 4);
+      for (let j = 0; j < 30 + 20 * row; j++) logits[Math.floor(r.next() * 49152)] = 8 + 4 * r.next();
+      for (let j = 0; j < 1 + row; j++) logits[Math.floor(r.next() * 49152)] = 12 + 4 * r.next();
+      for (const p of [{ temperature: 0.7, topK: 0, topP: 0.9 }, { temperature: 1, topK: 0, topP: 0.95 }, { temperature: 0.4, topK: 0, topP: 0.5 }]) {
+        const got = nucleusBySelection(logits, p), want = literal(logits, p);
+        expect(got, `row ${row}, ${JSON.stringify(p)}`).not.toBeNull();
+        expect(Array.from(got!.ids)).toEqual(want.ids);
+        expect(Array.from(got!.probs)).toEqual(want.probs);
+      }
+    }
+    // Two equal logits and top-p 0.5: the first mass is exactly top-p, within any rounding of the total.
+    const tie = Float32Array.from([0, 0, -5]);
+    const p = { temperature: 1, topK: 0, topP: 1 / (2 + Math.exp(-5)) };
+    expect(nucleusBySelection(tie, p)).toBeNull();
+    expect(Array.from(distribution(tie, p).ids)).toEqual(literal(tie, p).ids); // the sorting road decides
+    // A flat row needs more ids than it gathers: the sorting road too.
+    expect(nucleusBySelection(new Float32Array(49152), { temperature: 1, topK: 0, topP: 0.9 })).toBeNull();
   });
 
   it("a full 49k vocabulary of spread logits, as a model gives them", () => {

@@ -401,8 +401,9 @@ export class SpaceCostModel implements SpaceAuto {
 
   /**
    * Keeps what the last text's steps said about the curve's shape. A curve measured once at start-up can
-   * be wrong in its shape (the first passes run before the kernels are fully compiled, or beside another
-   * process): one measured cost(2) < cost(1) made every text's first copied candidates look free.
+   * be wrong in its shape (on the Xeon VMs a fresh process's first passes run at up to twice the steady
+   * time, most likely while the weights settle into the L3, and a one-row pass most): one measured
+   * cost(2) < cost(1) made every text's first copied candidates look free.
    *
    * The evidence is relative and local: each step of width T > 1 compares its correction with width 1's
    * at that moment (the running mean of the last AR steps), so this VM's speed phases, which move both,
