@@ -286,7 +286,8 @@ const CALIBRATION_WINDOW = 16;
  * estimate): cheap probes (a flat cost(T), a large memory-bound model) come every few steps, costly ones
  * (a small compute-bound model) every few dozen. Before the first verdict the credit is unlimited: the
  * prior is no evidence, so the first AR choice probes at once (at the first step that is the prompt's
- * prefill plus k mask rows, which costs little more than the prefill).
+ * prefill plus k mask rows, which costs little more than the prefill). There is no probe at all while no
+ * speculating configuration would beat AR even at ALPHA_CEILING: there a probe can only confirm AR.
  *
  * Lookup steps. At a step whose text has a lookup match of a tail n-gram (choose's hint), a lookup
  * configuration [pending] c_1..c_d with the copied candidates runs instead when its expected rate,
@@ -294,8 +295,9 @@ const CALIBRATION_WINDOW = 16;
  * rate of the configuration the model runs otherwise. Lookup acceptance is kept per match class (the
  * n-gram length, or, for drafts of an n-gram store where the text has no 3-token match, strong or weak:
  * space.ts storeMatchClass), apart from the masks' (a copied run and a mask group are different
- * predictors), and needs no exploration: every match is a chance to verify, and the prior makes the
- * first one try d = 1.
+ * predictors). Every match is a chance to verify, and the prior makes the first one try d = 1; a class
+ * that fell below AR is retried with d = 1 from a credit of its own (lookupRetryExtra), so that one early
+ * miss does not end it for the text.
  */
 export class SpaceCostModel implements SpaceAuto {
   readonly tracker: AcceptanceTracker;
@@ -368,10 +370,11 @@ export class SpaceCostModel implements SpaceAuto {
    * small weight (carry), so a chat prompt after code prompts is not decoded for dozens of steps on
    * code's acceptance; exploration restarts (the first AR choice probes at once); and the time until the
    * sequence's first plan (tokenising, the caller's own work) is no step's cost, so calibration skips it.
-   * The calibration starts again from the measured costs: a step's price is partly the text's, since every
-   * row attends to every cached key. Carried from long code prompts (~350 keys) to a short chat one, AR's
-   * correction made AR look dearer than it was, the model speculated, and chat ran at 0.6-0.86x AR (paired
-   * in one process, 2-core Xeon; 1.0x with this reset); while it speculates, no AR step would correct it.
+   * The calibration's level starts again from the measured costs (its shape is kept: foldShape): a step's
+   * price is partly the text's, since every row attends to every cached key. Carried from long code
+   * prompts (~350 keys) to a short chat one, AR's correction made AR look dearer than it was, the model
+   * speculated, and chat ran at 0.6-0.86x AR (paired in one process, 2-core Xeon; 1.0x with this reset);
+   * while it speculates, no AR step would correct it (now the text's first steps time AR: AR_SAMPLES).
    */
   reset(): void {
     this.foldShape();
@@ -439,7 +442,7 @@ export class SpaceCostModel implements SpaceAuto {
    */
   readonly stepCost: CostFn = (T) => this.base(T) * (this.ratio.get(T)?.mean ?? this.level());
 
-  /** cost(T) of a lookup block as its steps have shown it (a width not run yet: AR's correction). */
+  /** cost(T) of a lookup block as its steps have shown it (a width not run yet: the text's level). */
   readonly lookupStepCost: CostFn = (T) => this.base(T, true) * (this.lookupRatio.get(T)?.mean ?? this.level());
 
   /**

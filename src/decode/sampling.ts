@@ -125,10 +125,10 @@ function nucleus(logits: Float32Array, p: SamplingParams, ids: Int32Array, head:
  * top-p. The probabilities themselves divide by the nucleus's own sum. So the total is summed here in id
  * order instead: the two sums differ by at most ~n x 2^-53 of the total (about 1e-11 for 49k ids), and
  * a cut whose masses come within CUT_MARGIN of top-p gives up (null). Where no mass is that close, the
- * cut is the rule's. The nucleus's ids are the top ones, so only the ids within a few temperatures of the largest
- * logit are gathered and sorted (ties to the lower id), deeper only while they do not reach top-p; then
- * the weights, their sum over the nucleus and the probabilities are the rule's operations in its order:
- * the same bits. Exported for its tests.
+ * cut is the rule's. The nucleus's ids are the top ones, so only the ids within a few temperatures of
+ * the largest logit are gathered and sorted (ties to the lower id), deeper only while they do not reach
+ * top-p; then the weights, their sum over the nucleus and the probabilities are the rule's operations in
+ * its order: the same bits. Exported for its tests.
  */
 export function nucleusBySelection(logits: Float32Array, p: SamplingParams, banned?: Banned): Distribution | null {
   let max = -Infinity;
