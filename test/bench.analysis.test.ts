@@ -187,4 +187,11 @@ describe("per prompt group", () => {
     expect(figures([unknown]).tau).toBeNaN();
     expect(() => groupResults(a.prompts, ["python"], cs)).toThrow(/groups/);
   });
+
+  it("tau pools every timed run, not the last round's (a cost model that learns decodes each round differently)", () => {
+    const tokens = Array.from({ length: 13 }, (_, i) => i); // 12 decode tokens a run
+    const rounds = [run(10, tokens, 3), run(10, tokens, 2), run(10, tokens, 1)]; // 4, 6 and 12 steps
+    const per = { ...a.prompts[0].decoders[0], runs: rounds.map(({ tokens: _, ...rest }) => rest) };
+    expect(figures([per]).tau).toBeCloseTo(36 / 22, 12);
+  });
 });

@@ -171,7 +171,7 @@ export function renderMarkdown(r: BenchReport): string {
   out.push(table(["group (prompts)", ...shown.map((x) => byId.get(x.id)!.label)], ["l", ...shown.map(() => "r" as const)], grow));
   out.push(
     "",
-    "Per group: tau = decode tokens / decode steps over its prompts; tok/s the median over its prompts; ratios the geometric mean of its prompts' same-round ratios. " +
+    "Per group: tau = decode tokens / decode steps over its prompts' timed runs; tok/s the median over its prompts; ratios the geometric mean of its prompts' same-round ratios. " +
       "Each decoder in its fastest configuration (every timed configuration in the JSON).",
   );
 
