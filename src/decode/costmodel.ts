@@ -331,8 +331,6 @@ export class SpaceCostModel implements SpaceAuto {
   private lastLookup = false;
   private lastRows = 0;
   private lastStart = 0;
-  private timed = false; // planned() has timed a step in this text (the proposer reports its blocks)
-  private arMeasured = 0; // AR steps timed in this text
   private readonly arConfig: SpaceConfig | undefined;
   private readonly carry: number;
 
@@ -394,8 +392,6 @@ export class SpaceCostModel implements SpaceAuto {
     this.probeSteps = 0;
     this.steps = 0;
     this.lastRows = 0;
-    this.timed = false;
-    this.arMeasured = 0;
     this.lookupN = 0;
     this.current = this.best();
   }
@@ -418,7 +414,7 @@ export class SpaceCostModel implements SpaceAuto {
    */
   private foldShape(): void {
     const fold = (evidence: Map<number, { logSum: number; n: number }>, shape: Map<number, number>) => {
-      for (const [T, f] of shape) if (!((evidence.get(T)?.n ?? 0) >= 2)) shape.set(T, Math.sqrt(f));
+      for (const [T, f] of shape) if ((evidence.get(T)?.n ?? 0) < 2) shape.set(T, Math.sqrt(f));
       for (const [T, e] of evidence) {
         if (e.n < 2) continue;
         const f = (shape.get(T) ?? 1) * Math.exp(e.logSum / e.n);
@@ -541,19 +537,22 @@ export class SpaceCostModel implements SpaceAuto {
       const mean = old.mean + (r - old.mean) / n;
       ratios.set(T, { mean, n });
       if (Math.abs(mean / old.mean - 1) > 0.02) this.decision = null; // re-choose only on a real change
-      if (T === 1) this.arMeasured++;
-      const level = this.ratio.get(1);
-      if (T > 1 && level && level.n >= 4) {
+      const ar = this.ratio.get(1);
+      if (T > 1 && ar && this.arSteps() >= AR_SAMPLES) {
         // The shape's evidence: this step against the AR steps just before it (foldShape).
         const evidence = byLookup ? this.lookupShapeEvidence : this.shapeEvidence;
         const e = evidence.get(T) ?? { logSum: 0, n: 0 };
-        evidence.set(T, { logSum: e.logSum + Math.log(r / level.mean), n: e.n + 1 });
+        evidence.set(T, { logSum: e.logSum + Math.log(r / ar.mean), n: e.n + 1 });
       }
     }
     this.lastRows = rows;
     this.lastLookup = lookup;
     this.lastStart = now;
-    this.timed = true;
+  }
+
+  /** AR steps timed in this text (up to the running mean's window): width 1's samples, less its prior. */
+  private arSteps(): number {
+    return (this.ratio.get(1)?.n ?? 1) - 1;
   }
 
   choose(hint?: { readonly lookup: number }): SpaceConfig {
@@ -582,7 +581,8 @@ export class SpaceCostModel implements SpaceAuto {
     }
     this.probe = null;
     // Measuring the level: see AR_SAMPLES.
-    if (this.timed && this.arMeasured < AR_SAMPLES && this.steps % AR_SAMPLE_EVERY === 0 && this.arConfig) return this.arConfig;
+    // (lastRows > 0: the proposer reports its blocks, so steps are being timed.)
+    if (this.lastRows > 0 && this.arSteps() < AR_SAMPLES && this.steps % AR_SAMPLE_EVERY === 0 && this.arConfig) return this.arConfig;
     // A match: copied candidates instead, when they are expected to pay more than the usual choice.
     const lookup = match > 0 ? this.bestLookup(match) : null;
     if (lookup && lookup.rate > d.bestRate * (1 + 1e-9)) {

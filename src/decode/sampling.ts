@@ -74,9 +74,15 @@ const NEGLIGIBLE_WEIGHT = -38;
 
 /** The logit below which an id's weight is negligible; -Infinity when there is no finite largest logit. */
 function floorOf(logits: Float32Array, temperature: number, banned?: Banned): number {
+  const max = largestLogit(logits, banned);
+  return Number.isFinite(max) ? max + NEGLIGIBLE_WEIGHT * temperature : -Infinity;
+}
+
+/** The largest logit of an id not banned (-Infinity when there is none; NaN never counts). */
+function largestLogit(logits: Float32Array, banned?: Banned): number {
   let max = -Infinity;
   for (let i = 0; i < logits.length; i++) if (logits[i] > max && !banned?.has(i)) max = logits[i];
-  return Number.isFinite(max) ? max + NEGLIGIBLE_WEIGHT * temperature : -Infinity;
+  return max;
 }
 
 /**
@@ -131,8 +137,7 @@ function nucleus(logits: Float32Array, p: SamplingParams, ids: Int32Array, head:
  * its order: the same bits. Exported for its tests.
  */
 export function nucleusBySelection(logits: Float32Array, p: SamplingParams, banned?: Banned): Distribution | null {
-  let max = -Infinity;
-  for (let i = 0; i < logits.length; i++) if (logits[i] > max && !banned?.has(i)) max = logits[i];
+  const max = largestLogit(logits, banned);
   if (!Number.isFinite(max)) return null; // no eligible id, or +inf: the sorting road says what happens
   const T = p.temperature;
   const floor = max + NEGLIGIBLE_WEIGHT * T;
@@ -150,20 +155,17 @@ export function nucleusBySelection(logits: Float32Array, p: SamplingParams, bann
   for (const depth of SELECTION_DEPTHS) {
     const cut = Math.max(floor, max - depth * T);
     const ids: number[] = [];
-    let mass = 0;
     for (let i = 0; i < logits.length; i++) {
-      const v = logits[i];
-      if (!(v >= cut) || banned?.has(i)) continue;
+      if (!(logits[i] >= cut) || banned?.has(i)) continue;
       if (ids.length === MAX_SELECTED) return null;
       ids.push(i);
-      mass += Math.exp((v - max) / T);
-    }
-    if (mass / total < p.topP + CUT_MARGIN) {
-      if (cut > floor) continue; // not enough mass up here: deeper
-      return null;
     }
     ids.sort((a, b) => logits[b] - logits[a] || a - b);
     const weights = ids.map((id) => Math.exp((logits[id] - max) / T));
+    if (weights.reduce((a, w) => a + w, 0) / total < p.topP + CUT_MARGIN) {
+      if (cut > floor) continue; // not enough mass up here: deeper
+      return null;
+    }
     let before = 0; // the mass of the ids before i, as the rule adds it
     for (let i = 0; i < ids.length; i++) {
       const after = before + weights[i] / total;
