@@ -14,7 +14,7 @@ import fc from "fast-check";
 import type { Engine } from "../src/engine.js";
 import { generate, type GenerateOptions, type GenerateResult } from "../src/decode/generate.js";
 import { ArProposer, type Proposer } from "../src/decode/proposer.js";
-import { SpaceProposer, AR_CONFIG, FULL_LAYOUT, HYBRID_LAYOUT, LEAN_LAYOUT, LOOKUP_LAYOUT, STORE_CLASS, spaceBlock, storeMatchClass, type SpaceAuto, type SpaceConfig, type SpaceLayout } from "../src/decode/space.js";
+import { SpaceProposer, AR_CONFIG, FULL_LAYOUT, HYBRID_LAYOUT, LEAN_LAYOUT, LOOKUP_LAYOUT, STORE_CLASS, spaceBlock, storeMatchClass, lookupMatchClass, type SpaceAuto, type SpaceConfig, type SpaceLayout } from "../src/decode/space.js";
 import { spaceConfigs } from "../src/decode/costmodel.js";
 import { Rng } from "../src/util/rng.js";
 import { LookupProposer } from "../src/decode/lookup.js";
@@ -257,47 +257,59 @@ describe("the plain AR step of SPACE (AR_CONFIG)", () => {
     expect(Array.from(plan.keepRows(0))).toEqual([0, 1]);
   });
 
-  it("a lookup step: the copied candidates (a longer tail match first), no mask row; no match: an AR block", () => {
+  /** A k = 3 proposer whose model always runs the lookup configuration; hint() is the match class it was told last. */
+  const lookupSteps = (store?: NgramStore) => {
     let hint: { lookup: number } | undefined;
     const c: SpaceConfig = { k: 3, layout: LOOKUP_LAYOUT };
     const auto: SpaceAuto = { configs: [AR_CONFIG, c], choose: (h) => ((hint = h), c), observe() {} };
-    const p = new SpaceProposer({ k: 3, mask: { token: 9 }, vocabSize: V, auto });
+    const p = new SpaceProposer({ k: 3, mask: { token: 9 }, vocabSize: V, auto, ...(store ? { store } : {}) });
     const step = (history: number[]) =>
       p.plan({ pending: Int32Array.of(history[history.length - 1]), cached: history.length - 1, history, sampling: { temperature: 0, topK: 0, topP: 1 }, rng: new Rng(0) });
+    return { step, hint: () => hint };
+  };
+
+  it("a lookup step: the copied candidates (a longer tail match first), no mask row; no match: an AR block", () => {
+    const { step, hint } = lookupSteps();
     // [5 6 7 8 ... 6 7]: the trigram "x 6 7" does not recur, the bigram "6 7" does, followed by 8 20 21.
     const matched = step([5, 6, 7, 8, 20, 21, 4, 6, 7]);
-    expect(hint).toEqual({ lookup: 2 });
+    expect(hint()).toEqual({ lookup: 2 });
     expect(matched.source).toBe("lookup");
     expect(Array.from(matched.candidates)).toEqual([8, 20, 21]);
     expect(matched.block).toEqual(chainBlock(8, [7, 8, 20, 21], [0, 1, 2, 3]));
     expect(Array.from(matched.maskRows ?? [])).toEqual([]);
     const none = step([5, 6, 7, 8]);
-    expect(hint).toEqual({ lookup: 0 });
+    expect(hint()).toEqual({ lookup: 0 });
     expect(Array.from(none.candidates)).toEqual([]);
     expect(none.block).toEqual(chainBlock(3, [8], [0]));
   });
 
+  it("a copy follows the longest tail match (up to 6 tokens), not the most recent 3-gram; its class groups 4-5 and 6+", () => {
+    const { step, hint } = lookupSteps();
+    // "1 2 3 4 5" is followed by 40 41 42 early on; "3 4 5" recurs later, followed by 50 51 52.
+    const text = [1, 2, 3, 4, 5, 40, 41, 42, 3, 4, 5, 50, 51, 52, 1, 2, 3, 4, 5];
+    const long = step(text);
+    expect(hint()).toEqual({ lookup: 4 }); // a 5-token match: class 4
+    expect(Array.from(long.candidates)).toEqual([40, 41, 42]);
+    expect(step([7, 1, 2, 3, 4, 5, 40, 8, 7, 1, 2, 3, 4, 5]).candidates).toEqual(Int32Array.of(40, 8, 7));
+    expect(hint()).toEqual({ lookup: 6 }); // 6 tokens: class 6
+    expect([2, 3, 4, 5, 6, 7, 12].map(lookupMatchClass)).toEqual([2, 3, 4, 4, 6, 6, 6]);
+  });
+
   it("a store draft where the text has no 3-token match (class STORE_CLASS, + 1 when strong); a 3-token match wins", () => {
-    let hint: { lookup: number } | undefined;
-    const c: SpaceConfig = { k: 3, layout: LOOKUP_LAYOUT };
-    const auto: SpaceAuto = { configs: [AR_CONFIG, c], choose: (h) => ((hint = h), c), observe() {} };
     // The store knows "30 31 32 -> 33 34 35" (once: share 1) and "31 32 -> 33" (n = 2).
-    const store = NgramStore.build([[30, 31, 32, 33, 34, 35]], { nMin: 2, nMax: 3 });
-    const p = new SpaceProposer({ k: 3, mask: { token: 9 }, vocabSize: V, auto, store });
-    const step = (history: number[]) =>
-      p.plan({ pending: Int32Array.of(history[history.length - 1]), cached: history.length - 1, history, sampling: { temperature: 0, topK: 0, topP: 1 }, rng: new Rng(0) });
+    const { step, hint } = lookupSteps(NgramStore.build([[30, 31, 32, 33, 34, 35]], { nMin: 2, nMax: 3 }));
     const drafted = step([5, 30, 31, 32]);
-    expect(hint).toEqual({ lookup: STORE_CLASS }); // n = 3: not a strong draft, however one-sided
+    expect(hint()).toEqual({ lookup: STORE_CLASS }); // n = 3: not a strong draft, however one-sided
     expect([storeMatchClass(3, 1), storeMatchClass(4, 0.5), storeMatchClass(5, 0.49)]).toEqual([STORE_CLASS, STORE_CLASS + 1, STORE_CLASS]);
     expect(Array.from(drafted.candidates)).toEqual([33, 34, 35]);
     expect(drafted.source).toBe("lookup");
     // The text's own 3-token match ("6 7 8" recurs) comes first, even where the store knows the tail.
     const own = step([6, 7, 8, 50, 6, 7, 8]);
-    expect(hint).toEqual({ lookup: 3 });
+    expect(hint()).toEqual({ lookup: 3 });
     expect(Array.from(own.candidates)).toEqual([50, 6, 7]);
     // Neither: an AR block.
     const none = step([60, 61, 62]);
-    expect(hint).toEqual({ lookup: 0 });
+    expect(hint()).toEqual({ lookup: 0 });
     expect(Array.from(none.candidates)).toEqual([]);
   });
 

@@ -94,6 +94,27 @@ describe("verifySampled (speculative sampling: accept c_i with prob min(1, p/q),
     );
   });
 
+  it("residual: max(0, p(x) - q(x)) over p's ids in p's order, each divided by their sum (property, supports of 1-200 ids)", () => {
+    // The definition written out, with probOf for every q(x): what residual must equal bit for bit.
+    const reference = (p: Distribution, q: Distribution): Distribution => {
+      const kept = [...p.ids].map((id, j) => ({ id, m: p.probs[j] - probOf(q, id) })).filter((x) => x.m > 0);
+      let total = 0;
+      for (const x of kept) total += x.m;
+      return total === 0 ? p : { ids: Int32Array.from(kept, (x) => x.id), probs: Float64Array.from(kept, (x) => x.m / total) };
+    };
+    const normed = (w: number[], ids: number[]): Distribution => {
+      const sum = w.reduce((a, b) => a + b, 0);
+      return { ids: Int32Array.from(ids), probs: Float64Array.from(w, (x) => x / sum) };
+    };
+    const support = fc.uniqueArray(fc.integer({ min: 0, max: 400 }), { minLength: 1, maxLength: 200 });
+    const dist = support.chain((ids) => fc.array(fc.double({ min: 0.001, max: 1, noNaN: true }), { minLength: ids.length, maxLength: ids.length }).map((w) => normed(w, ids)));
+    fc.assert(fc.property(dist, dist, (p, q) => {
+      const r = residual(p, q), want = reference(p, q);
+      expect(Array.from(r.ids)).toEqual(Array.from(want.ids));
+      expect(Array.from(r.probs)).toEqual(Array.from(want.probs));
+    }), { numRuns: 300 });
+  });
+
   it("residual: p where p = q (rejection then has probability 0)", () => {
     expect(residual(p0, p0)).toBe(p0);
     expect(probOf(residual(p0, pointMass(5)), 5)).toBe(0);

@@ -82,25 +82,42 @@ export function verifySampled(
   return { accepted: c.length, emitted, ended: isEog(bonus) };
 }
 
-/** norm(max(0, p - q)). Where p <= q everywhere (p = q up to rounding) rejection has probability 0; p then. */
+/**
+ * norm(max(0, p - q)). Where p <= q everywhere (p = q up to rounding) rejection has probability 0; p then.
+ * q(id) comes from a table indexed by id, not from probOf: with top-p 1, p and q each hold the whole
+ * vocabulary, and a search per id took SmolLM2's 49k ids 1.6 s per rejection.
+ */
 export function residual(p: Distribution, q: Distribution): Distribution {
-  const ids: number[] = [];
-  const mass: number[] = [];
+  const qOf = probTable(q);
+  const ids = new Int32Array(p.ids.length);
+  const mass = new Float64Array(p.ids.length);
+  let n = 0;
   let total = 0;
   for (let j = 0; j < p.ids.length; j++) {
-    const m = p.probs[j] - probOf(q, p.ids[j]);
+    const m = p.probs[j] - qOf(p.ids[j]);
     if (m > 0) {
-      ids.push(p.ids[j]);
-      mass.push(m);
+      ids[n] = p.ids[j];
+      mass[n++] = m;
       total += m;
     }
   }
   if (total === 0) return p;
-  return { ids: Int32Array.from(ids), probs: Float64Array.from(mass, (m) => m / total) };
+  for (let j = 0; j < n; j++) mass[j] /= total;
+  return { ids: ids.slice(0, n), probs: mass.slice(0, n) };
 }
 
 export function pointMass(id: number): Distribution {
   return { ids: Int32Array.of(id), probs: Float64Array.of(1) };
+}
+
+/** id -> d(id) (0 outside the support) in constant time: probOf for a whole distribution at once. */
+function probTable(d: Distribution): (id: number) => number {
+  if (d.ids.length <= 8) return (id) => probOf(d, id);
+  let top = 0;
+  for (let j = 0; j < d.ids.length; j++) top = Math.max(top, d.ids[j]);
+  const table = new Float64Array(top + 1);
+  for (let j = 0; j < d.ids.length; j++) table[d.ids[j]] = d.probs[j];
+  return (id) => (id >= 0 && id <= top ? table[id] : 0);
 }
 
 /** d(id); 0 outside the support. */
