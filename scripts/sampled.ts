@@ -1,6 +1,6 @@
 /**
- * `npx tsx scripts/sampled.ts [problems=1] [layouts=full,auto]`: sampled decoding (temperature 0.7, top-p
- * 0.9, seeded) of SmolLM2 with the committed SPACE adapter on the bench's held-out prompts (problems
+ * `npx tsx scripts/sampled.ts [problems=1] [layouts=full,auto] [temperature=0.7] [top-p=0.9]`: sampled
+ * decoding (seeded) of SmolLM2 with the committed SPACE adapter on the bench's held-out prompts (problems
  * 120-163 per language, 2 chat prompts), q4, 2 threads: per layout, tau and decode speed against sampled
  * AR in the same run (one warm-up round, then one timed round; prefill included). Not a test.
  */
@@ -16,7 +16,7 @@ const model = join(homedir(), ".cache/space/models/SmolLM2-135M-Instruct.Q4_1.gg
 const engine = await loadEngine(model, { weights: "q4" as never, threads: 2 });
 const adapter = readAdapterFile(engine, model, "models/smollm2-135m-instruct-space-k5.gguf");
 const n = 128;
-const sampling = { temperature: 0.7, topK: 0, topP: 0.9 };
+const sampling = { temperature: Number(process.argv[4] ?? 0.7), topK: 0, topP: Number(process.argv[5] ?? 0.9) };
 const { prompts } = benchPrompts(engine.tokenizer, undefined, { problems: Number(process.argv[2] ?? 1), chat: 2 });
 const layouts = (process.argv[3] ?? "full,auto").split(",");
 const tot: Record<string, { ms: number; tok: number; steps: number }> = {};

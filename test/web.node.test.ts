@@ -8,8 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { existsSync, mkdtempSync, readFileSync, rmSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { gzipSync } from "node:zlib";
 import { buildWebFolder, relativeImports, serveWeb, webFiles, type WebServer } from "../src/node/web.js";
-import { blobSource, urlSource } from "../src/web/sources.js";
+import { blobSource, blobText, urlSource } from "../src/web/sources.js";
 import { fetchCoreBytes } from "../src/web/core.js";
 import { loadCoreNode } from "../src/node/wasm.js";
 import { browserExecutor, deferredExecutor, threadsUnavailable } from "../src/web/threads.js";
@@ -125,6 +126,13 @@ describe("byte sources", () => {
     expect(b.name).toBe("blob");
     expect(() => b.read(3, 3)).toThrow(SpaceError);
   });
+  it("blobText reads UTF-8 text, inflating a .gz name; bad gzip or bad UTF-8 is E_IO naming the file", async () => {
+    const text = '{"id":"x"}\n';
+    expect(await blobText(new File([text], "d.jsonl"))).toBe(text);
+    expect(await blobText(new Blob([gzipSync(text)]), "d.jsonl.gz")).toBe(text);
+    await expect(blobText(new Blob([text]), "d.jsonl.gz")).rejects.toThrow(/d\.jsonl\.gz: cannot read as gzip-compressed UTF-8 text/);
+    await expect(blobText(new Blob([new Uint8Array([0x7b, 0xff, 0x7d])]), "bad.jsonl")).rejects.toThrow(/bad\.jsonl: cannot read as UTF-8 text/);
+  });
 });
 
 describe("threads in the browser build", () => {
@@ -173,6 +181,37 @@ describe("WebSession over HTTP, as the page loads it", () => {
       session.close();
       api.dispose();
     }
+  });
+});
+
+describe("WebSession with an n-gram store, as the page's store file gives it", () => {
+  it("auto and hybrid draft from it and still emit AR's tokens; other layouts leave it out; a bad file is E_ARGS at load", async () => {
+    const wasm = { plain: readFileSync(webFiles().get("build/space-plain.wasm")!) };
+    const model = () => urlSource(new URL("models/space-tiny.gguf", server.url));
+    const plain = await WebSession.load(await model(), { wasm, simd: "plain" });
+    const prompt = plain.encode("interface Foo {");
+    const ar = await plain.run(prompt, { decoder: "ar", maxTokens: 32 });
+    const full = await plain.run(prompt, { decoder: "space", layout: "full", maxTokens: 32 });
+    const without = (await plain.run(prompt, { decoder: "space", layout: "hybrid", maxTokens: 32 })).stats.tau;
+    plain.close();
+    // A distilled file whose response is AR's own output on another prompt: the store's drafts are right.
+    const text = JSON.stringify({ id: "x", split: "train", prompt: [ar.ids[0]], response: ar.ids }) + "\n";
+    const session = await WebSession.load(await model(), { wasm, simd: "plain", store: { text, name: "s.jsonl" } });
+    try {
+      expect(session.info.store).toMatch(/^s\.jsonl \(0k positions\)$/);
+      expect(session.info.copyingLayouts).toEqual(["hybrid", "auto"]);
+      for (const layout of ["hybrid", "auto"] as const) {
+        const r = await session.run(prompt, { decoder: "space", layout, maxTokens: 32 });
+        expect(r.ids, layout).toEqual(ar.ids);
+        // hybrid copies at every match (auto's choices follow the clock: its tau is no test's to fix).
+        if (layout === "hybrid") expect(r.stats.tau).toBeGreaterThan(without + 1); // the drafts were the store's
+      }
+      // full copies nothing: the store sits out, and the run is the plain session's.
+      expect((await session.run(prompt, { decoder: "space", layout: "full", maxTokens: 32 })).ids).toEqual(full.ids);
+    } finally {
+      session.close();
+    }
+    await expect(WebSession.load(await model(), { wasm, simd: "plain", store: { text: '{"id": 1}\n', name: "bad.jsonl" } })).rejects.toThrow(/bad\.jsonl:1: "id" must be a string/);
   });
 });
 

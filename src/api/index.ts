@@ -34,8 +34,10 @@ export type { ByteSource } from "../gguf/source.js";
 export type { ChatMessage, ChatRole } from "../tokenizer/chat.js";
 export type { StopReason } from "../decode/generate.js";
 export type { DecoderKind, LayoutChoice } from "../decode/decoders.js";
+export { COPYING_LAYOUTS } from "../decode/decoders.js";
 export type { TraceStep } from "../decode/trace.js";
 export { NgramStore, type NgramStoreOptions, type StoreDraft } from "../decode/ngramstore.js";
+export { distilledStore, parseDistilled, type DistilledExample } from "../decode/distilled.js";
 export type { WeightStorage } from "../model/weights.js";
 export type { ModelConfig } from "../model/config.js";
 

@@ -121,13 +121,7 @@ export function distillPrompts(split: string, dataDir: string, sources: string):
   return split === "all" ? ordered : ordered.filter((p) => p.split === split);
 }
 
-/** One line of a distilled JSONL file. */
-export interface DistilledExample {
-  readonly id: string;
-  readonly split: "train" | "heldout";
-  readonly prompt: number[]; // token ids, chat template included
-  readonly response: number[]; // the model's greedy response (ending with the end-of-turn token when it stopped)
-}
+export type { DistilledExample } from "../decode/distilled.js";
 
 export function readJsonl<T>(path: string): T[] {
   if (!existsSync(path)) return [];

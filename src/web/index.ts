@@ -14,7 +14,7 @@ import type { ByteSource } from "../gguf/source.js";
 import { deferredExecutor, threadsUnavailable, type DeferredExecutor } from "./threads.js";
 
 export * from "../api/index.js";
-export { blobSource, fetchBytes, urlSource } from "./sources.js";
+export { blobSource, blobText, fetchBytes, urlSource } from "./sources.js";
 export { fetchCoreBytes, type CoreUrls } from "./core.js";
 export { browserExecutor, deferredExecutor, threadsUnavailable, type DeferredExecutor } from "./threads.js";
 export { parseTrace, picture, runningStats, type StepPicture, type StepRecord } from "./steps.js";

@@ -4,7 +4,7 @@
  * AR or SPACE runs with a per-step callback. Everything else in src/web/ goes through this module.
  */
 import { fail } from "../errors.js";
-import type { GenerationResult, LayoutChoice, Model, SimdChoice, TraceStep, WasmBytes } from "../api/index.js";
+import { COPYING_LAYOUTS, distilledStore, type GenerationResult, type LayoutChoice, type Model, type NgramStore, type SimdChoice, type TraceStep, type WasmBytes } from "../api/index.js";
 import type { ByteSource } from "../gguf/source.js";
 import { loadBrowserModel } from "./index.js";
 
@@ -31,6 +31,8 @@ export interface ModelInfo {
   readonly chat: boolean; // the model has a chat template
   readonly build: string; // "plain" | "relaxed"
   readonly threads: number;
+  readonly store: string | null; // the n-gram store's file and size, e.g. "F.jsonl.gz (250k positions)"; null: none
+  readonly copyingLayouts: readonly LayoutChoice[]; // the layouts the store drafts for
 }
 
 export interface SessionOptions {
@@ -40,12 +42,18 @@ export interface SessionOptions {
   readonly threads?: number;
   /** A base-preserving SPACE adapter for this model (its base's SHA-256 is checked). */
   readonly adapter?: ByteSource;
+  /**
+   * A distilled JSONL file's text (decode/distilled.ts) and its name: an n-gram store of text this model
+   * wrote on other prompts, whose drafts the layouts that copy candidates (auto, hybrid) verify.
+   */
+  readonly store?: { readonly text: string; readonly name: string };
 }
 
 export class WebSession {
   private constructor(
     private readonly model: Model,
     readonly info: ModelInfo,
+    private readonly store: NgramStore | undefined,
   ) {}
 
   static async load(source: ByteSource, opts: SessionOptions): Promise<WebSession> {
@@ -57,6 +65,7 @@ export class WebSession {
     });
     try {
       const i = model.info;
+      const store = opts.store ? distilledStore(opts.store.text, opts.store.name, i.vocabSize) : undefined;
       const info: ModelInfo = {
         name: i.name,
         layers: i.config.nLayers,
@@ -68,8 +77,10 @@ export class WebSession {
         chat: i.chat,
         build: i.simd,
         threads: i.threads,
+        store: store && opts.store ? `${opts.store.name} (${Math.round(store.positions / 1000)}k positions)` : null,
+        copyingLayouts: COPYING_LAYOUTS,
       };
-      return new WebSession(model, info);
+      return new WebSession(model, info, store);
     } catch (e) {
       model.dispose();
       throw e;
@@ -87,7 +98,10 @@ export class WebSession {
     return Array.from({ length: this.info.vocab }, (_, id) => this.model.detokenize([id]));
   }
 
-  /** One greedy run. AR and SPACE ban the same mask token, so their outputs compare token for token. */
+  /**
+   * One greedy run. AR and SPACE ban the same mask token, so their outputs compare token for token. The
+   * n-gram store, if any, drafts for the layouts that copy candidates (COPYING_LAYOUTS) and sits out the others.
+   */
   async run(prompt: readonly number[], opts: RunOptions): Promise<GenerationResult> {
     if (opts.decoder === "space" && this.info.maskToken === null) {
       fail("E_ARGS", `${this.info.name} has no SPACE mask (no space.mask_token_id and no adapter): only AR can run`);
@@ -98,6 +112,7 @@ export class WebSession {
       decoder: opts.decoder,
       maxTokens: opts.maxTokens,
       ...(opts.decoder === "space" ? { layout } : {}),
+      ...(opts.decoder === "space" && this.store && COPYING_LAYOUTS.includes(layout) ? { store: this.store } : {}),
       onStep: opts.onStep,
     });
   }

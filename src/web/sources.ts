@@ -35,3 +35,16 @@ export async function blobSource(blob: Blob, name = blob instanceof File ? blob.
   }
   return { ...bytesSource(name, bytes), bytes };
 }
+
+/**
+ * A text file from a File or Blob (UTF-8): a distilled JSONL file for an n-gram store, gzip-compressed
+ * when its name ends in .gz (data/distilled/ ships it so), inflated by the platform's DecompressionStream.
+ */
+export async function blobText(blob: Blob, name = blob instanceof File ? blob.name : "blob"): Promise<string> {
+  try {
+    const stream = name.endsWith(".gz") ? blob.stream().pipeThrough(new DecompressionStream("gzip")) : blob.stream();
+    return new TextDecoder("utf-8", { fatal: true }).decode(await new Response(stream).arrayBuffer());
+  } catch (e) {
+    fail("E_IO", `${name}: cannot read${name.endsWith(".gz") ? " as gzip-compressed UTF-8 text" : " as UTF-8 text"} (${(e as Error).message})`);
+  }
+}

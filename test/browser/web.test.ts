@@ -11,9 +11,10 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
+import { gzipSync } from "node:zlib";
 import { Browser, findChromium, type Page } from "./chromium.js";
 import { serveWeb, type WebServer } from "../../src/node/web.js";
-import { loadModelFile, type Model, type TraceStep } from "../../src/api/node.js";
+import { distilledStore, loadModelFile, type Model, type TraceStep } from "../../src/api/node.js";
 import { acceptedFlags } from "../../src/web/steps.js";
 import { skipWithout } from "../helpers/required.js";
 
@@ -81,6 +82,22 @@ async function generateIn(url: string, threads: number): Promise<Page> {
   await page.type("#prompt", PROMPT);
   await page.click("#generate");
   await page.waitFor(`["done", "error"].includes(document.getElementById("status").dataset.state)`, 90_000);
+  return page;
+}
+
+/** The isolated page with these files chosen (input selector -> path), plain SIMD, `settings` run, then one generation. */
+async function generateWithFiles(files: Record<string, string>, settings: string, prompt: string, timeoutMs: number): Promise<Page> {
+  const page = await newPage();
+  await page.goto(isolated.url);
+  const { root } = await page.send("DOM.getDocument");
+  for (const [selector, file] of Object.entries(files)) {
+    const { nodeId } = await page.send("DOM.querySelector", { nodeId: root.nodeId, selector });
+    await page.send("DOM.setFileInputFiles", { nodeId, files: [file] });
+  }
+  await page.eval(`(() => { document.getElementById("simd").value = "plain"; ${settings} })()`);
+  await page.type("#prompt", prompt);
+  await page.click("#generate");
+  await page.waitFor(`["done", "error"].includes(document.getElementById("status").dataset.state)`, timeoutMs);
   return page;
 }
 
@@ -209,22 +226,10 @@ describe("the step-through page in Chromium", () => {
     } finally {
       model.dispose();
     }
-    const page = await newPage();
-    await page.goto(isolated.url);
-    const { root } = await page.send("DOM.getDocument");
-    for (const [selector, file] of [["#model-file", SMOLLM2], ["#adapter-file", ADAPTER]]) {
-      const { nodeId } = await page.send("DOM.querySelector", { nodeId: root.nodeId, selector });
-      await page.send("DOM.setFileInputFiles", { nodeId, files: [file] });
-    }
-    await page.eval(`(() => {
+    const page = await generateWithFiles({ "#model-file": SMOLLM2, "#adapter-file": ADAPTER }, `
       document.querySelector('input[name="source"][value="files"]').checked = true;
       document.getElementById("chat").checked = true;
-      document.getElementById("simd").value = "plain";
-      document.getElementById("max-tokens").value = "16";
-    })()`);
-    await page.type("#prompt", question);
-    await page.click("#generate");
-    await page.waitFor(`["done", "error"].includes(document.getElementById("status").dataset.state)`, 240_000);
+      document.getElementById("max-tokens").value = "16";`, question, 240_000);
     const s = await shown(page);
     expect(s.state, s.status).toBe("done");
     expect(s.status).toContain("SmolLM2-135M-Instruct.Q4_1.gguf");
@@ -232,6 +237,38 @@ describe("the step-through page in Chromium", () => {
     expect(s.spaceIds).toEqual(ids);
     expect(s.arIds).toEqual(ids);
   }, 300_000);
+
+  it("an n-gram store file (.jsonl.gz) drafts for the hybrid layout in the page: the Node API's steps with the same store", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "space-store-"));
+    try {
+      // A distilled file whose response is AR's output: the store drafts it, so hybrid accepts more than without.
+      const text = JSON.stringify({ id: "x", split: "train", prompt: [reference.arIds[0]], response: reference.arIds }) + "\n";
+      const file = join(dir, "store.jsonl.gz");
+      writeFileSync(file, gzipSync(text));
+      const model = await loadModelFile(undefined, { simd: "plain" });
+      const steps: TraceStep[] = [];
+      let without: number;
+      try {
+        const store = distilledStore(text, "store.jsonl.gz", model.info.vocabSize);
+        await model.generate(PROMPT, { decoder: "space", layout: "hybrid", store, maxTokens: MAX_TOKENS, onStep: (st) => steps.push(st) });
+        without = (await model.generate(PROMPT, { decoder: "space", layout: "hybrid", maxTokens: MAX_TOKENS })).stats.forwardPasses;
+      } finally {
+        model.dispose();
+      }
+      const page = await generateWithFiles({ "#store-file": file }, `
+        document.getElementById("layout").value = "hybrid";
+        document.getElementById("max-tokens").value = "${MAX_TOKENS}";`, PROMPT, 90_000);
+      const s = await shown(page);
+      expect(s.state, s.status).toBe("done");
+      expect(s.status).toContain("drafts from store.jsonl.gz");
+      expect(s.chips).toEqual(steps.map((t) => ({ step: t.step, accepted: t.accepted, emitted: t.emitted })));
+      expect(s.arIds).toEqual(reference.arIds);
+      expect(s.spaceIds).toEqual(reference.arIds);
+      expect(steps.length).toBeLessThan(without); // the store's drafts were used
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 
   it("a file that is not a GGUF model is a one-line error in the page", async () => {
     const dir = mkdtempSync(join(tmpdir(), "space-bad-"));

@@ -96,9 +96,11 @@ async function ensureLoaded(): Promise<void> {
   const modelFile = radio() === "files" ? fileOf("model-file") : undefined;
   if (radio() === "files" && !modelFile) throw new Error("choose a model file (GGUF), or the embedded model");
   const adapterFile = fileOf("adapter-file");
-  const key = JSON.stringify([simd, threads, modelFile?.name, modelFile?.size, adapterFile?.name, adapterFile?.size]);
+  const storeFile = fileOf("store-file");
+  const key = JSON.stringify([simd, threads, modelFile?.name, modelFile?.size, adapterFile?.name, adapterFile?.size, storeFile?.name, storeFile?.size]);
   if (key === loadedKey) return;
-  setStatus("loading", `loading ${modelFile?.name ?? "the embedded model"}${adapterFile ? ` with ${adapterFile.name}` : ""}...`);
+  const extras = [adapterFile?.name, storeFile?.name].filter((n) => n !== undefined);
+  setStatus("loading", `loading ${modelFile?.name ?? "the embedded model"}${extras.length ? ` with ${extras.join(" and ")}` : ""}...`);
   const base = document.baseURI;
   const msg: ToWorker = {
     type: "load",
@@ -107,6 +109,7 @@ async function ensureLoaded(): Promise<void> {
     threads,
     model: modelFile ? { blob: modelFile, name: modelFile.name } : { url: new URL("models/space-tiny.gguf", base).href },
     ...(adapterFile ? { adapter: { blob: adapterFile, name: adapterFile.name } } : {}),
+    ...(storeFile ? { store: { blob: storeFile, name: storeFile.name } } : {}),
   };
   loadedKey = "";
   await request(msg, (m) => m.type === "loaded");
@@ -125,12 +128,14 @@ async function onGenerate(): Promise<void> {
     delete runs.ar;
     current = 0;
     follow = true;
+    const layout = $<HTMLSelectElement>("layout").value as LayoutChoice;
     setStatus("running", `${info!.name}: ${decoders.join(" then ")} on ${info!.threads} thread(s), ${info!.build} SIMD...`);
     await request(
-      { type: "run", prompt, chat: $<HTMLInputElement>("chat").checked, maxTokens: Number($<HTMLInputElement>("max-tokens").value), layout: $<HTMLSelectElement>("layout").value as LayoutChoice, decoders },
+      { type: "run", prompt, chat: $<HTMLInputElement>("chat").checked, maxTokens: Number($<HTMLInputElement>("max-tokens").value), layout, decoders },
       (m) => m.type === "done" && m.decoder === "ar",
     );
-    const note = info!.k === null ? " (this model has no SPACE mask: AR only)" : "";
+    const store = info!.store === null ? "" : info!.copyingLayouts.includes(layout) ? `, drafts from ${info!.store}` : ` (the n-gram store drafts for ${info!.copyingLayouts.join(" and ")} only)`;
+    const note = info!.k === null ? " (this model has no SPACE mask: AR only)" : store;
     draw(); // now, not at the next frame: "done" promises a complete picture
     const split = info!.threads > 1 ? ` (${parallelCalls} kernel calls split across the threads)` : "";
     if ($("status").dataset.state !== "error") setStatus("done", `${info!.name}: done on ${info!.threads} thread(s)${split}, ${info!.build} SIMD${note}.`);

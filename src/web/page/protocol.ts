@@ -12,6 +12,7 @@ export type ToWorker =
       threads: number;
       model: { url: string } | { blob: Blob; name: string };
       adapter?: { blob: Blob; name: string };
+      store?: { blob: Blob; name: string }; // a distilled JSONL file (.gz too): an n-gram store's corpus
     }
   | { type: "run"; prompt: string; chat: boolean; maxTokens: number; layout: LayoutChoice; decoders: WebDecoder[] };
 

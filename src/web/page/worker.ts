@@ -6,7 +6,7 @@
 import { SpaceError } from "../../errors.js";
 import { fetchCoreBytes } from "../core.js";
 import { WebSession } from "../session.js";
-import { blobSource, urlSource } from "../sources.js";
+import { blobSource, blobText, urlSource } from "../sources.js";
 import type { FromWorker, ToWorker } from "./protocol.js";
 
 const scope = self as unknown as { onmessage: ((ev: MessageEvent<ToWorker>) => void) | null; postMessage(m: FromWorker): void };
@@ -28,7 +28,8 @@ async function handle(m: ToWorker): Promise<void> {
     const wasm = await fetchCoreBytes(m.wasm, m.simd);
     const model = "url" in m.model ? await urlSource(m.model.url) : await blobSource(m.model.blob, m.model.name);
     const adapter = m.adapter ? await blobSource(m.adapter.blob, m.adapter.name) : undefined;
-    session = await WebSession.load(model, { wasm, simd: m.simd, threads: m.threads, ...(adapter ? { adapter } : {}) });
+    const store = m.store ? { text: await blobText(m.store.blob, m.store.name), name: m.store.name } : undefined;
+    session = await WebSession.load(model, { wasm, simd: m.simd, threads: m.threads, ...(adapter ? { adapter } : {}), ...(store ? { store } : {}) });
     scope.postMessage({ type: "loaded", info: session.info, texts: session.tokenTexts(), isolated: (self as unknown as { crossOriginIsolated: boolean }).crossOriginIsolated });
     return;
   }
