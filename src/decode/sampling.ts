@@ -52,6 +52,8 @@ export interface Distribution {
  */
 export function distribution(logits: Float32Array, p: SamplingParams, banned?: Banned): Distribution {
   if (p.temperature === 0) return { ids: Int32Array.of(argmax(logits, banned)), probs: Float64Array.of(1) };
+  // Top-k needs only the first k ids of the order, and weighs only those: no sort of the vocabulary.
+  if (p.topK > 0 && p.topK <= MAX_SELECTED) return nucleus(logits, p, topIds(logits, p.topK, banned), false)!;
   if (p.topP < 1 && p.topK === 0) {
     const selected = nucleusBySelection(logits, p, banned);
     if (selected) return selected;
@@ -201,20 +203,37 @@ const DIGIT_BITS = 11;
  * increasing order, about 10x faster than a comparator sort of SmolLM2's 49k ids.
  */
 function byDescendingLogit(logits: Float32Array, banned?: Banned, floor = -Infinity): Int32Array {
-  const f = new Float32Array(1), bits = new Uint32Array(f.buffer);
-  let keys = new Uint32Array(logits.length), ids = new Int32Array(logits.length);
+  return radixOrder(eligibleKeys(logits, banned, floor));
+}
+
+/** Eligible ids (byDescendingLogit's) in increasing order and their keys: ascending keys = descending logits. */
+interface Keyed {
+  readonly keys: Uint32Array;
+  readonly ids: Int32Array;
+  readonly n: number;
+}
+
+function eligibleKeys(logits: Float32Array, banned?: Banned, floor = -Infinity): Keyed {
+  const bits = new Uint32Array(logits.buffer, logits.byteOffset, logits.length); // the logits' own f32 bits
+  const keys = new Uint32Array(logits.length), ids = new Int32Array(logits.length);
   let n = 0;
   for (let i = 0; i < logits.length; i++) {
     const v = logits[i];
     if (!(v > -Infinity && v >= floor) || banned?.has(i)) continue;
-    f[0] = v === 0 ? 0 : v;
-    // f32 bits -> an unsigned rank that grows with the value (negative values: all bits flipped);
-    // the key is its complement, so that ascending keys are descending logits.
-    const rank = bits[0] & 0x80000000 ? ~bits[0] : bits[0] | 0x80000000;
-    keys[n] = ~rank >>> 0;
+    // f32 bits -> an unsigned rank that grows with the value (negative values: all bits flipped; -0 is
+    // +0); the key is its complement, so that ascending keys are descending logits.
+    const b = v === 0 ? 0 : bits[i];
+    keys[n] = b & 0x80000000 ? b : ~(b | 0x80000000) >>> 0;
     ids[n++] = i;
   }
-  let keysOut = new Uint32Array(n), idsOut = new Int32Array(n);
+  return { keys, ids, n };
+}
+
+/** The ids by ascending key, ties in their given (increasing) order: a stable LSD radix sort. */
+function radixOrder(e: Keyed): Int32Array {
+  const n = e.n;
+  let keys: Uint32Array = e.keys.subarray(0, n), ids: Int32Array = e.ids.subarray(0, n);
+  let keysOut: Uint32Array = new Uint32Array(n), idsOut: Int32Array = new Int32Array(n);
   const start = new Uint32Array(1 << DIGIT_BITS);
   for (let shift = 0; shift < 32; shift += DIGIT_BITS) {
     start.fill(0);
@@ -232,7 +251,27 @@ function byDescendingLogit(logits: Float32Array, banned?: Banned, floor = -Infin
     [keys, keysOut] = [keysOut, keys];
     [ids, idsOut] = [idsOut, ids];
   }
-  return ids.subarray(0, n);
+  return ids;
+}
+
+/**
+ * The first k ids of byDescendingLogit's order without sorting them all: a histogram of the keys' high
+ * 16 bits finds the bucket that holds the k-th id; the ids of that bucket and those above it (on a
+ * model's row a few dozen more than k) are sorted by key, then id. About 1.3 ms -> ~0.3 ms a row on
+ * SmolLM2's 49k logits at top-k 40.
+ */
+function topIds(logits: Float32Array, k: number, banned?: Banned): Int32Array {
+  const e = eligibleKeys(logits, banned);
+  if (e.n <= k) return radixOrder(e);
+  const count = new Uint32Array(1 << 16);
+  for (let j = 0; j < e.n; j++) count[e.keys[j] >>> 16]++;
+  let bucket = 0;
+  for (let below = 0; below + count[bucket] < k; bucket++) below += count[bucket];
+  const picked: number[] = [];
+  for (let j = 0; j < e.n; j++) if (e.keys[j] >>> 16 <= bucket) picked.push(j);
+  if (picked.length > MAX_SELECTED) return radixOrder(e).subarray(0, k); // a flat row
+  picked.sort((a, b) => e.keys[a] - e.keys[b] || a - b); // j ascending = id ascending
+  return Int32Array.from(picked.slice(0, k), (j) => e.ids[j]);
 }
 
 /** Draws one id from `d` with one uniform number from `rng` (inverse CDF in the listed order). */
