@@ -378,7 +378,8 @@ export class SpaceProposer implements Proposer<SpacePlan> {
 
   /**
    * Up to k candidates copied from the text so far, or drafted by the n-gram store where the text has no
-   * match of HYBRID_NGRAM.store tokens (a banned token ends them), and the match class (storeMatchClass).
+   * match of HYBRID_NGRAM.store tokens (a banned token ends them), and the match class (lookupMatchClass
+   * or storeMatchClass).
    */
   private lookUp(ctx: StepContext): { tokens: number[]; n: number } {
     const match = lookupMatch(ctx.history, this.k, HYBRID_NGRAM.max, HYBRID_NGRAM.min);
