@@ -14,8 +14,7 @@ import { parseArgs } from "node:util";
 import { readFileSync } from "node:fs";
 import { gunzipSync } from "node:zlib";
 import { NgramStore } from "../src/decode/ngramstore.js";
-import { lookupMatch } from "../src/decode/lookup.js";
-import { lookupMatchClass, storeMatchClass, STORE_CLASS } from "../src/decode/space.js";
+import { copyDraft, STORE_CLASS } from "../src/decode/space.js";
 
 const { values: o } = parseArgs({ options: {
   split: { type: "string", default: "100" }, n: { type: "string", default: "128" },
@@ -32,24 +31,15 @@ const problem = (id: string) => (id.startsWith("humaneval-x/") ? Number(id.split
 const store = NgramStore.build(examples.filter((e) => problem(e.id) < split).map((e) => e.response));
 const held = examples.filter((e) => problem(e.id) >= split);
 
-/** The class and drafted tokens at the end of `history`, as SpaceProposer.lookUp finds them. */
-function draft(history: number[]): { cls: number; tokens: number[] } {
-  const m = lookupMatch(history, D, maxNgram, 2);
-  if (m.n >= 3) return { cls: lookupMatchClass(m.n), tokens: m.tokens };
-  const s = store.draft(history, D);
-  if (s.tokens.length > 0) return { cls: storeMatchClass(s.n, s.share), tokens: s.tokens };
-  return m.n > 0 ? { cls: lookupMatchClass(m.n), tokens: m.tokens } : { cls: 0, tokens: [] };
-}
-
 // Per held-out output and position: the class and how many drafted tokens are right.
 const texts = held.map((e) => {
   const history = [...e.prompt];
   return e.response.slice(0, n).map((token, i) => {
-    const d = draft(history);
+    const d = copyDraft(history, D, store, maxNgram); // as auto's lookup steps draft
     let right = 0;
     while (right < d.tokens.length && d.tokens[right] === e.response[i + right]) right++;
     history.push(token);
-    return { cls: d.cls, right };
+    return { cls: d.n, right };
   });
 });
 

@@ -2,9 +2,9 @@
  * `npx tsx scripts/lookup-ceiling.ts [--problems 1] [--n 128] [--weights q4] [--threads 2] [--k 3]`: how much
  * prompt lookup could gain on this machine at best. It decodes the bench's prompts with greedy AR, measures
  * cost(T) of blocks without mask rows here (decode/cost.ts), then replays each AR output step by step: at a
- * step whose text has a tail match of 3 or 2 tokens (what `--layout auto` looks up), it copies d <= k
- * candidates, with d chosen to maximise (1 + a_1 + a_1 a_2 + ... ) / cost(1 + d) from acceptance a_j
- * measured on these very outputs per kind of text and match length (an oracle no decoder has: it knows the rates in
+ * step whose text has a tail match (what `--layout auto` copies without a store: space.ts copyDraft), it
+ * copies d <= k candidates, with d chosen to maximise (1 + a_1 + a_1 a_2 + ... ) / cost(1 + d) from
+ * acceptance a_j measured on these very outputs per kind of text and match class (an oracle no decoder has: it knows the rates in
  * advance), and otherwise takes an AR step. Tokens over time, relative to AR's one token per cost(1), is
  * the ceiling of copying for these prompts; `--layout auto` can only come close to it from below (its
  * acceptance is learnt as it goes, and its mask steps and probes cost). Not a test.
@@ -13,9 +13,8 @@ import { parseArgs } from "node:util";
 import { loadEngine, SMOLLM2_PATH } from "../src/node/engine.js";
 import { generate } from "../src/decode/generate.js";
 import { ArProposer } from "../src/decode/proposer.js";
-import { lookupMatch } from "../src/decode/lookup.js";
 import { measureCost } from "../src/decode/costmodel.js";
-import { AR_CONFIG, LOOKUP_LAYOUT } from "../src/decode/space.js";
+import { AR_CONFIG, LOOKUP_LAYOUT, copyDraft } from "../src/decode/space.js";
 import { benchPrompts } from "../src/bench/prompts.js";
 import type { CostFn } from "../src/decode/costmodel.js";
 
@@ -52,7 +51,7 @@ const tries = new Map<string, number[]>(), accepts = new Map<string, number[]>()
 for (const x of texts) {
   const full = [...x.prompt, ...x.out];
   for (let t = x.prompt.length; t < full.length; t++) {
-    const m = lookupMatch(full.slice(0, t), k, 3, 2);
+    const m = copyDraft(full.slice(0, t), k);
     if (m.n === 0) continue;
     const c = { n: m.n, accepted: accepted(full, t, m.tokens) };
     const key = `${kind(x)} ${c.n}`;
@@ -66,7 +65,7 @@ for (const x of texts) {
   }
 }
 const alpha = (key: string, j: number) => (tries.get(key)?.[j] ? accepts.get(key)![j] / tries.get(key)![j] : 0);
-for (const key of [...tries.keys()].sort()) console.log(`${key}-token match: alpha_1..${k} = ${Array.from({ length: k }, (_, j) => alpha(key, j + 1).toFixed(2)).join(" ")} (${tries.get(key)![1]} positions)`);
+for (const key of [...tries.keys()].sort()) console.log(`${key} (match class): alpha_1..${k} = ${Array.from({ length: k }, (_, j) => alpha(key, j + 1).toFixed(2)).join(" ")} (${tries.get(key)![1]} positions)`);
 
 /** Tokens / time of the replay of one output, in units of AR's rate. */
 function replay(x: (typeof texts)[number]): number {
@@ -74,7 +73,7 @@ function replay(x: (typeof texts)[number]): number {
   let t = x.prompt.length, time = 0;
   while (t < full.length) {
     let best = { rate: 1 / cost(1), d: 0 };
-    const m = lookupMatch(full.slice(0, t), k, 3, 2);
+    const m = copyDraft(full.slice(0, t), k);
     if (m.n > 0) {
       let tokens = 1, reach = 1;
       for (let d = 1; d <= m.tokens.length; d++) {

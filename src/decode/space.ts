@@ -130,6 +130,21 @@ export function storeMatchClass(n: number, share: number): number {
   return STORE_CLASS + (n >= 4 && share >= 0.5 ? 1 : 0);
 }
 
+/**
+ * The copied draft of the copying layouts: up to k tokens after the longest tail match of `maxNgram` down
+ * to 2 tokens in `history`, or, where that match is shorter than 3 tokens, the n-gram store's draft when
+ * it has one; with the draft's match class (lookupMatchClass or storeMatchClass; 0 and no tokens: none).
+ * SpaceProposer's lookup steps, and the scripts that replay them (scripts/copy-classes.ts).
+ */
+export function copyDraft(history: readonly number[], k: number, store?: NgramStore, maxNgram: number = HYBRID_NGRAM.max): { tokens: number[]; n: number } {
+  const match = lookupMatch(history, k, maxNgram, HYBRID_NGRAM.min);
+  if (match.n < HYBRID_NGRAM.store && store) {
+    const d = store.draft(history, k);
+    if (d.tokens.length > 0) return { tokens: d.tokens, n: storeMatchClass(d.n, d.share) };
+  }
+  return { tokens: match.tokens, n: lookupMatchClass(match.n) };
+}
+
 /** No mask group anywhere: the layout of AR_CONFIG (not a `--layout` choice: that is `--decoder ar`). */
 export const AR_LAYOUT: SpaceLayout = { name: "ar", groupAfter: () => false };
 
@@ -382,12 +397,7 @@ export class SpaceProposer implements Proposer<SpacePlan> {
    * or storeMatchClass).
    */
   private lookUp(ctx: StepContext): { tokens: number[]; n: number } {
-    const match = lookupMatch(ctx.history, this.k, HYBRID_NGRAM.max, HYBRID_NGRAM.min);
-    let found = { tokens: match.tokens, n: lookupMatchClass(match.n) };
-    if (match.n < HYBRID_NGRAM.store && this.opts.store) {
-      const d = this.opts.store.draft(ctx.history, this.k);
-      if (d.tokens.length > 0) found = { tokens: d.tokens, n: storeMatchClass(d.n, d.share) };
-    }
+    const found = copyDraft(ctx.history, this.k, this.opts.store);
     const cut = found.tokens.findIndex((id) => ctx.banned?.has(id) ?? false); // a banned token is never accepted
     const tokens = cut < 0 ? found.tokens : found.tokens.slice(0, cut);
     return tokens.length > 0 ? { tokens, n: found.n } : { tokens, n: 0 };

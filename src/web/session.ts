@@ -65,7 +65,7 @@ export class WebSession {
     });
     try {
       const i = model.info;
-      const store = opts.store ? distilledStore(opts.store.text, opts.store.name, i.vocabSize) : undefined;
+      const store = opts.store ? { ngrams: distilledStore(opts.store.text, opts.store.name, i.vocabSize), name: opts.store.name } : undefined;
       const info: ModelInfo = {
         name: i.name,
         layers: i.config.nLayers,
@@ -77,10 +77,10 @@ export class WebSession {
         chat: i.chat,
         build: i.simd,
         threads: i.threads,
-        store: store && opts.store ? `${opts.store.name} (${Math.round(store.positions / 1000)}k positions)` : null,
+        store: store ? `${store.name} (${Math.round(store.ngrams.positions / 1000)}k positions)` : null,
         copyingLayouts: COPYING_LAYOUTS,
       };
-      return new WebSession(model, info, store);
+      return new WebSession(model, info, store?.ngrams);
     } catch (e) {
       model.dispose();
       throw e;
