@@ -4,6 +4,8 @@ import type { Engine } from "../src/engine.js";
 import { generate, type GenerateOptions } from "../src/decode/generate.js";
 import { ArProposer } from "../src/decode/proposer.js";
 import { tinyEngine } from "./helpers/engine.js";
+import { chainBlock } from "../src/decode/block.js";
+import { SpaceError } from "../src/errors.js";
 
 let engine: Engine;
 beforeAll(async () => {
@@ -47,6 +49,64 @@ describe("generate (AR)", () => {
     const c = await run({ maxTokens: 24, sampling, seed: 6 });
     expect(a.tokens).toEqual(b.tokens);
     expect(a.tokens).not.toEqual(c.tokens);
+  });
+
+  it("sampling sorts and weighs each row in the core (Forward.descendingOrder, logitWeights): the tokens of the rule as written", async () => {
+    const sampling = { temperature: 1.5, topK: 0, topP: 1 };
+    const ctx = engine.newContext(PROMPT.length + 24, 0);
+    try {
+      const order = ctx.forward.descendingOrder.bind(ctx.forward), weigh = ctx.forward.logitWeights.bind(ctx.forward);
+      let orders = 0, weighs = 0;
+      ctx.forward.descendingOrder = (...a) => (orders++, order(...a));
+      ctx.forward.logitWeights = (...a) => (weighs++, weigh(...a));
+      const fast = await generate(ctx, PROMPT, new ArProposer(), { banned: SPECIALS, sampling, seed: 9, maxTokens: 24 });
+      expect([orders, weighs]).toEqual([fast.tokens.length, fast.tokens.length]); // one row per sampled token
+      // The rule as written: eligible ids by a comparator sort (descending logit, ties to the lower id),
+      // weights through Math.exp, their total summed in that order.
+      ctx.forward.descendingOrder = (_ws, row, banned, floor) => {
+        const ids: number[] = [];
+        for (let i = 0; i < row.length; i++) if (row[i] > -Infinity && row[i] >= floor && !banned?.has(i)) ids.push(i);
+        return Int32Array.from(ids.sort((a, b) => row[b] - row[a] || a - b));
+      };
+      ctx.forward.logitWeights = (_ws, row, ids, max, temperature) => {
+        const weights = Float64Array.from(ids, (id) => Math.exp((row[id] - max) / temperature));
+        return { weights, total: weights.reduce((a, b) => a + b, 0) };
+      };
+      ctx.cache.truncate(0);
+      const literal = await generate(ctx, PROMPT, new ArProposer(), { banned: SPECIALS, sampling, seed: 9, maxTokens: 24 });
+      expect(literal.tokens).toEqual(fast.tokens);
+    } finally {
+      ctx.dispose();
+    }
+  });
+
+  it("Forward.descendingOrder and logitWeights: rows and ids in the core's memory and outside it, banned ids, a floor; a row of the wrong size or an id outside it is E_ARGS", () => {
+    const ctx = engine.newContext(8, 0);
+    try {
+      const V = engine.config.vocabSize;
+      const inCore = ctx.forward.run(ctx.cache, ctx.ws, chainBlock(0, PROMPT, [PROMPT.length - 1]));
+      const copy = inCore.slice();
+      copy[7] = copy[3]; // a tie: id 3 before id 7
+      for (const [row, banned, floor] of [[inCore, undefined, -Infinity], [copy, new Set([3, 5, V + 4]), -Infinity], [copy, new Set<number>(), 0.25]] as const) {
+        const want: number[] = [];
+        for (let i = 0; i < V; i++) if (row[i] >= floor && !banned?.has(i)) want.push(i);
+        want.sort((a, b) => row[b] - row[a] || a - b);
+        expect(Array.from(ctx.forward.descendingOrder(ctx.ws, row, banned, floor))).toEqual(want);
+      }
+      expect(() => ctx.forward.descendingOrder(ctx.ws, new Float32Array(V - 1), undefined, -Infinity)).toThrow(SpaceError);
+      // Weights: ids in the core's memory (an order) or outside it, a row in memory or a copy.
+      const ids = ctx.forward.descendingOrder(ctx.ws, inCore, undefined, -Infinity).slice(0, 50);
+      for (const [row, list] of [[inCore, ids], [copy, Int32Array.from(ids).reverse()]] as const) {
+        const max = row[list[0]];
+        const want = Float64Array.from(list, (id) => Math.exp((row[id] - max) / 0.7));
+        const got = ctx.forward.logitWeights(ctx.ws, row, list, max, 0.7);
+        expect(Array.from(got.weights)).toEqual(Array.from(want));
+        expect(got.total).toBe(want.reduce((a, b) => a + b, 0));
+      }
+      expect(() => ctx.forward.logitWeights(ctx.ws, copy, Int32Array.of(0, V), 0, 1)).toThrow(SpaceError);
+    } finally {
+      ctx.dispose();
+    }
   });
 
   it("stops at a stop string, before it, and reports why", async () => {

@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { argmax, distribution, sample, checkSampling, nucleusBySelection } from "../src/decode/sampling.js";
+import { argmax, distribution, sample, checkSampling, nucleusBySelection, type SamplingKernels } from "../src/decode/sampling.js";
+import { logitOrderScratch } from "../src/wasm/kernels.js";
+import { harness, type Harness } from "./kernels.helpers.js";
 import { Rng } from "../src/util/rng.js";
 import { SpaceError } from "../src/errors.js";
 import fc from "fast-check";
@@ -116,7 +118,27 @@ describe("distribution: the fast sort and the negligible tail change no bit", ()
   // Logits with ties, both zeros, -inf, NaN and a spread wide enough that most weights are negligible.
   const special = fc.constantFrom(0, -0, -Infinity, NaN, 3.5, -3.5, 40, -40);
   const logit = fc.oneof({ weight: 6, arbitrary: fc.float({ min: -60, max: 60, noNaN: true }) }, { weight: 1, arbitrary: special });
-  it("equals the literal rule bit for bit (random logits, banned ids, temperature, top-k, top-p)", () => {
+  /** The core's sweeps (logitOrder, logitWeights) on any row length, the way Forward drives them. */
+  function coreKernels(h: Harness): SamplingKernels {
+    const at = (n: number, bytes: number) => h.arena.alloc(Math.max(n, 1) * bytes, 64);
+    return {
+      order(logits, banned, floor) {
+        const n = logits.length, out = at(n, 4);
+        const mask = banned?.size ? h.bytes(Uint8Array.from({ length: n }, (_, i) => Number(banned.has(i)))) : 0;
+        const m = h.k.logitOrder(h.f32(logits), n, floor, mask, out, at(logitOrderScratch(n), 1));
+        return h.arena.i32(out, m).slice();
+      },
+      weights(logits, ids, max, temperature) {
+        const out = at(ids.length, 8);
+        const total = h.k.logitWeights(h.f32(logits), logits.length, h.i32(ids), ids.length, max, temperature, out);
+        return { weights: new Float64Array(h.core.memory.buffer, out, ids.length).slice(), total };
+      },
+    };
+  }
+
+  it("equals the literal rule bit for bit (random logits, banned ids, temperature, top-k, top-p), with the TypeScript sweeps and the core's", async () => {
+    const h = await harness("relaxed");
+    const core = coreKernels(h);
     fc.assert(
       fc.property(
         fc.array(logit, { minLength: 1, maxLength: 300 }),
@@ -133,9 +155,11 @@ describe("distribution: the fast sort and the negligible tail change no bit", ()
             expect(() => distribution(logits, p, banned)).toThrow(SpaceError);
             return;
           }
-          const got = distribution(logits, p, banned), want = literal(logits, p, banned);
-          expect(Array.from(got.ids)).toEqual(want.ids);
-          expect(Array.from(got.probs)).toEqual(want.probs); // toEqual on numbers: exact (NaN equals NaN)
+          const want = literal(logits, p, banned);
+          for (const got of [distribution(logits, p, banned), h.scoped(() => distribution(logits, p, banned, core))]) {
+            expect(Array.from(got.ids)).toEqual(want.ids);
+            expect(Array.from(got.probs)).toEqual(want.probs); // toEqual on numbers: exact (NaN equals NaN)
+          }
         },
       ),
       { numRuns: 400 },
@@ -187,13 +211,16 @@ describe("distribution: the fast sort and the negligible tail change no bit", ()
     expect(nucleusBySelection(new Float32Array(49152), { temperature: 1, topK: 0, topP: 0.9 })).toBeNull();
   });
 
-  it("a full 49k vocabulary of spread logits, as a model gives them", () => {
+  it("a full 49k vocabulary of spread logits, as a model gives them (TypeScript and core sweeps)", async () => {
+    const h = await harness("relaxed");
     const r = new Rng(5);
     const logits = Float32Array.from({ length: 49152 }, () => (r.next() - 0.7) * 50);
-    for (const p of [{ temperature: 0.7, topK: 0, topP: 0.9 }, { temperature: 1, topK: 50, topP: 0.95 }, { temperature: 0.3, topK: 0, topP: 1 }]) {
-      const got = distribution(logits, p), want = literal(logits, p);
-      expect(Array.from(got.ids)).toEqual(want.ids);
-      expect(Array.from(got.probs)).toEqual(want.probs);
+    for (const p of [{ temperature: 0.7, topK: 0, topP: 0.9 }, { temperature: 1, topK: 50, topP: 0.95 }, { temperature: 0.3, topK: 0, topP: 1 }, { temperature: 1, topK: 0, topP: 1 }]) {
+      const want = literal(logits, p);
+      for (const got of [distribution(logits, p), h.scoped(() => distribution(logits, p, undefined, coreKernels(h)))]) {
+        expect(Array.from(got.ids)).toEqual(want.ids);
+        expect(Array.from(got.probs)).toEqual(want.probs);
+      }
     }
   });
 });

@@ -2,7 +2,8 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { addRef, expf, f32FromBits, rmsnormRef, ropeApplyRef, ropeTableRef, softmaxRef, swigluRef } from "../src/wasm/reference.js";
-import { BUILDS, expectClose, expectSameBits, harness, randF32, randInt, rng } from "./kernels.helpers.js";
+import { BUILDS, expectClose, expectSameBits, harness, randF32, randInt, rng, type Harness } from "./kernels.helpers.js";
+import { logitOrderScratch } from "../src/wasm/kernels.js";
 
 describe("expf reference port", () => {
   it("is exp to within 1 ulp and handles the special cases", () => {
@@ -148,6 +149,118 @@ describe.each(BUILDS)("element-wise kernels (%s build)", (build) => {
         });
       }),
       { numRuns: 40 },
+    );
+  });
+});
+
+/**
+ * logitOrder (the sort sampling weighs and draws in) against the order as written: eligible ids (logit
+ * > -inf, >= floor, not banned; NaN never) by a comparator sort, descending logit, ties to the lower id
+ * (-0 and +0 are one value).
+ */
+function literalOrder(logits: Float32Array, floor: number, banned: Uint8Array | null): number[] {
+  const ids: number[] = [];
+  for (let i = 0; i < logits.length; i++) if (logits[i] > -Infinity && logits[i] >= floor && !banned?.[i]) ids.push(i);
+  return ids.sort((a, b) => logits[b] - logits[a] || a - b);
+}
+
+function coreOrder(h: Harness, logits: Float32Array, floor: number, banned: Uint8Array | null): number[] {
+  return h.scoped(() => {
+    const n = logits.length, out = h.zeros(n), scratch = h.arena.alloc(logitOrderScratch(n), 64);
+    const m = h.k.logitOrder(h.f32(logits), n, floor, banned ? h.bytes(banned) : 0, out, scratch);
+    return Array.from(h.arena.i32(out, m));
+  });
+}
+
+describe.each(BUILDS)("logitOrder (%s build)", (build) => {
+  // Ties, both zeros, infinities, NaN, subnormals, and values whose keys differ only in the low digit.
+  const special = fc.constantFrom(0, -0, Infinity, -Infinity, NaN, 1e-45, -1e-45, 3.5, -3.5, Math.fround(3.5 + 2 ** -21), 1e38, -1e38);
+  const logit = fc.oneof({ weight: 5, arbitrary: fc.float({ min: -60, max: 60, noNaN: true }) }, { weight: 2, arbitrary: special });
+
+  it("is the comparator sort of the eligible ids (random rows, floors between f32 values, banned ids)", async () => {
+    const h = await harness(build);
+    fc.assert(
+      fc.property(
+        fc.array(logit, { minLength: 1, maxLength: 400 }),
+        fc.oneof(fc.constant(-Infinity), fc.double({ min: -70, max: 70, noNaN: true }), fc.constantFrom(3.5, 3.5 + 2 ** -40, -0)),
+        fc.option(fc.array(fc.boolean(), { minLength: 400, maxLength: 400 })),
+        (values, floor, bannedFlags) => {
+          const logits = Float32Array.from(values);
+          const banned = bannedFlags ? Uint8Array.from(bannedFlags.slice(0, values.length), Number) : null;
+          expect(coreOrder(h, logits, floor, banned)).toEqual(literalOrder(logits, floor, banned));
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it("a model-sized row: 49k logits, most of them tied with others", async () => {
+    const h = await harness(build);
+    const r = rng(21);
+    // Values on a coarse grid, so that thousands of ids share a logit and only the ids break the ties.
+    const logits = Float32Array.from({ length: 49152 }, () => Math.round((r() - 0.6) * 400) / 16);
+    const banned = new Uint8Array(49152);
+    for (let i = 0; i < 40; i++) banned[Math.floor(r() * 49152)] = 1;
+    for (const floor of [-Infinity, -3.0625, 5]) {
+      expect(coreOrder(h, logits, floor, banned)).toEqual(literalOrder(logits, floor, banned));
+    }
+  });
+});
+
+describe.each(BUILDS)("the core's f64 exp and logitWeights (%s build)", (build) => {
+  it("expd is Math.exp bit for bit: sampling's range, the whole range, the reduction's thresholds, any bits", async () => {
+    const h = await harness(build);
+    const r = rng(31);
+    const n = 1 << 19;
+    const x = new Float64Array(n), bits = new Uint32Array(x.buffer);
+    for (let i = 0; i < n; i++) {
+      const mode = i & 3;
+      if (mode === 0) x[i] = -r() * 60;
+      else if (mode === 1) x[i] = (r() * 2 - 1) * 760;
+      else if (mode === 2) x[i] = (r() * 2 - 1) * 1.2;
+      else (bits[2 * i] = Math.floor(r() * 2 ** 32)), (bits[2 * i + 1] = Math.floor(r() * 2 ** 32));
+    }
+    x.set([0, -0, 1, -1, Infinity, -Infinity, NaN, 709.782712893384, 709.79, -745.13, -745.14, -708.4, 2 ** -29, -(2 ** -29), 0.34657359027997264, 1.0397207708399179, 5e-324]);
+    h.scoped(() => {
+      const xp = h.arena.alloc(n * 8, 64), yp = h.arena.alloc(n * 8, 64);
+      new Float64Array(h.core.memory.buffer, xp, n).set(x);
+      h.k.expdRows(xp, yp, n);
+      const y = new Float64Array(h.core.memory.buffer, yp, n);
+      let bad = 0;
+      for (let i = 0; i < n; i++) if (!Object.is(y[i], Math.exp(x[i]))) bad++;
+      expect(bad).toBe(0);
+    });
+  });
+
+  it("logitWeights: each weight and the total in order, as sampling.ts computes them (ids in any order, repeats, inf and NaN logits)", async () => {
+    const h = await harness(build);
+    const special = fc.constantFrom(0, -0, Infinity, -Infinity, NaN, 40, -40);
+    const logit = fc.oneof({ weight: 5, arbitrary: fc.float({ min: -60, max: 60, noNaN: true }) }, { weight: 1, arbitrary: special });
+    fc.assert(
+      fc.property(
+        fc.array(logit, { minLength: 1, maxLength: 200 }),
+        fc.array(fc.nat(), { minLength: 1, maxLength: 300 }),
+        fc.double({ min: 0.05, max: 5, noNaN: true }),
+        (values, picks, temperature) => {
+          const logits = Float32Array.from(values);
+          const ids = Int32Array.from(picks, (p) => p % values.length);
+          const max = logits[ids[0]];
+          const want = Float64Array.from(ids, (id) => Math.exp((logits[id] - max) / temperature));
+          let total = 0;
+          for (const w of want) total += w;
+          h.scoped(() => {
+            const out = h.arena.alloc(ids.length * 8, 64);
+            const got = h.k.logitWeights(h.f32(logits), logits.length, h.i32(ids), ids.length, max, temperature, out);
+            expect(Array.from(new Float64Array(h.core.memory.buffer, out, ids.length))).toEqual(Array.from(want));
+            expect(Object.is(got, total)).toBe(true);
+            // An id outside the row (past its end, or negative) is -1, never a read beyond it.
+            for (const bad of [values.length, -1]) {
+              expect(h.k.logitWeights(h.f32(logits), logits.length, h.i32([...ids, bad]), ids.length + 1, max, temperature, out)).toBe(-1);
+            }
+          });
+        },
+      ),
+      { numRuns: 200 },
     );
   });
 });

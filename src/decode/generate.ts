@@ -17,7 +17,7 @@ import { chainBlock, range } from "./block.js";
 import type { KVCache } from "../model/kvcache.js";
 import { StreamDecoder } from "../tokenizer/stream.js";
 import type { Proposer } from "./proposer.js";
-import { argmax, distribution, GREEDY, type Banned, type SamplingParams } from "./sampling.js";
+import { argmax, distribution, GREEDY, type Banned, type SamplingKernels, type SamplingParams } from "./sampling.js";
 import { Rng } from "../util/rng.js";
 import { verifyGreedy, verifySampled, type Verdict } from "./verify.js";
 import { StopMatcher } from "./stop.js";
@@ -111,6 +111,11 @@ async function generateSteps(
   const isEog = (id: number) => tokenizer.eogTokens.has(id);
   const verifySampledRule = opts.verifySampled ?? verifySampled;
   const rng = new Rng(opts.seed ?? 0);
+  // Sampling sorts and weighs a row's ids in the core (the same bits as the TypeScript reference, faster).
+  const kernels: SamplingKernels = {
+    order: (logits, banned, floor) => forward.descendingOrder(ws, logits, banned, floor),
+    weights: (logits, ids, max, temperature) => forward.logitWeights(ws, logits, ids, max, temperature),
+  };
   const now = opts.now ?? (() => performance.now());
   if (prompt.length === 0) fail("E_ARGS", "the prompt is empty");
   if (!(Number.isInteger(opts.maxTokens) && opts.maxTokens >= 0)) fail("E_ARGS", `max tokens must be a non-negative integer, got ${opts.maxTokens}`);
@@ -156,7 +161,7 @@ async function generateSteps(
       break;
     }
     const cached = cache.length;
-    const step = { pending, cached, history, sampling: params, rng, banned: opts.banned };
+    const step = { pending, cached, history, sampling: params, rng, banned: opts.banned, kernels };
     const plan = proposer.plan(step);
     const logits = forward.run(cache, ws, plan.block);
     const V = forward.cfg.vocabSize;
@@ -165,7 +170,7 @@ async function generateSteps(
     const verdict: Verdict =
       params.temperature === 0
         ? verifyGreedy(plan.candidates, (i) => argmax(row(i), opts.banned), isEog)
-        : verifySampledRule(plan.candidates, (i) => distribution(row(i), params, opts.banned), (i) => plan.draft?.[i - 1] ?? null, rng, isEog);
+        : verifySampledRule(plan.candidates, (i) => distribution(row(i), params, opts.banned, kernels), (i) => plan.draft?.[i - 1] ?? null, rng, isEog);
     cache.commit(plan.keepRows(verdict.accepted));
     const next = proposer.observe(plan, logits, verdict, step, (rows) => forward.moreLogits(ws, rows, plan.block.logitRows.length));
     histogram[verdict.accepted] = (histogram[verdict.accepted] ?? 0) + 1;

@@ -20,7 +20,7 @@
 import type { Block } from "../model/forward.js";
 import { chainBlock, range } from "./block.js";
 import type { Rng } from "../util/rng.js";
-import type { Banned, Distribution, SamplingParams } from "./sampling.js";
+import type { Banned, Distribution, SamplingKernels, SamplingParams } from "./sampling.js";
 import type { Verdict } from "./verify.js";
 
 export interface StepPlan {
@@ -64,6 +64,8 @@ export interface StepContext {
   readonly rng: Rng;
   /** Ids never emitted (a mask token); drafts never propose them either. */
   readonly banned?: Banned;
+  /** How `distribution` sorts and weighs a row's ids: the context's core (the same bits as the TypeScript default). */
+  readonly kernels?: SamplingKernels;
 }
 
 /** Logits of block rows `rows` (block row indices) of the step's forward pass: f32 [rows.length, V]. */

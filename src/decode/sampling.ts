@@ -25,6 +25,29 @@ export function checkSampling(p: SamplingParams): void {
 /** Tokens no decoder may ever emit (for instance a mask token added to the vocabulary). */
 export type Banned = ReadonlySet<number>;
 
+/**
+ * The two sweeps over a whole vocabulary that sampling makes. The TypeScript ones below (SAMPLING_IN_TS)
+ * are the reference; a context's core (Forward.descendingOrder and Forward.logitWeights) gives the same
+ * bits several times faster. Results may be views that the next call overwrites.
+ */
+export interface SamplingKernels {
+  /** The ids whose logit is finite or +inf, at least `floor` and not banned, by descending logit, ties to the lower id. */
+  order(logits: Float32Array, banned: Banned | undefined, floor: number): Int32Array;
+  /** weights[i] = exp((logits[ids[i]] - max) / temperature) in f64, and their total summed from i = 0 up. */
+  weights(logits: Float32Array, ids: Int32Array, max: number, temperature: number): { weights: Float64Array; total: number };
+}
+
+/** The reference sweeps: byDescendingLogit and weighIds. */
+export const SAMPLING_IN_TS: SamplingKernels = { order: byDescendingLogit, weights: weighIds };
+
+function weighIds(logits: Float32Array, ids: Int32Array, max: number, temperature: number): { weights: Float64Array; total: number } {
+  const weights = new Float64Array(ids.length);
+  for (let i = 0; i < ids.length; i++) weights[i] = Math.exp((logits[ids[i]] - max) / temperature);
+  let total = 0;
+  for (let i = 0; i < weights.length; i++) total += weights[i];
+  return { weights, total };
+}
+
 /** Index of the largest logit; ties go to the lowest id. NaN logits never win. */
 export function argmax(logits: Float32Array, banned?: Banned): number {
   let best = -1;
@@ -49,11 +72,12 @@ export interface Distribution {
 /**
  * softmax(logits / temperature), restricted to the top-k ids, then to the smallest prefix whose mass
  * reaches top-p, renormalised. Ties in the ordering go to the lower id, so the result is deterministic.
+ * `kernels` sort and weigh the ids: the TypeScript reference, or a context's core (the same bits).
  */
-export function distribution(logits: Float32Array, p: SamplingParams, banned?: Banned): Distribution {
+export function distribution(logits: Float32Array, p: SamplingParams, banned?: Banned, kernels: SamplingKernels = SAMPLING_IN_TS): Distribution {
   if (p.temperature === 0) return { ids: Int32Array.of(argmax(logits, banned)), probs: Float64Array.of(1) };
   // Top-k needs only the first k ids of the order, and weighs only those: no sort of the vocabulary.
-  if (p.topK > 0 && p.topK <= MAX_SELECTED) return nucleus(logits, p, topIds(logits, p.topK, banned), false)!;
+  if (p.topK > 0 && p.topK <= MAX_SELECTED) return nucleus(logits, p, topIds(logits, p.topK, banned), false, kernels)!;
   if (p.topP < 1 && p.topK === 0) {
     const selected = nucleusBySelection(logits, p, banned);
     if (selected) return selected;
@@ -61,10 +85,10 @@ export function distribution(logits: Float32Array, p: SamplingParams, banned?: B
   if (p.topP < 1) {
     // The ids far below the largest logit only add to the total, and each adds exactly nothing (see
     // NEGLIGIBLE_WEIGHT): sort only the others, unless top-p needs more than they hold.
-    const head = nucleus(logits, p, byDescendingLogit(logits, banned, floorOf(logits, p.temperature, banned)), true);
+    const head = nucleus(logits, p, kernels.order(logits, banned, floorOf(logits, p.temperature, banned)), true, kernels);
     if (head) return head;
   }
-  return nucleus(logits, p, byDescendingLogit(logits, banned), false)!;
+  return nucleus(logits, p, kernels.order(logits, banned, -Infinity), false, kernels)!;
 }
 
 /**
@@ -92,14 +116,11 @@ function largestLogit(logits: Float32Array, banned?: Banned): number {
  * within an ulp of 1), every kept id stays; but if `ids` are only a head of them (distribution's fast
  * path), null: the rest would have to stay too.
  */
-function nucleus(logits: Float32Array, p: SamplingParams, ids: Int32Array, head: boolean): Distribution | null {
+function nucleus(logits: Float32Array, p: SamplingParams, ids: Int32Array, head: boolean, kernels: SamplingKernels): Distribution | null {
   if (ids.length === 0) fail("E_MODEL", "every logit is -inf or NaN");
   const kept = p.topK > 0 ? ids.subarray(0, p.topK) : ids;
   const max = logits[kept[0]];
-  const weights = new Float64Array(kept.length);
-  for (let i = 0; i < kept.length; i++) weights[i] = Math.exp((logits[kept[i]] - max) / p.temperature);
-  let total = 0;
-  for (let i = 0; i < weights.length; i++) total += weights[i];
+  const { weights, total } = kernels.weights(logits, kept, max, p.temperature);
   let n = kept.length;
   if (p.topP < 1) {
     let mass = 0;
@@ -116,8 +137,8 @@ function nucleus(logits: Float32Array, p: SamplingParams, ids: Int32Array, head:
       n = kept.length;
     }
   }
-  let sum = 0;
-  for (let i = 0; i < n; i++) sum += weights[i];
+  let sum = total; // every id kept: the same additions in the same order
+  if (n < kept.length) for (let i = 0, s = 0; i < n; i++) sum = s += weights[i];
   const probs = new Float64Array(n);
   for (let i = 0; i < n; i++) probs[i] = weights[i] / sum;
   return { ids: kept.slice(0, n), probs };
@@ -202,7 +223,7 @@ const DIGIT_BITS = 11;
  * LSD radix sort of 32-bit keys (the logit's rank among f32 values, descending) over the ids in
  * increasing order, about 10x faster than a comparator sort of SmolLM2's 49k ids.
  */
-function byDescendingLogit(logits: Float32Array, banned?: Banned, floor = -Infinity): Int32Array {
+export function byDescendingLogit(logits: Float32Array, banned?: Banned, floor = -Infinity): Int32Array {
   return radixOrder(eligibleKeys(logits, banned, floor));
 }
 

@@ -427,7 +427,7 @@ export class SpaceProposer implements Proposer<SpacePlan> {
       this.q = undefined;
     } else {
       // Sampled candidates: c_j ~ q_j, with the same temperature/top-k/top-p as the target's p.
-      this.q = Array.from(group, (_, i) => distribution(row(i), ctx.sampling, ctx.banned));
+      this.q = Array.from(group, (_, i) => distribution(row(i), ctx.sampling, ctx.banned, ctx.kernels));
       this.candidates = Int32Array.from(this.q, (q) => sample(q, ctx.rng));
     }
     return this.candidates;

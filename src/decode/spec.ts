@@ -67,7 +67,7 @@ export class SpecProposer implements Proposer<SpecPlan> {
     for (let i = 1; i <= this.k; i++) {
       if (ctx.sampling.temperature === 0) c.push(argmax(logits, ctx.banned));
       else {
-        q.push(distribution(logits, ctx.sampling, ctx.banned)); // q_i, same parameters as p
+        q.push(distribution(logits, ctx.sampling, ctx.banned, ctx.kernels)); // q_i, same parameters as p
         c.push(sample(q[i - 1], ctx.rng));
       }
       if (i === this.k || this.opts.stopAt?.has(c[i - 1])) break;

@@ -66,6 +66,11 @@ export function packableK(layout: PanelLayout, K: number): boolean {
   return Number.isInteger(K) && K > 0 && K % (layout === PANEL.Q8 || layout === PANEL.Q4 ? 32 : 4) === 0;
 }
 
+/** Scratch bytes of logitOrder for n logits: two u64 arrays of n and three digits' 2^11 counts. */
+export function logitOrderScratch(n: number): number {
+  return 16 * n + 3 * 4 * 2048;
+}
+
 /** Bytes of one activation row quantised by quantizeRows (K codes as i16, K/32 scales, K/32 i32, K/32 value sums). */
 export function q8RowBytes(K: number): number {
   return 2 * K + 12 * (K / 32);
@@ -133,6 +138,20 @@ export interface KernelExports {
   /** y = expf(x) for f32 [n] through the four-lane expf (tests: bit-identical to the scalar expf). */
   expf4Rows(x: number, y: number, n: number): void;
   /**
+   * The ids of logits: f32 [n] by descending logit (ties: lower id first), leaving out -inf, NaN, logits
+   * below floor and ids with banned[i] != 0 (banned: u8 [n], or 0 for none), into out: i32 [n]; returns
+   * their count. scratch: logitOrderScratch(n) bytes. The order of sampling's byDescendingLogit.
+   */
+  logitOrder(logits: number, n: number, floor: number, banned: number, out: number, scratch: number): number;
+  /**
+   * out[i] = exp((logits[ids[i]] - max) / temperature) in f64 (exp: Math.exp's bits, fdlibm) for i < n;
+   * returns their sum in order from i = 0, or -1 when an id is outside [0, nLogits). logits: f32
+   * [nLogits]; ids: i32 [n]; out: f64 [n].
+   */
+  logitWeights(logits: number, nLogits: number, ids: number, n: number, max: number, temperature: number, out: number): number;
+  /** y = exp(x) over f64 [n], through the core's exp (tests: bit for bit Math.exp). */
+  expdRows(x: number, y: number, n: number): void;
+  /**
    * Masked grouped-query attention for heads [h0, h1). q, out: f32 [T, nHeads * headDim]; k, v: f32
    * [nKeys, nKvHeads * headDim]; mask: u8 [T, nKeys] (1 = visible); scores: f32 [nKeys] scratch.
    */
@@ -185,7 +204,7 @@ export interface KernelExports {
 /** Names of every export, for checking a module before trusting it. */
 export const KERNEL_EXPORTS: readonly (keyof KernelExports)[] = [
   "heapBase", "isRelaxed", "matmul", "dequantRows", "packRows", "matmulPacked", "loraAdd", "quantizeRows", "probeRead", "probePeak", "embed", "rmsnorm", "ropeTable", "ropeApply",
-  "swiglu", "add", "softmax", "expf4Rows", "attention",
+  "swiglu", "add", "softmax", "expf4Rows", "logitOrder", "logitWeights", "expdRows", "attention",
   "matmulBackX", "matmulBackW", "rmsnormBack", "ropeApplyBack", "attentionBack", "swigluBack", "embedBack",
   "crossEntropy", "adamw", "sumSquares",
 ];

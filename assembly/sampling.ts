@@ -1,0 +1,94 @@
+import { expd } from "./expd";
+
+// The two sweeps over a whole vocabulary that sampling makes (spec/decoding.md), in the core: the ids by
+// descending logit (logitOrder) and their weights exp((logit - max) / temperature) with their total in
+// that order (logitWeights).
+//
+// logitOrder: the order in which the sampling rule sums the weights and walks the cumulative distribution. The same order as src/decode/sampling.ts's byDescendingLogit, which
+// stays the reference: eligible ids (logit finite or +inf, not -inf, not NaN, >= floor, not banned) in
+// increasing id order get a 32-bit key that grows as the logit falls (-0 ties with +0), then a stable
+// LSD radix sort of three 11-bit digits orders them by key, ties keeping the lower id first.
+
+const DIGIT_BITS = 11;
+const DIGITS = 1 << DIGIT_BITS;
+const DIGIT_MASK: u32 = DIGITS - 1;
+
+/**
+ * Writes the eligible ids of logits: f32 [n], by descending logit, to out: i32 [n]; returns how many.
+ * floor: f64 (-inf for none; compared after the exact widening of each logit, as the reference does);
+ * banned: u8 [n] (1 = never eligible) or 0 for none; scratch: logitOrderScratch(n) bytes (two u64
+ * arrays of n entries, key << 32 | id, and the three digits' counts, all taken in the first pass).
+ */
+export function logitOrder(logits: usize, n: i32, floor: f64, banned: usize, out: usize, scratch: usize): i32 {
+  const a = scratch, b = a + (<usize>n << 3), count = b + (<usize>n << 3);
+  memory.fill(count, 0, 3 * DIGITS << 2);
+  let m = 0;
+  for (let i = 0; i < n; i++) {
+    const v = load<f32>(logits + (<usize>i << 2));
+    if (!(v > -Infinity && <f64>v >= floor)) continue;
+    if (banned != 0 && load<u8>(banned + <usize>i) != 0) continue;
+    // f32 bits -> an unsigned rank growing with the value (negative values: all bits flipped; -0 is +0),
+    // complemented so that ascending keys are descending logits.
+    const bits: u32 = v == 0 ? 0 : reinterpret<u32>(v);
+    const key: u32 = bits & 0x80000000 ? bits : ~(bits | 0x80000000);
+    store<u64>(a + (<usize>m << 3), (<u64>key << 32) | <u64>i);
+    bump(count, key & DIGIT_MASK);
+    bump(count + (DIGITS << 2), (key >>> DIGIT_BITS) & DIGIT_MASK);
+    bump(count + (DIGITS << 3), key >>> (2 * DIGIT_BITS));
+    m++;
+  }
+  // Three stable counting-sort passes, lowest digit first: a -> b -> a, then the ids alone into out.
+  radixPass(a, b, 0, count, m, 32);
+  radixPass(b, a, 0, count + (DIGITS << 2), m, 32 + DIGIT_BITS);
+  radixPass(a, 0, out, count + (DIGITS << 3), m, 32 + 2 * DIGIT_BITS);
+  return m;
+}
+
+// @ts-ignore: decorator
+@inline function bump(count: usize, digit: u32): void {
+  const at = count + (<usize>digit << 2);
+  store<u32>(at, load<u32>(at) + 1);
+}
+
+/**
+ * One stable counting-sort pass on the digit of the entries (u64 [m] at from) at bit `shift`, given the
+ * digit's counts: to the entries at `to`, or (to = 0) only their ids (low 32 bits) to ids: i32 [m].
+ */
+function radixPass(from: usize, to: usize, ids: usize, count: usize, m: i32, shift: u64): void {
+  let sum: u32 = 0;
+  for (let d = 0; d < DIGITS; d++) {
+    const at = count + (<usize>d << 2), c = load<u32>(at);
+    store<u32>(at, sum);
+    sum += c;
+  }
+  for (let j = 0; j < m; j++) {
+    const e = load<u64>(from + (<usize>j << 3));
+    const at = count + (<usize>(<u32>(e >>> shift) & DIGIT_MASK) << 2), k = <usize>load<u32>(at);
+    store<u32>(at, <u32>k + 1);
+    if (to != 0) store<u64>(to + (k << 3), e);
+    else store<i32>(ids + (k << 2), <i32>e);
+  }
+}
+
+/**
+ * out[i] = exp((f64(logits[ids[i]]) - max) / temperature) for i < n (logits: f32 [nLogits], ids: i32 [n],
+ * out: f64 [n]), each step an f64 operation as sampling.ts writes it (exp: expd, Math.exp's bits);
+ * returns their sum, added in order from i = 0, or -1 (no sum of weights) when an id is outside the row.
+ */
+export function logitWeights(logits: usize, nLogits: i32, ids: usize, n: i32, max: f64, temperature: f64, out: usize): f64 {
+  let total = 0.0;
+  for (let i = 0; i < n; i++) {
+    const id = load<i32>(ids + (<usize>i << 2));
+    if (<u32>id >= <u32>nLogits) return -1;
+    const v = <f64>load<f32>(logits + (<usize>id << 2));
+    const w = expd((v - max) / temperature);
+    store<f64>(out + (<usize>i << 3), w);
+    total += w;
+  }
+  return total;
+}
+
+/** y[i] = expd(x[i]) over f64 [n] (tests: Math.exp's bits). */
+export function expdRows(x: usize, y: usize, n: i32): void {
+  for (let i = 0; i < n; i++) store<f64>(y + (<usize>i << 3), expd(load<f64>(x + (<usize>i << 3))));
+}
