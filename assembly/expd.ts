@@ -65,3 +65,38 @@ const E: f64 = reinterpret<f64>(0x4005BF0A8B145769); // exp(1): V8 returns Math.
   }
   return y * reinterpret<f64>(<u64>(0x3FF00000 + (<u32>(k + 1000) << 20)) << 32) * TWO_M1000;
 }
+
+const VECTOR_BELOW: f64 = 700; // |x| < 700: k >= -1010, a normal 2^k (no subnormal result, no overflow)
+const REDUCE_FROM: f64 = reinterpret<f64>(0x3FF0A2B200000000); // |x| >= 1.5 ln2 (high word 0x3FF0A2B2): the general reduction
+
+/**
+ * expd on two lanes at once, bit for bit expd lane by lane: where both lanes take expd's general path
+ * (1.5 ln2 <= |x| < 700) its f64 steps run on f64x2, which IEEE defines exactly as the scalar ones (k
+ * truncated toward zero by f64x2.trunc, 2^k built in the exponent bits); any other pair (small |x|,
+ * huge |x|, NaN, infinities) goes lane by lane through expd.
+ */
+// @ts-ignore: decorator
+@inline export function expd2(x: v128): v128 {
+  const ax = f64x2.abs(x);
+  const general = v128.and(f64x2.ge(ax, f64x2.splat(REDUCE_FROM)), f64x2.lt(ax, f64x2.splat(VECTOR_BELOW)));
+  if (!i64x2.all_true(general)) {
+    return f64x2.replace_lane(f64x2.splat(expd(f64x2.extract_lane(x, 0))), 1, expd(f64x2.extract_lane(x, 1)));
+  }
+  const half = v128.bitselect(f64x2.splat(-0.5), f64x2.splat(0.5), f64x2.lt(x, f64x2.splat(0)));
+  const kf = f64x2.trunc(f64x2.add(f64x2.mul(f64x2.splat(INV_LN2), x), half));
+  const hi = f64x2.sub(x, f64x2.mul(kf, f64x2.splat(LN2_HI)));
+  const lo = f64x2.mul(kf, f64x2.splat(LN2_LO));
+  const r = f64x2.sub(hi, lo);
+  const t = f64x2.mul(r, r);
+  let p = f64x2.add(f64x2.splat(P4), f64x2.mul(t, f64x2.splat(P5)));
+  p = f64x2.add(f64x2.splat(P3), f64x2.mul(t, p));
+  p = f64x2.add(f64x2.splat(P2), f64x2.mul(t, p));
+  p = f64x2.add(f64x2.splat(P1), f64x2.mul(t, p));
+  const c = f64x2.sub(r, f64x2.mul(t, p));
+  const q = f64x2.div(f64x2.mul(r, c), f64x2.sub(f64x2.splat(2.0), c));
+  const y = f64x2.sub(f64x2.splat(1.0), f64x2.sub(f64x2.sub(lo, q), hi));
+  // 2^k: (0x3FF + k) << 52 as the f64's bits (k in [-1010, 1010]).
+  const k = i64x2.extend_low_i32x4_s(i32x4.trunc_sat_f64x2_s_zero(kf));
+  const twopk = i64x2.add(i64x2.shl(k, 52), i64x2.splat(0x3FF0000000000000));
+  return f64x2.mul(y, twopk);
+}

@@ -1,4 +1,4 @@
-import { expd } from "./expd";
+import { expd, expd2 } from "./expd";
 
 // The two sweeps over a whole vocabulary that sampling makes (spec/decoding.md), in the core: the ids by
 // descending logit (logitOrder) and their weights exp((logit - max) / temperature) with their total in
@@ -77,18 +77,54 @@ function radixPass(from: usize, to: usize, ids: usize, count: usize, m: i32, shi
  */
 export function logitWeights(logits: usize, nLogits: i32, ids: usize, n: i32, max: f64, temperature: f64, out: usize): f64 {
   let total = 0.0;
-  for (let i = 0; i < n; i++) {
+  const m = f64x2.splat(max), temp = f64x2.splat(temperature);
+  let i = 0;
+  for (; i + 1 < n; i += 2) {
+    // Two ids at a time (expd2: each lane expd's bits); the total still adds them one after the other.
+    const id0 = load<i32>(ids + (<usize>i << 2)), id1 = load<i32>(ids + (<usize>i << 2), 4);
+    if (<u32>id0 >= <u32>nLogits || <u32>id1 >= <u32>nLogits) return -1;
+    const v = f64x2.replace_lane(f64x2.splat(<f64>load<f32>(logits + (<usize>id0 << 2))), 1, <f64>load<f32>(logits + (<usize>id1 << 2)));
+    const w = expd2(f64x2.div(f64x2.sub(v, m), temp));
+    v128.store(out + (<usize>i << 3), w);
+    total += f64x2.extract_lane(w, 0);
+    total += f64x2.extract_lane(w, 1);
+  }
+  if (i < n) {
     const id = load<i32>(ids + (<usize>i << 2));
     if (<u32>id >= <u32>nLogits) return -1;
-    const v = <f64>load<f32>(logits + (<usize>id << 2));
-    const w = expd((v - max) / temperature);
+    const w = expd((<f64>load<f32>(logits + (<usize>id << 2)) - max) / temperature);
     store<f64>(out + (<usize>i << 3), w);
     total += w;
   }
   return total;
 }
 
-/** y[i] = expd(x[i]) over f64 [n] (tests: Math.exp's bits). */
+/**
+ * The sum, in id order, of exp((f64(logits[i]) - max) / temperature) over the ids i < n whose logit lies
+ * in [floor, max] (NaN never): nucleusBySelection's total (sampling.ts), the same operations.
+ */
+export function logitTotal(logits: usize, n: i32, floor: f64, max: f64, temperature: f64): f64 {
+  let total = 0.0;
+  const m = f64x2.splat(max), temp = f64x2.splat(temperature);
+  let i = 0;
+  for (; i + 1 < n; i += 2) {
+    const v0 = <f64>load<f32>(logits + (<usize>i << 2)), v1 = <f64>load<f32>(logits + (<usize>i << 2), 4);
+    const in0 = v0 >= floor && v0 <= max, in1 = v1 >= floor && v1 <= max;
+    if (!(in0 || in1)) continue;
+    const w = expd2(f64x2.div(f64x2.sub(f64x2.replace_lane(f64x2.splat(v0), 1, v1), m), temp));
+    if (in0) total += f64x2.extract_lane(w, 0);
+    if (in1) total += f64x2.extract_lane(w, 1);
+  }
+  if (i < n) {
+    const v = <f64>load<f32>(logits + (<usize>i << 2));
+    if (v >= floor && v <= max) total += expd((v - max) / temperature);
+  }
+  return total;
+}
+
+/** y[i] = expd(x[i]) over f64 [n], two lanes at a time as logitWeights runs it (tests: Math.exp's bits). */
 export function expdRows(x: usize, y: usize, n: i32): void {
-  for (let i = 0; i < n; i++) store<f64>(y + (<usize>i << 3), expd(load<f64>(x + (<usize>i << 3))));
+  let i = 0;
+  for (; i + 1 < n; i += 2) v128.store(y + (<usize>i << 3), expd2(v128.load(x + (<usize>i << 3))));
+  if (i < n) store<f64>(y + (<usize>i << 3), expd(load<f64>(x + (<usize>i << 3))));
 }

@@ -10,7 +10,8 @@
 import { parseArgs } from "node:util";
 import { loadEngine, SMOLLM2_PATH } from "../src/node/engine.js";
 import { chainBlock, range } from "../src/decode/block.js";
-import { argmax, distribution, type SamplingKernels } from "../src/decode/sampling.js";
+import { argmax, distribution } from "../src/decode/sampling.js";
+import { samplingKernels } from "../src/decode/generate.js";
 
 const { values: o } = parseArgs({ options: {
   rows: { type: "string", default: "40" }, temperature: { type: "string", default: "0.7" }, "top-p": { type: "string", default: "0.9" },
@@ -27,10 +28,7 @@ while (rows.length < Number(o.rows)) {
   rows.push(logits.slice(0, V));
   pending = [argmax(rows[rows.length - 1])];
 }
-const core: SamplingKernels = {
-  order: (logits, banned, floor) => ctx.forward.descendingOrder(ctx.ws, logits, banned, floor),
-  weights: (logits, ids, max, temperature) => ctx.forward.logitWeights(ctx.ws, logits, ids, max, temperature),
-};
+const core = samplingKernels(ctx);
 
 const banned = new Set(engine.tokenizer.eogTokens);
 const roads = {

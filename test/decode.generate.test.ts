@@ -51,36 +51,41 @@ describe("generate (AR)", () => {
     expect(a.tokens).not.toEqual(c.tokens);
   });
 
-  it("sampling sorts and weighs each row in the core (Forward.descendingOrder, logitWeights): the tokens of the rule as written", async () => {
-    const sampling = { temperature: 1.5, topK: 0, topP: 1 };
-    const ctx = engine.newContext(PROMPT.length + 24, 0);
-    try {
-      const order = ctx.forward.descendingOrder.bind(ctx.forward), weigh = ctx.forward.logitWeights.bind(ctx.forward);
-      let orders = 0, weighs = 0;
-      ctx.forward.descendingOrder = (...a) => (orders++, order(...a));
-      ctx.forward.logitWeights = (...a) => (weighs++, weigh(...a));
-      const fast = await generate(ctx, PROMPT, new ArProposer(), { banned: SPECIALS, sampling, seed: 9, maxTokens: 24 });
-      expect([orders, weighs]).toEqual([fast.tokens.length, fast.tokens.length]); // one row per sampled token
-      // The rule as written: eligible ids by a comparator sort (descending logit, ties to the lower id),
-      // weights through Math.exp, their total summed in that order.
-      ctx.forward.descendingOrder = (_ws, row, banned, floor) => {
-        const ids: number[] = [];
-        for (let i = 0; i < row.length; i++) if (row[i] > -Infinity && row[i] >= floor && !banned?.has(i)) ids.push(i);
-        return Int32Array.from(ids.sort((a, b) => row[b] - row[a] || a - b));
-      };
-      ctx.forward.logitWeights = (_ws, row, ids, max, temperature) => {
-        const weights = Float64Array.from(ids, (id) => Math.exp((row[id] - max) / temperature));
-        return { weights, total: weights.reduce((a, b) => a + b, 0) };
-      };
-      ctx.cache.truncate(0);
-      const literal = await generate(ctx, PROMPT, new ArProposer(), { banned: SPECIALS, sampling, seed: 9, maxTokens: 24 });
-      expect(literal.tokens).toEqual(fast.tokens);
-    } finally {
-      ctx.dispose();
+  it("sampling sorts and weighs each row in the core (Forward.descendingOrder, logitWeights, logitTotal): the tokens of the rule as written", async () => {
+    // Temperature only: every row sorted and weighed whole; top-p: the nucleus by selection's total first.
+    for (const [sampling, calls] of [[{ temperature: 1.5, topK: 0, topP: 1 }, [1, 1, 0]], [{ temperature: 0.8, topK: 0, topP: 0.9 }, [0, 0, 1]]] as const) {
+      const ctx = engine.newContext(PROMPT.length + 24, 0);
+      try {
+        const f = ctx.forward, counts = [0, 0, 0];
+        const order = f.descendingOrder.bind(f), weigh = f.logitWeights.bind(f), total = f.logitTotal.bind(f);
+        f.descendingOrder = (...a) => (counts[0]++, order(...a));
+        f.logitWeights = (...a) => (counts[1]++, weigh(...a));
+        f.logitTotal = (...a) => (counts[2]++, total(...a));
+        const fast = await generate(ctx, PROMPT, new ArProposer(), { banned: SPECIALS, sampling, seed: 9, maxTokens: 24 });
+        // Per sampled token: at least the sweeps this road needs (the selection road may fall back to the sort).
+        calls.forEach((c, i) => expect(counts[i]).toBeGreaterThanOrEqual(c * fast.tokens.length));
+        // The rule as written: eligible ids by a comparator sort (descending logit, ties to the lower id),
+        // weights through Math.exp, totals summed in order.
+        f.descendingOrder = (_ws, row, banned, floor) => {
+          const ids: number[] = [];
+          for (let i = 0; i < row.length; i++) if (row[i] > -Infinity && row[i] >= floor && !banned?.has(i)) ids.push(i);
+          return Int32Array.from(ids.sort((a, b) => row[b] - row[a] || a - b));
+        };
+        f.logitWeights = (_ws, row, ids, max, temperature) => {
+          const weights = Float64Array.from(ids, (id) => Math.exp((row[id] - max) / temperature));
+          return { weights, total: weights.reduce((a, b) => a + b, 0) };
+        };
+        f.logitTotal = (_ws, row, floor, max, temperature) => row.reduce((t, v) => (v >= floor && v <= max ? t + Math.exp((v - max) / temperature) : t), 0);
+        ctx.cache.truncate(0);
+        const literal = await generate(ctx, PROMPT, new ArProposer(), { banned: SPECIALS, sampling, seed: 9, maxTokens: 24 });
+        expect(literal.tokens).toEqual(fast.tokens);
+      } finally {
+        ctx.dispose();
+      }
     }
   });
 
-  it("Forward.descendingOrder and logitWeights: rows and ids in the core's memory and outside it, banned ids, a floor; a row of the wrong size or an id outside it is E_ARGS", () => {
+  it("Forward.descendingOrder, logitWeights and logitTotal: rows and ids in the core's memory and outside it, banned ids, a floor; a row of the wrong size or an id outside it is E_ARGS", () => {
     const ctx = engine.newContext(8, 0);
     try {
       const V = engine.config.vocabSize;
@@ -104,6 +109,11 @@ describe("generate (AR)", () => {
         expect(got.total).toBe(want.reduce((a, b) => a + b, 0));
       }
       expect(() => ctx.forward.logitWeights(ctx.ws, copy, Int32Array.of(0, V), 0, 1)).toThrow(SpaceError);
+      // The selection road's total: the ids in [floor, max], in id order, NaN never.
+      copy[9] = NaN;
+      const max = Math.max(...copy.filter((v) => !Number.isNaN(v))), floor = max - 3;
+      const want = copy.reduce((t, v) => (v >= floor && v <= max ? t + Math.exp((v - max) / 0.9) : t), 0);
+      expect(ctx.forward.logitTotal(ctx.ws, copy, floor, max, 0.9)).toBe(want);
     } finally {
       ctx.dispose();
     }

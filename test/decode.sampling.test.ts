@@ -133,6 +133,7 @@ describe("distribution: the fast sort and the negligible tail change no bit", ()
         const total = h.k.logitWeights(h.f32(logits), logits.length, h.i32(ids), ids.length, max, temperature, out);
         return { weights: new Float64Array(h.core.memory.buffer, out, ids.length).slice(), total };
       },
+      total: (logits, floor, max, temperature) => h.k.logitTotal(h.f32(logits), logits.length, floor, max, temperature),
     };
   }
 

@@ -207,7 +207,24 @@ describe.each(BUILDS)("logitOrder (%s build)", (build) => {
   });
 });
 
-describe.each(BUILDS)("the core's f64 exp and logitWeights (%s build)", (build) => {
+describe.each(BUILDS)("the core's f64 exp, logitWeights and logitTotal (%s build)", (build) => {
+  it("logitTotal: the sum in id order over the logits in [floor, max], as sampling.ts's loop adds it (NaN never counts)", async () => {
+    const h = await harness(build);
+    const special = fc.constantFrom(0, -0, Infinity, -Infinity, NaN, 40, -40);
+    const logit = fc.oneof({ weight: 5, arbitrary: fc.float({ min: -60, max: 60, noNaN: true }) }, { weight: 1, arbitrary: special });
+    fc.assert(
+      fc.property(fc.array(logit, { minLength: 1, maxLength: 301 }), fc.double({ min: 0.05, max: 5, noNaN: true }), fc.double({ min: 0, max: 80, noNaN: true }), (values, temperature, depth) => {
+        const logits = Float32Array.from(values);
+        const finite = values.filter((v) => Number.isFinite(v));
+        const max = finite.length ? Math.fround(Math.max(...finite)) : 0, floor = max - depth;
+        let want = 0;
+        for (const v of logits) if (v >= floor && v <= max) want += Math.exp((v - max) / temperature);
+        h.scoped(() => expect(Object.is(h.k.logitTotal(h.f32(logits), logits.length, floor, max, temperature), want)).toBe(true));
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   it("expd is Math.exp bit for bit: sampling's range, the whole range, the reduction's thresholds, any bits", async () => {
     const h = await harness(build);
     const r = rng(31);

@@ -99,6 +99,19 @@ export async function generate(
   }
 }
 
+/**
+ * Sampling's sweeps over a row in the context's core (the same bits as the TypeScript reference, faster):
+ * what generate hands to `distribution` and, through the step, to the proposers.
+ */
+export function samplingKernels(ctx: Pick<DecodingContext, "forward" | "ws">): SamplingKernels {
+  const { forward, ws } = ctx;
+  return {
+    order: (logits, banned, floor) => forward.descendingOrder(ws, logits, banned, floor),
+    weights: (logits, ids, max, temperature) => forward.logitWeights(ws, logits, ids, max, temperature),
+    total: (logits, floor, max, temperature) => forward.logitTotal(ws, logits, floor, max, temperature),
+  };
+}
+
 async function generateSteps(
   ctx: DecodingContext,
   prompt: readonly number[],
@@ -111,11 +124,7 @@ async function generateSteps(
   const isEog = (id: number) => tokenizer.eogTokens.has(id);
   const verifySampledRule = opts.verifySampled ?? verifySampled;
   const rng = new Rng(opts.seed ?? 0);
-  // Sampling sorts and weighs a row's ids in the core (the same bits as the TypeScript reference, faster).
-  const kernels: SamplingKernels = {
-    order: (logits, banned, floor) => forward.descendingOrder(ws, logits, banned, floor),
-    weights: (logits, ids, max, temperature) => forward.logitWeights(ws, logits, ids, max, temperature),
-  };
+  const kernels = samplingKernels(ctx);
   const now = opts.now ?? (() => performance.now());
   if (prompt.length === 0) fail("E_ARGS", "the prompt is empty");
   if (!(Number.isInteger(opts.maxTokens) && opts.maxTokens >= 0)) fail("E_ARGS", `max tokens must be a non-negative integer, got ${opts.maxTokens}`);

@@ -35,10 +35,21 @@ export interface SamplingKernels {
   order(logits: Float32Array, banned: Banned | undefined, floor: number): Int32Array;
   /** weights[i] = exp((logits[ids[i]] - max) / temperature) in f64, and their total summed from i = 0 up. */
   weights(logits: Float32Array, ids: Int32Array, max: number, temperature: number): { weights: Float64Array; total: number };
+  /** The sum in id order of exp((logit - max) / temperature) over the ids whose logit is in [floor, max]. */
+  total(logits: Float32Array, floor: number, max: number, temperature: number): number;
 }
 
-/** The reference sweeps: byDescendingLogit and weighIds. */
-export const SAMPLING_IN_TS: SamplingKernels = { order: byDescendingLogit, weights: weighIds };
+/** The reference sweeps: byDescendingLogit, weighIds and totalInRange. */
+export const SAMPLING_IN_TS: SamplingKernels = { order: byDescendingLogit, weights: weighIds, total: totalInRange };
+
+function totalInRange(logits: Float32Array, floor: number, max: number, temperature: number): number {
+  let total = 0;
+  for (let i = 0; i < logits.length; i++) {
+    const v = logits[i];
+    if (v >= floor && v <= max) total += Math.exp((v - max) / temperature);
+  }
+  return total;
+}
 
 function weighIds(logits: Float32Array, ids: Int32Array, max: number, temperature: number): { weights: Float64Array; total: number } {
   const weights = new Float64Array(ids.length);
@@ -79,7 +90,7 @@ export function distribution(logits: Float32Array, p: SamplingParams, banned?: B
   // Top-k needs only the first k ids of the order, and weighs only those: no sort of the vocabulary.
   if (p.topK > 0 && p.topK <= MAX_SELECTED) return nucleus(logits, p, topIds(logits, p.topK, banned), false, kernels)!;
   if (p.topP < 1 && p.topK === 0) {
-    const selected = nucleusBySelection(logits, p, banned);
+    const selected = nucleusBySelection(logits, p, banned, kernels);
     if (selected) return selected;
   }
   if (p.topP < 1) {
@@ -159,18 +170,14 @@ function nucleus(logits: Float32Array, p: SamplingParams, ids: Int32Array, head:
  * top-p; then the weights, their sum over the nucleus and the probabilities are the rule's operations in
  * its order: the same bits. Exported for its tests.
  */
-export function nucleusBySelection(logits: Float32Array, p: SamplingParams, banned?: Banned): Distribution | null {
+export function nucleusBySelection(logits: Float32Array, p: SamplingParams, banned?: Banned, kernels: SamplingKernels = SAMPLING_IN_TS): Distribution | null {
   const max = largestLogit(logits, banned);
   if (!Number.isFinite(max)) return null; // no eligible id, or +inf: the sorting road says what happens
   const T = p.temperature;
   const floor = max + NEGLIGIBLE_WEIGHT * T;
   // The total: every id in [floor, max], then the banned ones taken out (each weight at most 1, the total
   // at least 1: no cancellation beyond an ulp or two), so that no id costs a set lookup.
-  let total = 0;
-  for (let i = 0; i < logits.length; i++) {
-    const v = logits[i];
-    if (v >= floor && v <= max) total += Math.exp((v - max) / T);
-  }
+  let total = kernels.total(logits, floor, max, T);
   for (const id of banned ?? []) {
     const v = id >= 0 && id < logits.length ? logits[id] : NaN;
     if (v >= floor && v <= max) total -= Math.exp((v - max) / T);

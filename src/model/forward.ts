@@ -239,6 +239,15 @@ export class Forward {
     return { weights: new Float64Array(this.core.memory.buffer, o.weights, ids.length), total };
   }
 
+  /**
+   * The sum in id order of exp((logit - max) / temperature) over the row's ids whose logit lies in
+   * [floor, max]: the total that sampling's nucleus by selection estimates its cut with (sampling.ts's
+   * totalInRange gives the same bits through Math.exp).
+   */
+  logitTotal(ws: Workspace, row: Float32Array, floor: number, max: number, temperature: number): number {
+    return this.core.exports.logitTotal(this.rowInCore(ws, row, "logitTotal"), row.length, floor, max, temperature);
+  }
+
   /** Where a logits row of the vocabulary's size is in the core's memory: its own place, or a copy in ws. */
   private rowInCore(ws: Workspace, row: Float32Array, who: string): number {
     const V = this.cfg.vocabSize;

@@ -149,7 +149,12 @@ export interface KernelExports {
    * [nLogits]; ids: i32 [n]; out: f64 [n].
    */
   logitWeights(logits: number, nLogits: number, ids: number, n: number, max: number, temperature: number, out: number): number;
-  /** y = exp(x) over f64 [n], through the core's exp (tests: bit for bit Math.exp). */
+  /**
+   * The sum in id order of exp((logits[i] - max) / temperature) (f64, the core's exp) over the ids i < n
+   * whose logit lies in [floor, max]; NaN logits never count. logits: f32 [n].
+   */
+  logitTotal(logits: number, n: number, floor: number, max: number, temperature: number): number;
+  /** y = exp(x) over f64 [n], through the core's exp two lanes at a time as logitWeights runs it (tests: bit for bit Math.exp). */
   expdRows(x: number, y: number, n: number): void;
   /**
    * Masked grouped-query attention for heads [h0, h1). q, out: f32 [T, nHeads * headDim]; k, v: f32
@@ -204,7 +209,7 @@ export interface KernelExports {
 /** Names of every export, for checking a module before trusting it. */
 export const KERNEL_EXPORTS: readonly (keyof KernelExports)[] = [
   "heapBase", "isRelaxed", "matmul", "dequantRows", "packRows", "matmulPacked", "loraAdd", "quantizeRows", "probeRead", "probePeak", "embed", "rmsnorm", "ropeTable", "ropeApply",
-  "swiglu", "add", "softmax", "expf4Rows", "logitOrder", "logitWeights", "expdRows", "attention",
+  "swiglu", "add", "softmax", "expf4Rows", "logitOrder", "logitWeights", "logitTotal", "expdRows", "attention",
   "matmulBackX", "matmulBackW", "rmsnormBack", "ropeApplyBack", "attentionBack", "swigluBack", "embedBack",
   "crossEntropy", "adamw", "sumSquares",
 ];
