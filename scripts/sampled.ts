@@ -27,21 +27,25 @@ const maxPrompt = Math.max(...prompts.map((p) => p.ids.length));
 const decoders = ["ar", ...layouts].map((name) => {
   const wired = name === "ar" ? null : wireDecoder(engine, { kind: "space", layout: name as LayoutChoice, adapter }, maxPrompt + n);
   const proposer = wired ? wired.proposer : new ArProposer();
-  return { name, proposer, ctx: engine.newContext(maxPrompt + n, (proposer as { maxExtraRows: number }).maxExtraRows), wired };
+  return { name, proposer, ctx: engine.newContext(maxPrompt + n, proposer.maxExtraRows), wired };
 });
+const banned = new Set(engine.tokenizer.eogTokens);
 const tot: Record<string, { ms: number; tok: number; steps: number }> = {};
 for (let rep = 0; rep <= rounds; rep++) for (const p of prompts) {
   for (let j = 0; j < decoders.length; j++) {
     const { name, proposer, ctx } = decoders[(j + rep) % decoders.length];
     ctx.cache.truncate(0);
-    const r = await generate(ctx, p.ids, proposer, { maxTokens: n, banned: new Set(engine.tokenizer.eogTokens), sampling, seed: 7 + rep });
+    const r = await generate(ctx, p.ids, proposer, { maxTokens: n, banned, sampling, seed: 7 + rep });
     if (rep === 0) continue; // warm-up
     const key = `${p.group === "chat" ? "chat" : "code"} ${name}`;
     const t = (tot[key] ??= { ms: 0, tok: 0, steps: 0 });
     t.ms += r.stats.decode_ms; t.tok += r.tokens.length - 1; t.steps += r.stats.forward_passes - 1;
   }
 }
-for (const d of decoders) (d.ctx.dispose(), d.wired?.dispose());
+for (const d of decoders) {
+  d.ctx.dispose();
+  d.wired?.dispose();
+}
 for (const g of ["code", "chat"]) for (const name of ["ar", ...layouts]) {
   const t = tot[`${g} ${name}`], a = tot[`${g} ar`];
   console.log(`${g} ${name}: tau ${(t.tok / t.steps).toFixed(2)}, ${(t.tok * 1000 / t.ms).toFixed(1)} tok/s, ${((t.tok / t.ms) / (a.tok / a.ms)).toFixed(2)}x sampled AR`);

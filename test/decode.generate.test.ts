@@ -6,6 +6,7 @@ import { ArProposer } from "../src/decode/proposer.js";
 import { tinyEngine } from "./helpers/engine.js";
 import { chainBlock } from "../src/decode/block.js";
 import { SpaceError } from "../src/errors.js";
+import { literalOrder } from "./helpers/reference-sampling.js";
 
 let engine: Engine;
 beforeAll(async () => {
@@ -66,11 +67,7 @@ describe("generate (AR)", () => {
         calls.forEach((c, i) => expect(counts[i]).toBeGreaterThanOrEqual(c * fast.tokens.length));
         // The rule as written: eligible ids by a comparator sort (descending logit, ties to the lower id),
         // weights through Math.exp, totals summed in order.
-        f.descendingOrder = (_ws, row, banned, floor) => {
-          const ids: number[] = [];
-          for (let i = 0; i < row.length; i++) if (row[i] > -Infinity && row[i] >= floor && !banned?.has(i)) ids.push(i);
-          return Int32Array.from(ids.sort((a, b) => row[b] - row[a] || a - b));
-        };
+        f.descendingOrder = (_ws, row, banned, floor) => Int32Array.from(literalOrder(row, floor, (i) => banned?.has(i) ?? false));
         f.logitWeights = (_ws, row, ids, max, temperature) => {
           const weights = Float64Array.from(ids, (id) => Math.exp((row[id] - max) / temperature));
           return { weights, total: weights.reduce((a, b) => a + b, 0) };
@@ -93,9 +90,7 @@ describe("generate (AR)", () => {
       const copy = inCore.slice();
       copy[7] = copy[3]; // a tie: id 3 before id 7
       for (const [row, banned, floor] of [[inCore, undefined, -Infinity], [copy, new Set([3, 5, V + 4]), -Infinity], [copy, new Set<number>(), 0.25]] as const) {
-        const want: number[] = [];
-        for (let i = 0; i < V; i++) if (row[i] >= floor && !banned?.has(i)) want.push(i);
-        want.sort((a, b) => row[b] - row[a] || a - b);
+        const want = literalOrder(row, floor, (i) => banned?.has(i) ?? false);
         expect(Array.from(ctx.forward.descendingOrder(ctx.ws, row, banned, floor))).toEqual(want);
       }
       expect(() => ctx.forward.descendingOrder(ctx.ws, new Float32Array(V - 1), undefined, -Infinity)).toThrow(SpaceError);

@@ -5,7 +5,7 @@ import { harness, type Harness } from "./kernels.helpers.js";
 import { Rng } from "../src/util/rng.js";
 import { SpaceError } from "../src/errors.js";
 import fc from "fast-check";
-import { referenceDistribution } from "./helpers/reference-sampling.js";
+import { literalOrder, referenceDistribution } from "./helpers/reference-sampling.js";
 
 describe("sampling", () => {
   const logits = Float32Array.from([1, 3, 2, 3, -Infinity, 0.5]);
@@ -93,9 +93,7 @@ describe("sampling", () => {
 describe("distribution: the fast sort and the negligible tail change no bit", () => {
   /** The rule as written (spec/decoding.md): a comparator sort of every id, then top-k, top-p, renormalise. */
   function literal(logits: Float32Array, p: { temperature: number; topK: number; topP: number }, banned?: ReadonlySet<number>) {
-    const ids: number[] = [];
-    for (let i = 0; i < logits.length; i++) if (!banned?.has(i) && logits[i] > -Infinity) ids.push(i);
-    ids.sort((a, b) => logits[b] - logits[a] || a - b);
+    const ids = literalOrder(logits, -Infinity, (i) => banned?.has(i) ?? false);
     const kept = p.topK > 0 ? ids.slice(0, p.topK) : ids;
     const max = logits[kept[0]];
     const weights = kept.map((id) => Math.exp((logits[id] - max) / p.temperature));

@@ -4,6 +4,7 @@ import fc from "fast-check";
 import { addRef, expf, f32FromBits, rmsnormRef, ropeApplyRef, ropeTableRef, softmaxRef, swigluRef } from "../src/wasm/reference.js";
 import { BUILDS, expectClose, expectSameBits, harness, randF32, randInt, rng, type Harness } from "./kernels.helpers.js";
 import { logitOrderScratch } from "../src/wasm/kernels.js";
+import { literalOrder } from "./helpers/reference-sampling.js";
 
 describe("expf reference port", () => {
   it("is exp to within 1 ulp and handles the special cases", () => {
@@ -153,17 +154,7 @@ describe.each(BUILDS)("element-wise kernels (%s build)", (build) => {
   });
 });
 
-/**
- * logitOrder (the sort sampling weighs and draws in) against the order as written: eligible ids (logit
- * > -inf, >= floor, not banned; NaN never) by a comparator sort, descending logit, ties to the lower id
- * (-0 and +0 are one value).
- */
-function literalOrder(logits: Float32Array, floor: number, banned: Uint8Array | null): number[] {
-  const ids: number[] = [];
-  for (let i = 0; i < logits.length; i++) if (logits[i] > -Infinity && logits[i] >= floor && !banned?.[i]) ids.push(i);
-  return ids.sort((a, b) => logits[b] - logits[a] || a - b);
-}
-
+/** logitOrder (the sort sampling weighs and draws in) against the order as written (literalOrder). */
 function coreOrder(h: Harness, logits: Float32Array, floor: number, banned: Uint8Array | null): number[] {
   return h.scoped(() => {
     const n = logits.length, out = h.zeros(n), scratch = h.arena.alloc(logitOrderScratch(n), 64);
@@ -187,7 +178,7 @@ describe.each(BUILDS)("logitOrder (%s build)", (build) => {
         (values, floor, bannedFlags) => {
           const logits = Float32Array.from(values);
           const banned = bannedFlags ? Uint8Array.from(bannedFlags.slice(0, values.length), Number) : null;
-          expect(coreOrder(h, logits, floor, banned)).toEqual(literalOrder(logits, floor, banned));
+          expect(coreOrder(h, logits, floor, banned)).toEqual(literalOrder(logits, floor, (i) => !!banned?.[i]));
         },
       ),
       { numRuns: 300 },
@@ -202,7 +193,7 @@ describe.each(BUILDS)("logitOrder (%s build)", (build) => {
     const banned = new Uint8Array(49152);
     for (let i = 0; i < 40; i++) banned[Math.floor(r() * 49152)] = 1;
     for (const floor of [-Infinity, -3.0625, 5]) {
-      expect(coreOrder(h, logits, floor, banned)).toEqual(literalOrder(logits, floor, banned));
+      expect(coreOrder(h, logits, floor, banned)).toEqual(literalOrder(logits, floor, (i) => banned[i] === 1));
     }
   });
 });

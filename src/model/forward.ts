@@ -68,7 +68,7 @@ export class Workspace {
   readonly mask: number; // u8 [maxT, maxKeys]
   readonly scores: number; // f32 [threads, maxKeys]
   readonly logits: number; // f32 [maxLogitRows, V]
-  /** descendingOrder's and logitWeights': a row f32 [V], banned u8 [V], ids i32 [V], weights f64 [V], sort scratch. */
+  /** Sampling's sweeps (descendingOrder, logitWeights, logitTotal): a row f32 [V], banned u8 [V], ids i32 [V], weights f64 [V], sort scratch. */
   readonly sampling: { row: number; banned: number; ids: number; weights: number; scratch: number };
   readonly maxT: number;
   readonly maxKeys: number;

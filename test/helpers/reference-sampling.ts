@@ -52,3 +52,14 @@ function logSumExp(zs: number[]): number {
   for (const z of zs) s += Math.exp(z - m);
   return m + Math.log(s);
 }
+
+/**
+ * Sampling's order as written (spec/decoding.md): the eligible ids (logit > -inf and >= floor, NaN never,
+ * not banned) by a comparator sort, descending logit, ties to the lower id (-0 and +0 are one value).
+ * What the radix sorts, TypeScript's and the core's, must give.
+ */
+export function literalOrder(logits: ArrayLike<number>, floor = -Infinity, banned: (id: number) => boolean = () => false): number[] {
+  const ids: number[] = [];
+  for (let i = 0; i < logits.length; i++) if (logits[i] > -Infinity && logits[i] >= floor && !banned(i)) ids.push(i);
+  return ids.sort((a, b) => logits[b] - logits[a] || a - b);
+}
