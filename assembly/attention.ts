@@ -22,23 +22,35 @@ export function attention(
   const kvStride = <usize>nKvHeads * headBytes;
   for (let t = 0; t < T; t++) {
     const m = mask + <usize>t * <usize>nKeys;
+    // The row's leading run of visible keys (the committed prefix, and more): its keys need no mask byte
+    // read in the loops below, which then go over [0, run) unchecked and over [run, nKeys) checked. The
+    // same keys in the same order: the same bits.
+    let run = 0;
+    while (run < nKeys && load<u8>(m + run)) run++;
     for (let h = h0; h < h1; h++) {
       const qh = q + <usize>t * qStride + <usize>h * headBytes;
       const oh = out + <usize>t * qStride + <usize>h * headBytes;
       const kvOff = <usize>(h / group) * headBytes;
-      // Scores of the visible keys. Eight keys at a time: their dot products are eight independent chains
+      // Scores of the visible keys. Six keys at a time: their dot products are six independent chains
       // of the same operations in the same order as dot(), so they overlap instead of waiting on one
       // another's latency; an invisible key's score is computed with the others and never read.
       const kh = k + kvOff;
       let j = 0;
-      for (; j + 8 <= nKeys; j += 8) dots8(qh, kh + <usize>j * kvStride, kvStride, headDim, scale, scores + (<usize>j << 2));
+      for (; j + 6 <= nKeys; j += 6) dots6(qh, kh + <usize>j * kvStride, kvStride, headDim, scale, scores + (<usize>j << 2));
       for (; j < nKeys; j++) {
-        if (load<u8>(m + j)) store<f32>(scores + (<usize>j << 2), dot(qh, kh + <usize>j * kvStride, headDim) * scale);
+        if (j < run || load<u8>(m + j)) store<f32>(scores + (<usize>j << 2), dot(qh, kh + <usize>j * kvStride, headDim) * scale);
       }
-      // Their maximum, in key order.
+      // Their maximum, in key order (the first visible score, then every later one that is larger).
       let max = -Infinity as f32;
-      let any = false;
-      for (j = 0; j < nKeys; j++) {
+      let any = run > 0;
+      if (any) {
+        max = load<f32>(scores);
+        for (j = 1; j < run; j++) {
+          const s = load<f32>(scores + (<usize>j << 2));
+          if (s > max) max = s;
+        }
+      }
+      for (j = run; j < nKeys; j++) {
         if (!load<u8>(m + j)) continue;
         const s = load<f32>(scores + (<usize>j << 2));
         if (!any || s > max) max = s;
@@ -53,83 +65,114 @@ export function attention(
       let sum: f32 = 0;
       const mv = f32x4.splat(max);
       j = 0;
+      for (; j + 4 <= run; j += 4) {
+        const sp = scores + (<usize>j << 2);
+        const e = expf4(f32x4.sub(v128.load(sp), mv));
+        v128.store(sp, e);
+        sum += f32x4.extract_lane(e, 0);
+        sum += f32x4.extract_lane(e, 1);
+        sum += f32x4.extract_lane(e, 2);
+        sum += f32x4.extract_lane(e, 3);
+      }
       for (; j + 4 <= nKeys; j += 4) {
         const sp = scores + (<usize>j << 2);
         v128.store(sp, expf4(f32x4.sub(v128.load(sp), mv)));
-        for (let i = j; i < j + 4; i++) if (load<u8>(m + i)) sum += load<f32>(scores + (<usize>i << 2));
+        for (let i = j; i < j + 4; i++) if (i < run || load<u8>(m + i)) sum += load<f32>(scores + (<usize>i << 2));
       }
       for (; j < nKeys; j++) {
-        if (!load<u8>(m + j)) continue;
+        if (j >= run && !load<u8>(m + j)) continue;
         const p = Mathf.exp(load<f32>(scores + (<usize>j << 2)) - max);
         store<f32>(scores + (<usize>j << 2), p);
         sum += p;
       }
       // o = sum_j p_j v_j in key order, then o * (1 / sum). Each f32x4 lane is its own sum (the same
-      // operations in the same order whatever the chunking), so the head is done in chunks of 32 dims
+      // operations in the same order whatever the chunking), so the head is done in chunks of 16 dims
       // held in registers across the keys, rather than read and written back at every key.
       const inv = f32x4.splat(<f32>1 / sum);
       const vBase = v + kvOff;
       let i: usize = 0;
-      for (; i + 128 <= headBytes; i += 128) weightedSum8(m, scores, vBase + i, kvStride, nKeys, inv, oh + i);
-      for (; i < headBytes; i += 16) weightedSum1(m, scores, vBase + i, kvStride, nKeys, inv, oh + i);
+      for (; i + 64 <= headBytes; i += 64) weightedSum4(m, run, scores, vBase + i, kvStride, nKeys, inv, oh + i);
+      for (; i < headBytes; i += 16) weightedSum1(m, run, scores, vBase + i, kvStride, nKeys, inv, oh + i);
     }
   }
 }
 
-/** out[0..8) (f32x4 each) = (sum over visible j, in order, of p_j * v_j[0..8)) * inv; v_j at v + j * stride. */
-function weightedSum8(m: usize, p: usize, v: usize, stride: usize, nKeys: i32, inv: v128, out: usize): void {
-  let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
-  for (let j = 0; j < nKeys; j++) {
-    if (!load<u8>(m + j)) continue;
+/** acc + w * v, rounded then added (both builds): one key's term of a weighted sum. */
+// @ts-ignore: decorator
+@inline function term(acc: v128, w: v128, v: v128): v128 {
+  return f32x4.add(acc, f32x4.mul(w, v));
+}
+
+/**
+ * out[0..4) (f32x4 each) = (sum over visible j, in order, of p_j * v_j[0..4)) * inv; v_j at v + j * stride.
+ * Keys [0, run) are visible (no mask byte is read), two per iteration: each accumulator still takes key
+ * j's term before key j + 1's. Four accumulators, not eight: two keys' eight chunks and four accumulators
+ * fit V8's vector registers; eight accumulators spilled to the stack (18% slower attention).
+ */
+function weightedSum4(m: usize, run: i32, p: usize, v: usize, stride: usize, nKeys: i32, inv: v128, out: usize): void {
+  let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
+  let r = v, pj = p;
+  const pairs = p + (<usize>(run & ~1) << 2);
+  while (pj < pairs) {
+    const w = v128.load32_splat(pj), x = v128.load32_splat(pj, 4), s = r + stride;
+    a0 = term(term(a0, w, v128.load(r)), x, v128.load(s));
+    a1 = term(term(a1, w, v128.load(r, 16)), x, v128.load(s, 16));
+    a2 = term(term(a2, w, v128.load(r, 32)), x, v128.load(s, 32));
+    a3 = term(term(a3, w, v128.load(r, 48)), x, v128.load(s, 48));
+    pj += 8;
+    r = s + stride;
+  }
+  for (let j = run & ~1; j < nKeys; j++) {
+    if (j >= run && !load<u8>(m + j)) continue;
     const w = v128.load32_splat(p + (<usize>j << 2));
-    const r = v + <usize>j * stride;
-    a0 = f32x4.add(a0, f32x4.mul(w, v128.load(r)));
-    a1 = f32x4.add(a1, f32x4.mul(w, v128.load(r, 16)));
-    a2 = f32x4.add(a2, f32x4.mul(w, v128.load(r, 32)));
-    a3 = f32x4.add(a3, f32x4.mul(w, v128.load(r, 48)));
-    a4 = f32x4.add(a4, f32x4.mul(w, v128.load(r, 64)));
-    a5 = f32x4.add(a5, f32x4.mul(w, v128.load(r, 80)));
-    a6 = f32x4.add(a6, f32x4.mul(w, v128.load(r, 96)));
-    a7 = f32x4.add(a7, f32x4.mul(w, v128.load(r, 112)));
+    const rj = v + <usize>j * stride;
+    a0 = term(a0, w, v128.load(rj));
+    a1 = term(a1, w, v128.load(rj, 16));
+    a2 = term(a2, w, v128.load(rj, 32));
+    a3 = term(a3, w, v128.load(rj, 48));
   }
   v128.store(out, f32x4.mul(a0, inv));
   v128.store(out, f32x4.mul(a1, inv), 16);
   v128.store(out, f32x4.mul(a2, inv), 32);
   v128.store(out, f32x4.mul(a3, inv), 48);
-  v128.store(out, f32x4.mul(a4, inv), 64);
-  v128.store(out, f32x4.mul(a5, inv), 80);
-  v128.store(out, f32x4.mul(a6, inv), 96);
-  v128.store(out, f32x4.mul(a7, inv), 112);
 }
 
-/** weightedSum8 for one f32x4 (a head whose size is not a multiple of 32). */
-function weightedSum1(m: usize, p: usize, v: usize, stride: usize, nKeys: i32, inv: v128, out: usize): void {
+/** weightedSum4 for one f32x4 (a head whose size is not a multiple of 16). */
+function weightedSum1(m: usize, run: i32, p: usize, v: usize, stride: usize, nKeys: i32, inv: v128, out: usize): void {
   let a = f32x4.splat(0);
   for (let j = 0; j < nKeys; j++) {
-    if (!load<u8>(m + j)) continue;
-    a = f32x4.add(a, f32x4.mul(v128.load32_splat(p + (<usize>j << 2)), v128.load(v + <usize>j * stride)));
+    if (j >= run && !load<u8>(m + j)) continue;
+    a = term(a, v128.load32_splat(p + (<usize>j << 2)), v128.load(v + <usize>j * stride));
   }
   v128.store(out, f32x4.mul(a, inv));
 }
 
 /**
- * out[i] = dot(q, key i) * scale for the 8 keys at k + i * stride (i < 8): each exactly dot()'s operations
- * in dot()'s order (lane sums in increasing k, then the fixed horizontal sum), 8 chains side by side.
+ * out[i] = dot(q, key i) * scale for the 6 keys at k + i * stride (i < 6): each exactly dot()'s operations
+ * in dot()'s order (lane sums in increasing k, then the fixed horizontal sum), 6 chains side by side.
+ * Six, not eight: 6 accumulators, the query's chunk and the 6 keys' chunks fit V8's 15 free vector
+ * registers; with eight, one accumulator lived on the stack, and every multiply-add of its chain waited
+ * on a store and a load (the scores took 60% of attention's time).
  */
-function dots8(q: usize, k: usize, stride: usize, headDim: i32, scale: f32, out: usize): void {
-  let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
-  const k1 = k + stride, k2 = k1 + stride, k3 = k2 + stride, k4 = k3 + stride, k5 = k4 + stride, k6 = k5 + stride, k7 = k6 + stride;
-  const bytes = <usize>headDim << 2;
-  for (let i: usize = 0; i < bytes; i += 16) {
-    const x = v128.load(q + i);
-    a0 = madd(x, v128.load(k + i), a0);
-    a1 = madd(x, v128.load(k1 + i), a1);
-    a2 = madd(x, v128.load(k2 + i), a2);
-    a3 = madd(x, v128.load(k3 + i), a3);
-    a4 = madd(x, v128.load(k4 + i), a4);
-    a5 = madd(x, v128.load(k5 + i), a5);
-    a6 = madd(x, v128.load(k6 + i), a6);
-    a7 = madd(x, v128.load(k7 + i), a7);
+function dots6(q: usize, k: usize, stride: usize, headDim: i32, scale: f32, out: usize): void {
+  let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0;
+  let k0 = k, k1 = k0 + stride, k2 = k1 + stride, k3 = k2 + stride, k4 = k3 + stride, k5 = k4 + stride;
+  const end = q + (<usize>headDim << 2);
+  while (q < end) {
+    const x = v128.load(q);
+    a0 = madd(x, v128.load(k0), a0);
+    a1 = madd(x, v128.load(k1), a1);
+    a2 = madd(x, v128.load(k2), a2);
+    a3 = madd(x, v128.load(k3), a3);
+    a4 = madd(x, v128.load(k4), a4);
+    a5 = madd(x, v128.load(k5), a5);
+    q += 16;
+    k0 += 16;
+    k1 += 16;
+    k2 += 16;
+    k3 += 16;
+    k4 += 16;
+    k5 += 16;
   }
   store<f32>(out, hsum(a0) * scale);
   store<f32>(out, hsum(a1) * scale, 4);
@@ -137,6 +180,4 @@ function dots8(q: usize, k: usize, stride: usize, headDim: i32, scale: f32, out:
   store<f32>(out, hsum(a3) * scale, 12);
   store<f32>(out, hsum(a4) * scale, 16);
   store<f32>(out, hsum(a5) * scale, 20);
-  store<f32>(out, hsum(a6) * scale, 24);
-  store<f32>(out, hsum(a7) * scale, 28);
 }
