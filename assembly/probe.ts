@@ -20,10 +20,10 @@ export const PROBE_F32: i32 = 0;
 export const PROBE_I16: i32 = 1;
 export const PROBE_I8: i32 = 2;
 
-/** Relaxed build: the int8 dot of q8.ts (pairs, then pairs of pairs). */
+/** Relaxed build: the int8 dot of q8.ts (pairs, then pairs of pairs against i16 1s held in a register). */
 // @ts-ignore: decorator
-@inline function dot7(x: v128, w: v128, acc: v128): v128 {
-  return i32x4.add(acc, i32x4.extadd_pairwise_i16x8_s(i16x8.relaxed_dot_i8x16_i7x16_s(x, w)));
+@inline function dot7(x: v128, w: v128, acc: v128, ones: v128): v128 {
+  return i32x4.add(acc, i32x4.dot_i16x8_s(i16x8.relaxed_dot_i8x16_i7x16_s(x, w), ones));
 }
 
 /**
@@ -58,12 +58,13 @@ export function probePeak(kind: i32, p: usize, n: i32): i32 {
     }
   } else if (ASC_FEATURE_RELAXED_SIMD) {
     // (A constant condition on its own, so the plain build never compiles the relaxed instructions.)
+    const ones = i16x8.splat(<i16>(1 | (n >>> 31)));
     for (let i = 0; i < (kind == PROBE_I8 ? n : 0); i++) {
       const xa = v128.load(p + q), xb = v128.load(p + q, 16);
-      a00 = dot7(xa, c0, a00); a10 = dot7(xb, c0, a10);
-      a01 = dot7(xa, c1, a01); a11 = dot7(xb, c1, a11);
-      a02 = dot7(xa, c2, a02); a12 = dot7(xb, c2, a12);
-      a03 = dot7(xa, c3, a03); a13 = dot7(xb, c3, a13);
+      a00 = dot7(xa, c0, a00, ones); a10 = dot7(xb, c0, a10, ones);
+      a01 = dot7(xa, c1, a01, ones); a11 = dot7(xb, c1, a11, ones);
+      a02 = dot7(xa, c2, a02, ones); a12 = dot7(xb, c2, a12, ones);
+      a03 = dot7(xa, c3, a03, ones); a13 = dot7(xb, c3, a13, ones);
       q = (q + 32) & 1023;
     }
   }

@@ -19,7 +19,7 @@
 // 16 multiply-adds per instruction, one widening per 128. The plain build reuses q8.ts's i16 dot path.
 import { Q4_0, Q4_1, Q4_K, rowBytes } from "./types";
 import { scaleA, scaleB } from "./quant";
-import { storeLanes } from "./q8";
+import { storeLanes, pairsOfPairs } from "./q8";
 
 /** Bytes of one 4-row panel over K (K a multiple of 32): per block, 4 f32 s, 4 f32 o, then 64 code bytes. */
 // @ts-ignore: decorator
@@ -126,6 +126,7 @@ export function q4PackPanel(type: i32, w: usize, K: i32, n: i32, cnt: i32, dst: 
   // The nibble mask from a value the optimiser cannot fold: as a constant, binaryen inlines it at every
   // use and V8 rebuilds a v128 constant there (several instructions each), inside the innermost loop.
   const m4 = i8x16.splat(<i8>(15 | (K >>> 31)));
+  const ones = pairsOfPairs(K); // i16 1s for the block's widening (q8.ts dot7)
   let f0 = f32x4.splat(0), f1 = f0, f2 = f0, f3 = f0;
   const x1 = x0 + xs, x2 = x1 + xs, x3 = x2 + xs;
   let s = x0 + (<usize>K << 1); // row 0's block scales; value sums at s + 8 nb (other rows: + r * xs)
@@ -153,10 +154,10 @@ export function q4PackPanel(type: i32, w: usize, K: i32, n: i32, cnt: i32, dst: 
         p2 += 8;
         p3 += 8;
       }
-      a0 = i32x4.extadd_pairwise_i16x8_s(a0);
-      if (R > 1) a1 = i32x4.extadd_pairwise_i16x8_s(a1);
-      if (R > 2) a2 = i32x4.extadd_pairwise_i16x8_s(a2);
-      if (R > 3) a3 = i32x4.extadd_pairwise_i16x8_s(a3);
+      a0 = i32x4.dot_i16x8_s(a0, ones);
+      if (R > 1) a1 = i32x4.dot_i16x8_s(a1, ones);
+      if (R > 2) a2 = i32x4.dot_i16x8_s(a2, ones);
+      if (R > 3) a3 = i32x4.dot_i16x8_s(a3, ones);
       xo += 32;
     } else {
       // Codes as i16 (times 256 after the byte split), the token row's i16 code pairs broadcast.

@@ -201,12 +201,24 @@ export function quantizeRows(x: usize, xq: usize, T: i32, K: i32): void {
 
 /**
  * acc + the 4-product sums of x codes (signed) and weight codes (in [0, 127]) per i32 lane. Written as
- * i16x8.relaxed_dot (pairs, exact: |sum| <= 2 * 127 * 127 < 2^15) + extadd_pairwise rather than
- * i32x4.relaxed_dot_i8x16_i7x16_add_s: Node 20's V8 returns twice the specified value for the latter.
+ * i16x8.relaxed_dot (pairs, exact: |sum| <= 2 * 127 * 127 < 2^15), then the pairs of pairs added into i32
+ * lanes, rather than i32x4.relaxed_dot_i8x16_i7x16_add_s: Node 20's V8 returns twice the specified value
+ * for the latter. The pairs of pairs are `dot_i16x8_s(pairs, ones)` with `ones` (i16 1s) in a register:
+ * the same sums as extadd_pairwise_i16x8_s, which V8 lowers to that very instruction but with the 1s
+ * loaded from memory, and their address too, at every use (pairsOfPairs).
  */
 // @ts-ignore: decorator
-@inline function dot7(x: v128, w: v128, acc: v128): v128 {
-  return i32x4.add(acc, i32x4.extadd_pairwise_i16x8_s(i16x8.relaxed_dot_i8x16_i7x16_s(x, w)));
+@inline function dot7(x: v128, w: v128, acc: v128, ones: v128): v128 {
+  return i32x4.add(acc, i32x4.dot_i16x8_s(i16x8.relaxed_dot_i8x16_i7x16_s(x, w), ones));
+}
+
+/**
+ * i16x8 1s that stay in a register: made from K, a value the optimiser cannot fold (K >>> 31 is 0 for any
+ * valid K), since a constant is rebuilt or reloaded at every use in V8's code (spec/kernels.md).
+ */
+// @ts-ignore: decorator
+@inline export function pairsOfPairs(K: i32): v128 {
+  return i16x8.splat(<i16>(1 | (K >>> 31)));
 }
 
 /** acc + isum (i32x4, lanes = the panel's 4 rows) scaled by dw (lanes) * dx (the token row's scale). */
@@ -233,6 +245,7 @@ export function quantizeRows(x: usize, xq: usize, T: i32, K: i32): void {
     const qe = q + 128;
     let a0 = i32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
     if (ASC_FEATURE_RELAXED_SIMD) {
+      const ones = pairsOfPairs(K);
       // Start from the correction -64 * sum(xq) that removes the weights' +64 offset.
       const c = s + (<usize>nb << 2);
       a0 = v128.load32_splat(c);
@@ -243,10 +256,10 @@ export function quantizeRows(x: usize, xq: usize, T: i32, K: i32): void {
       while (q < qe) {
         // Chunk: 4 k of 4 rows (row r at bytes 4r..4r+3) against the token row's 4 codes in every lane.
         const v = v128.load(q);
-        a0 = dot7(v128.load32_splat(p0), v, a0);
-        if (R > 1) a1 = dot7(v128.load32_splat(p1), v, a1);
-        if (R > 2) a2 = dot7(v128.load32_splat(p2), v, a2);
-        if (R > 3) a3 = dot7(v128.load32_splat(p3), v, a3);
+        a0 = dot7(v128.load32_splat(p0), v, a0, ones);
+        if (R > 1) a1 = dot7(v128.load32_splat(p1), v, a1, ones);
+        if (R > 2) a2 = dot7(v128.load32_splat(p2), v, a2, ones);
+        if (R > 3) a3 = dot7(v128.load32_splat(p3), v, a3, ones);
         q += 16;
         p0 += 4;
         p1 += 4;
