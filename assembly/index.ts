@@ -20,7 +20,7 @@ export { ropeTable, ropeApply } from "./rope";
 export { swiglu, add, softmax } from "./activation";
 export { expf4Rows } from "./expf";
 export { attention } from "./attention";
-export { logitOrder, logitWeights, logitTotal, expdRows } from "./sampling";
+export { logitOrder, logitWeights, logitTotal, logitArgmax, expdRows } from "./sampling";
 
 // Packed weight layouts (4-row panels: f32, bf16, int8) and the int8 activation quantiser.
 export { packRows, matmulPacked } from "./packed";

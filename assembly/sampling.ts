@@ -130,3 +130,59 @@ export function expdRows(x: usize, y: usize, n: i32): void {
   for (; i + 1 < n; i += 2) v128.store(y + (<usize>i << 3), expd2(v128.load(x + (<usize>i << 3))));
   if (i < n) store<f64>(y + (<usize>i << 3), expd(load<f64>(x + (<usize>i << 3))));
 }
+
+/**
+ * The first id i < n, not among the nBanned ids at banned (i32), whose logit is the largest of those
+ * ids' (NaN never counts; -1 when no id has a logit above -inf): src/decode/sampling.ts's argmax, the
+ * rule of greedy decoding. Two passes instead of one branch per id: the largest logit of all ids on four
+ * vectors (pmax keeps the running maximum where the new value is NaN), then the first id holding it
+ * that is not banned. Where only banned ids hold it, the rule's own loop decides. About 10x faster than
+ * the loop in JavaScript on SmolLM2's 49k logits (greedy verification takes one argmax per verified row
+ * and one per mask of the group that proposes).
+ */
+export function logitArgmax(logits: usize, n: i32, banned: usize, nBanned: i32): i32 {
+  let m0 = f32x4.splat(-Infinity), m1 = m0, m2 = m0, m3 = m0;
+  let i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const p = logits + (<usize>i << 2);
+    m0 = f32x4.pmax(m0, v128.load(p));
+    m1 = f32x4.pmax(m1, v128.load(p, 16));
+    m2 = f32x4.pmax(m2, v128.load(p, 32));
+    m3 = f32x4.pmax(m3, v128.load(p, 48));
+  }
+  const m = f32x4.pmax(f32x4.pmax(m0, m1), f32x4.pmax(m2, m3));
+  let max = f32x4.extract_lane(m, 0);
+  if (f32x4.extract_lane(m, 1) > max) max = f32x4.extract_lane(m, 1);
+  if (f32x4.extract_lane(m, 2) > max) max = f32x4.extract_lane(m, 2);
+  if (f32x4.extract_lane(m, 3) > max) max = f32x4.extract_lane(m, 3);
+  for (; i < n; i++) {
+    const v = load<f32>(logits + (<usize>i << 2));
+    if (v > max) max = v;
+  }
+  if (!(max > -Infinity)) return -1;
+  // The first id holding the maximum (== also ties -0 with +0, as the rule's > does) and not banned.
+  const mv = f32x4.splat(max);
+  for (i = 0; i + 4 <= n; i += 4) {
+    if (!v128.any_true(f32x4.eq(v128.load(logits + (<usize>i << 2)), mv))) continue;
+    for (let j = i; j < i + 4; j++) if (load<f32>(logits + (<usize>j << 2)) == max && !isListed(j, banned, nBanned)) return j;
+  }
+  for (; i < n; i++) if (load<f32>(logits + (<usize>i << 2)) == max && !isListed(i, banned, nBanned)) return i;
+  // Only banned ids hold it: the rule as written.
+  let best = -1;
+  let bestValue = -Infinity as f32;
+  for (i = 0; i < n; i++) {
+    const v = load<f32>(logits + (<usize>i << 2));
+    if (v > bestValue && !isListed(i, banned, nBanned)) {
+      best = i;
+      bestValue = v;
+    }
+  }
+  return best;
+}
+
+/** Whether id is among the n i32 ids at list. */
+// @ts-ignore: decorator
+@inline function isListed(id: i32, list: usize, n: i32): bool {
+  for (let k = 0; k < n; k++) if (load<i32>(list + (<usize>k << 2)) == id) return true;
+  return false;
+}

@@ -7,6 +7,8 @@ import { tinyEngine } from "./helpers/engine.js";
 import { chainBlock } from "../src/decode/block.js";
 import { SpaceError } from "../src/errors.js";
 import { literalOrder } from "./helpers/reference-sampling.js";
+import { argmax } from "../src/decode/sampling.js";
+import { SpaceProposer } from "../src/decode/space.js";
 
 let engine: Engine;
 beforeAll(async () => {
@@ -79,6 +81,47 @@ describe("generate (AR)", () => {
       } finally {
         ctx.dispose();
       }
+    }
+  });
+
+  it("greedy decoding picks each token by the core's argmax (Forward.argmax), verifying and proposing: the tokens of the rule as written", async () => {
+    const V = engine.config.vocabSize;
+    const decoders = [() => new ArProposer(), () => new SpaceProposer({ k: 3, mask: { token: 3 }, vocabSize: V })];
+    for (const make of decoders) {
+      const ctx = engine.newContext(PROMPT.length + 40, make().maxExtraRows);
+      try {
+        const f = ctx.forward, pick = f.argmax.bind(f);
+        let calls = 0;
+        f.argmax = (...a) => (calls++, pick(...a));
+        const fast = await generate(ctx, PROMPT, make(), { banned: SPECIALS, maxTokens: 24 });
+        expect(calls).toBeGreaterThanOrEqual(fast.stats.forward_passes);
+        // The rule as written (sampling.ts's loop) in its place.
+        f.argmax = (_ws, row, banned) => argmax(row, banned);
+        ctx.cache.truncate(0);
+        const literal = await generate(ctx, PROMPT, make(), { banned: SPECIALS, maxTokens: 24 });
+        expect(literal.tokens).toEqual(fast.tokens);
+      } finally {
+        ctx.dispose();
+      }
+    }
+  });
+
+  it("Forward.argmax: a row in the core's memory or a copy, ties, NaN, banned ids (the maximum's holder among them); every logit -inf is E_MODEL, a row of the wrong size E_ARGS", () => {
+    const ctx = engine.newContext(8, 0);
+    try {
+      const V = engine.config.vocabSize;
+      const inCore = ctx.forward.run(ctx.cache, ctx.ws, chainBlock(0, PROMPT, [PROMPT.length - 1]));
+      const copy = inCore.slice();
+      const top = argmax(copy);
+      copy[top + 1] = copy[top]; // a tie after the maximum's holder
+      copy[0] = NaN;
+      for (const [row, banned] of [[inCore, undefined], [copy, new Set<number>()], [copy, new Set([top, V + 4])], [copy, new Set([top, top + 1])]] as const) {
+        expect(ctx.forward.argmax(ctx.ws, row, banned)).toBe(argmax(row, banned));
+      }
+      expect(() => ctx.forward.argmax(ctx.ws, new Float32Array(V).fill(-Infinity), undefined)).toThrow(SpaceError);
+      expect(() => ctx.forward.argmax(ctx.ws, new Float32Array(V - 1), undefined)).toThrow(SpaceError);
+    } finally {
+      ctx.dispose();
     }
   });
 

@@ -132,6 +132,7 @@ describe("distribution: the fast sort and the negligible tail change no bit", ()
         return { weights: new Float64Array(h.core.memory.buffer, out, ids.length).slice(), total };
       },
       total: (logits, floor, max, temperature) => h.k.logitTotal(h.f32(logits), logits.length, floor, max, temperature),
+      argmax: (logits, banned) => h.k.logitArgmax(h.f32(logits), logits.length, h.i32(Int32Array.from(banned ?? [])), banned?.size ?? 0),
     };
   }
 

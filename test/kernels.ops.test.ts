@@ -198,6 +198,55 @@ describe.each(BUILDS)("logitOrder (%s build)", (build) => {
   });
 });
 
+describe.each(BUILDS)("logitArgmax (%s build)", (build) => {
+  // Greedy decoding's rule as written: the first id, not banned, whose logit is larger than every earlier one's.
+  const literal = (logits: Float32Array, banned: readonly number[]) => {
+    let best = -1, bestValue = -Infinity;
+    logits.forEach((v, i) => {
+      if (v > bestValue && !banned.includes(i)) (best = i), (bestValue = v);
+    });
+    return best;
+  };
+  const core = (h: Harness, logits: Float32Array, banned: readonly number[]) =>
+    h.scoped(() => h.k.logitArgmax(h.f32(logits), logits.length, h.i32(Int32Array.from(banned)), banned.length));
+  const special = fc.constantFrom(0, -0, Infinity, -Infinity, NaN, 7, 7, -7);
+  const logit = fc.oneof({ weight: 3, arbitrary: fc.float({ min: -20, max: 20, noNaN: true }) }, { weight: 2, arbitrary: special });
+
+  // Rows of any length up to 120 (size "max": fast-check would mostly draw short ones, which never reach
+  // the kernel's 16-logit vector loop).
+  it("is the rule's id: ties to the lower id (-0 with +0), NaN never, banned ids skipped even where they hold the maximum, -1 for no id above -inf", async () => {
+    const h = await harness(build);
+    fc.assert(
+      fc.property(fc.array(logit, { minLength: 1, maxLength: 120, size: "max" }), fc.array(fc.nat(130), { maxLength: 6 }), fc.boolean(), (values, bannedList, banTheMax) => {
+        const logits = Float32Array.from(values);
+        const banned = [...bannedList];
+        if (banTheMax) {
+          // Ban every id that holds the largest logit (the case the kernel's fast pass cannot answer).
+          const max = Math.max(...values.filter((v) => !Number.isNaN(v)));
+          values.forEach((v, i) => v === max && banned.push(i));
+        }
+        expect(core(h, logits, banned)).toBe(literal(logits, banned));
+      }),
+      { numRuns: 400 },
+    );
+  });
+
+  it("a model-sized row with its maximum held by several ids", async () => {
+    const h = await harness(build);
+    const r = rng(5);
+    const logits = Float32Array.from({ length: 49152 }, () => Math.round((r() - 0.5) * 200) / 8);
+    for (const banned of [[], [17], literalIds(logits, 3)]) expect(core(h, logits, banned)).toBe(literal(logits, banned));
+  });
+
+  /** The first n ids holding the row's maximum. */
+  function literalIds(logits: Float32Array, n: number): number[] {
+    const max = Math.max(...logits);
+    const ids: number[] = [];
+    logits.forEach((v, i) => v === max && ids.length < n && ids.push(i));
+    return ids;
+  }
+});
+
 describe.each(BUILDS)("the core's f64 exp, logitWeights and logitTotal (%s build)", (build) => {
   it("logitTotal: the sum in id order over the logits in [floor, max], as sampling.ts's loop adds it (NaN never counts)", async () => {
     const h = await harness(build);

@@ -17,7 +17,7 @@ import { chainBlock, range } from "./block.js";
 import type { KVCache } from "../model/kvcache.js";
 import { StreamDecoder } from "../tokenizer/stream.js";
 import type { Proposer } from "./proposer.js";
-import { argmax, distribution, GREEDY, type Banned, type SamplingKernels, type SamplingParams } from "./sampling.js";
+import { distribution, GREEDY, type Banned, type SamplingKernels, type SamplingParams } from "./sampling.js";
 import { Rng } from "../util/rng.js";
 import { verifyGreedy, verifySampled, type Verdict } from "./verify.js";
 import { StopMatcher } from "./stop.js";
@@ -109,6 +109,7 @@ export function samplingKernels(ctx: Pick<DecodingContext, "forward" | "ws">): S
     order: (logits, banned, floor) => forward.descendingOrder(ws, logits, banned, floor),
     weights: (logits, ids, max, temperature) => forward.logitWeights(ws, logits, ids, max, temperature),
     total: (logits, floor, max, temperature) => forward.logitTotal(ws, logits, floor, max, temperature),
+    argmax: (logits, banned) => forward.argmax(ws, logits, banned),
   };
 }
 
@@ -178,7 +179,7 @@ async function generateSteps(
     const row = (i: number) => logits.subarray(plan.verifyRows[i] * V, (plan.verifyRows[i] + 1) * V);
     const verdict: Verdict =
       params.temperature === 0
-        ? verifyGreedy(plan.candidates, (i) => argmax(row(i), opts.banned), isEog)
+        ? verifyGreedy(plan.candidates, (i) => kernels.argmax(row(i), opts.banned), isEog)
         : verifySampledRule(plan.candidates, (i) => distribution(row(i), params, opts.banned, kernels), (i) => plan.draft?.[i - 1] ?? null, rng, isEog);
     cache.commit(plan.keepRows(verdict.accepted));
     const next = proposer.observe(plan, logits, verdict, step, (rows) => forward.moreLogits(ws, rows, plan.block.logitRows.length));

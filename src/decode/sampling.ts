@@ -38,10 +38,12 @@ export interface SamplingKernels {
   weights(logits: Float32Array, ids: Int32Array, max: number, temperature: number): { weights: Float64Array; total: number };
   /** The sum in id order of exp((logit - max) / temperature) over the ids whose logit is in [floor, max]. */
   total(logits: Float32Array, floor: number, max: number, temperature: number): number;
+  /** Greedy decoding's pick: argmax below. */
+  argmax(logits: Float32Array, banned: Banned | undefined): number;
 }
 
-/** The reference sweeps: byDescendingLogit, weighIds and totalInRange. */
-export const SAMPLING_IN_TS: SamplingKernels = { order: byDescendingLogit, weights: weighIds, total: totalInRange };
+/** The reference sweeps: byDescendingLogit, weighIds, totalInRange and argmax. */
+export const SAMPLING_IN_TS: SamplingKernels = { order: byDescendingLogit, weights: weighIds, total: totalInRange, argmax: (logits, banned) => argmax(logits, banned) };
 
 function totalInRange(logits: Float32Array, floor: number, max: number, temperature: number): number {
   let total = 0;
@@ -87,7 +89,7 @@ export interface Distribution {
  * `kernels` sort and weigh the ids: the TypeScript reference, or a context's core (the same bits).
  */
 export function distribution(logits: Float32Array, p: SamplingParams, banned?: Banned, kernels: SamplingKernels = SAMPLING_IN_TS): Distribution {
-  if (p.temperature === 0) return { ids: Int32Array.of(argmax(logits, banned)), probs: Float64Array.of(1) };
+  if (p.temperature === 0) return { ids: Int32Array.of(kernels.argmax(logits, banned)), probs: Float64Array.of(1) };
   // Top-k needs only the first k ids of the order, and weighs only those: no sort of the vocabulary.
   if (p.topK > 0 && p.topK <= MAX_SELECTED) return nucleus(logits, p, topIds(logits, p.topK, banned), false, kernels)!;
   if (p.topP < 1 && p.topK === 0) {

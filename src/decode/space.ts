@@ -423,7 +423,8 @@ export class SpaceProposer implements Proposer<SpacePlan> {
       this.candidates = new Int32Array(0);
       this.q = undefined;
     } else if (ctx.sampling.temperature === 0) {
-      this.candidates = Int32Array.from(group, (_, i) => argmax(row(i), ctx.banned));
+      const pick = ctx.kernels?.argmax ?? argmax;
+      this.candidates = Int32Array.from(group, (_, i) => pick(row(i), ctx.banned));
       this.q = undefined;
     } else {
       // Sampled candidates: c_j ~ q_j, with the same temperature/top-k/top-p as the target's p.

@@ -68,7 +68,7 @@ export class Workspace {
   readonly mask: number; // u8 [maxT, maxKeys]
   readonly scores: number; // f32 [threads, maxKeys]
   readonly logits: number; // f32 [maxLogitRows, V]
-  /** Sampling's sweeps (descendingOrder, logitWeights, logitTotal): a row f32 [V], banned u8 [V], ids i32 [V], weights f64 [V], sort scratch. */
+  /** Sampling's sweeps (descendingOrder, logitWeights, logitTotal, argmax): a row f32 [V], banned u8 [V], ids i32 [V], weights f64 [V], sort scratch. */
   readonly sampling: { row: number; banned: number; ids: number; weights: number; scratch: number };
   readonly maxT: number;
   readonly maxKeys: number;
@@ -246,6 +246,20 @@ export class Forward {
    */
   logitTotal(ws: Workspace, row: Float32Array, floor: number, max: number, temperature: number): number {
     return this.core.exports.logitTotal(this.rowInCore(ws, row, "logitTotal"), row.length, floor, max, temperature);
+  }
+
+  /**
+   * The id greedy decoding picks from a row: the first not banned whose logit is the largest of those ids'
+   * (sampling.ts's argmax, the same id, about ten times faster). The banned ids go to the core as a list.
+   */
+  argmax(ws: Workspace, row: Float32Array, banned: ReadonlySet<number> | undefined): number {
+    const at = this.rowInCore(ws, row, "argmax");
+    const n = banned?.size ?? 0;
+    if (n > this.cfg.vocabSize) fail("E_ARGS", `argmax: ${n} banned ids, the vocabulary has ${this.cfg.vocabSize}`);
+    if (n > 0) this.arena.i32(ws.sampling.ids, n).set([...banned!]);
+    const id = this.core.exports.logitArgmax(at, row.length, ws.sampling.ids, n);
+    if (id < 0) fail("E_MODEL", "every logit is -inf or NaN");
+    return id;
   }
 
   /** Where a logits row of the vocabulary's size is in the core's memory: its own place, or a copy in ws. */

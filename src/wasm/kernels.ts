@@ -154,6 +154,11 @@ export interface KernelExports {
    * whose logit lies in [floor, max]; NaN logits never count. logits: f32 [n].
    */
   logitTotal(logits: number, n: number, floor: number, max: number, temperature: number): number;
+  /**
+   * Greedy decoding's argmax: the first id i < n not among the nBanned ids at banned (i32 [nBanned]) whose
+   * logit is the largest of those ids' (NaN never counts); -1 when none is above -inf. logits: f32 [n].
+   */
+  logitArgmax(logits: number, n: number, banned: number, nBanned: number): number;
   /** y = exp(x) over f64 [n], through the core's exp two lanes at a time as logitWeights runs it (tests: bit for bit Math.exp). */
   expdRows(x: number, y: number, n: number): void;
   /**
@@ -209,7 +214,7 @@ export interface KernelExports {
 /** Names of every export, for checking a module before trusting it. */
 export const KERNEL_EXPORTS: readonly (keyof KernelExports)[] = [
   "heapBase", "isRelaxed", "matmul", "dequantRows", "packRows", "matmulPacked", "loraAdd", "quantizeRows", "probeRead", "probePeak", "embed", "rmsnorm", "ropeTable", "ropeApply",
-  "swiglu", "add", "softmax", "expf4Rows", "logitOrder", "logitWeights", "logitTotal", "expdRows", "attention",
+  "swiglu", "add", "softmax", "expf4Rows", "logitOrder", "logitWeights", "logitTotal", "logitArgmax", "expdRows", "attention",
   "matmulBackX", "matmulBackW", "rmsnormBack", "ropeApplyBack", "attentionBack", "swigluBack", "embedBack",
   "crossEntropy", "adamw", "sumSquares",
 ];
