@@ -303,16 +303,17 @@ export class LoraRows {
     // updated where they are; others are gathered first. Rows are independent in both kernels, so the
     // results are the same bits either way.
     const run = consecutive(rows);
-    const mem = new Uint8Array(this.core.memory.buffer);
+    // A view of the core's memory only where rows are copied (210 calls a pass: no allocation otherwise).
+    const mem = run ? null : new Uint8Array(this.core.memory.buffer);
     let input = x + rows[0] * m.K * 4;
-    if (!run) {
+    if (mem) {
       input = this.gx;
       copyRows(mem, rows, m.K, x, this.gx, "gather");
     }
     if (m.layout) {
       // Decoding: one loraAdd over the rows where they are (gathered rows: on copies of their y rows).
       const panel = PANEL_OF[m.layout];
-      if (run) k.loraAdd(panel, input, m.a, m.b, y + rows[0] * m.N * 4, this.u, R, m.K, m.N, r);
+      if (!mem) k.loraAdd(panel, input, m.a, m.b, y + rows[0] * m.N * 4, this.u, R, m.K, m.N, r);
       else {
         copyRows(mem, rows, m.N, y, this.d, "gather");
         k.loraAdd(panel, input, m.a, m.b, this.d, this.u, R, m.K, m.N, r);
