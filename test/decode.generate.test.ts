@@ -115,9 +115,13 @@ describe("generate (AR)", () => {
       const top = argmax(copy);
       copy[top + 1] = copy[top]; // a tie after the maximum's holder
       copy[0] = NaN;
+      // An order a caller still reads (a view into the workspace) survives argmax's banned list.
+      const order = ctx.forward.descendingOrder(ctx.ws, inCore, undefined, -Infinity);
+      const before = order.slice();
       for (const [row, banned] of [[inCore, undefined], [copy, new Set<number>()], [copy, new Set([top, V + 4])], [copy, new Set([top, top + 1])]] as const) {
         expect(ctx.forward.argmax(ctx.ws, row, banned)).toBe(argmax(row, banned));
       }
+      expect(order).toEqual(before);
       expect(() => ctx.forward.argmax(ctx.ws, new Float32Array(V).fill(-Infinity), undefined)).toThrow(SpaceError);
       expect(() => ctx.forward.argmax(ctx.ws, new Float32Array(V - 1), undefined)).toThrow(SpaceError);
     } finally {

@@ -68,7 +68,10 @@ export class Workspace {
   readonly mask: number; // u8 [maxT, maxKeys]
   readonly scores: number; // f32 [threads, maxKeys]
   readonly logits: number; // f32 [maxLogitRows, V]
-  /** Sampling's sweeps (descendingOrder, logitWeights, logitTotal, argmax): a row f32 [V], banned u8 [V], ids i32 [V], weights f64 [V], sort scratch. */
+  /**
+   * Sampling's sweeps (descendingOrder, logitWeights, logitTotal, argmax): a row f32 [V], banned u8 [V] (argmax: a
+   * list of i32 there), ids i32 [V], weights f64 [V], sort scratch.
+   */
   readonly sampling: { row: number; banned: number; ids: number; weights: number; scratch: number };
   readonly maxT: number;
   readonly maxKeys: number;
@@ -255,9 +258,11 @@ export class Forward {
   argmax(ws: Workspace, row: Float32Array, banned: ReadonlySet<number> | undefined): number {
     const at = this.rowInCore(ws, row, "argmax");
     const n = banned?.size ?? 0;
-    if (n > this.cfg.vocabSize) fail("E_ARGS", `argmax: ${n} banned ids, the vocabulary has ${this.cfg.vocabSize}`);
-    if (n > 0) this.arena.i32(ws.sampling.ids, n).set([...banned!]);
-    const id = this.core.exports.logitArgmax(at, row.length, ws.sampling.ids, n);
+    // The list goes where descendingOrder writes its banned mask (V bytes; it writes the whole mask again
+    // at every call), not over `ids`, which holds the last order a caller may still be reading.
+    if (4 * n > this.cfg.vocabSize) fail("E_ARGS", `argmax: ${n} banned ids, more than a quarter of the vocabulary of ${this.cfg.vocabSize}`);
+    if (n > 0) this.arena.i32(ws.sampling.banned, n).set([...banned!]);
+    const id = this.core.exports.logitArgmax(at, row.length, ws.sampling.banned, n);
     if (id < 0) fail("E_MODEL", "every logit is -inf or NaN");
     return id;
   }
