@@ -12,8 +12,8 @@
 // tile it lands in, nor the [n0, n1) split: the batch invariance of matmul carries over to every layout.
 import { dequantRows } from "./quant";
 import { madd, hsum } from "./dot";
-import { q8Tile, q8PanelBytes, q8PackPanel, q8RowBytes } from "./q8";
-import { q4Tile, q4PanelBytes, q4PackPanel, isQ4Type } from "./q4";
+import { q8Tile, q8TileRowPair, q8PanelBytes, q8PackPanel, q8RowBytes } from "./q8";
+import { q4Tile, q4TileRowPair, q4PanelBytes, q4PackPanel, isQ4Type } from "./q4";
 
 export const PANEL_F32: i32 = 1;
 export const PANEL_BF16: i32 = 2;
@@ -252,7 +252,17 @@ export function packRows(layout: i32, type: i32, w: usize, K: i32, N: i32, dst: 
 // @ts-ignore: decorator
 @inline function intTiles(layout: i32, R: i32, x: usize, xs: usize, w: usize, pb: usize, y: usize, ys: usize, K: i32, nc: i32, ncEnd: i32): void {
   const panels = (ncEnd - nc + 3) >> 2, half = (panels + 1) >> 1;
-  for (let i = 0; i < panels; i++) {
+  let i = 0;
+  if (ASC_FEATURE_RELAXED_SIMD && R == 1) {
+    // One row: the panels two at a time, in the same visiting order (q4TileRowPair, q8TileRowPair).
+    for (; i + 1 < panels; i += 2) {
+      const n = nc + (visit(i, half) << 2), m = nc + (visit(i + 1, half) << 2);
+      const wa = w + <usize>(n >> 2) * pb, wb = w + <usize>(m >> 2) * pb, ya = y + (<usize>n << 2), yb = y + (<usize>m << 2);
+      if (layout == PANEL_Q4) q4TileRowPair(x, wa, wb, K, ya, yb, min(4, ncEnd - n), min(4, ncEnd - m));
+      else q8TileRowPair(x, wa, wb, K, ya, yb, min(4, ncEnd - n), min(4, ncEnd - m));
+    }
+  }
+  for (; i < panels; i++) {
     const n = nc + (visit(i, half) << 2);
     const wp = w + <usize>(n >> 2) * pb, yn = y + (<usize>n << 2), cnt = min(4, ncEnd - n);
     if (layout == PANEL_Q4) q4Tile(R, x, xs, wp, K, yn, ys, cnt);

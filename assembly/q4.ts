@@ -192,3 +192,42 @@ export function q4PackPanel(type: i32, w: usize, K: i32, n: i32, cnt: i32, dst: 
   if (R > 2) storeLanes(y0 + 2 * ys, f2, cnt);
   if (R > 3) storeLanes(y0 + 3 * ys, f3, cnt);
 }
+
+/**
+ * One token row at x0 against two panels (at wa and wb; outputs at ya and yb, cntA and cntB valid rows):
+ * the whole block at T = 1 (a decoding step) and a block's remainder row. The row's broadcast codes serve
+ * both panels, and the two panels' sums are independent chains, so the core overlaps them; each output
+ * gets exactly q4Tile's operations in q4Tile's order (the same bits). Relaxed build only: the plain build
+ * runs q4Tile panel by panel.
+ */
+// @ts-ignore: decorator
+@inline export function q4TileRowPair(x0: usize, wa: usize, wb: usize, K: i32, ya: usize, yb: usize, cntA: i32, cntB: i32): void {
+  const nb = K >> 5;
+  const m4 = i8x16.splat(<i8>(15 | (K >>> 31)));
+  const ones = pairsOfPairs(K);
+  let fa = f32x4.splat(0), fb = fa;
+  let s = x0 + (<usize>K << 1); // the row's block scales; value sums at s + 8 nb
+  const sumOff = <usize>nb << 3;
+  let p = x0;
+  for (let b = 0; b < nb; b++) {
+    let aa = i32x4.splat(0), ab = aa;
+    let qa = wa + 32, qb = wb + 32;
+    const qe = qa + 64;
+    while (qa < qe) {
+      const xl = v128.load32_splat(p), xh = v128.load32_splat(p, 4);
+      const va = v128.load(qa), vb = v128.load(qb);
+      aa = dot8(aa, xl, xh, v128.and(va, m4), v128.and(i16x8.shr_u(va, 4), m4));
+      ab = dot8(ab, xl, xh, v128.and(vb, m4), v128.and(i16x8.shr_u(vb, 4), m4));
+      qa += 16;
+      qb += 16;
+      p += 8;
+    }
+    fa = blockStep4(fa, i32x4.dot_i16x8_s(aa, ones), v128.load(wa), v128.load(wa, 16), s, s + sumOff);
+    fb = blockStep4(fb, i32x4.dot_i16x8_s(ab, ones), v128.load(wb), v128.load(wb, 16), s, s + sumOff);
+    wa += 96;
+    wb += 96;
+    s += 4;
+  }
+  storeLanes(ya, fa, cntA);
+  storeLanes(yb, fb, cntB);
+}

@@ -301,3 +301,39 @@ export function quantizeRows(x: usize, xq: usize, T: i32, K: i32): void {
   if (R > 2) storeLanes(y0 + 2 * ys, f2, cnt);
   if (R > 3) storeLanes(y0 + 3 * ys, f3, cnt);
 }
+
+/**
+ * One token row at x0 against two panels (at wa and wb; outputs at ya and yb, cntA and cntB valid rows):
+ * the whole block at T = 1 (a decoding step) and a block's remainder row. The row's broadcast codes serve
+ * both panels, and the two panels' sums are independent chains, so the core overlaps them; each output
+ * gets exactly q8Tile's operations in q8Tile's order (the same bits). Relaxed build only.
+ */
+// @ts-ignore: decorator
+@inline export function q8TileRowPair(x0: usize, wa: usize, wb: usize, K: i32, ya: usize, yb: usize, cntA: i32, cntB: i32): void {
+  const nb = K >> 5;
+  const ones = pairsOfPairs(K);
+  let fa = f32x4.splat(0), fb = fa;
+  let s = x0 + (<usize>K << 1); // the row's block scales; corrections at s + 4 nb
+  let p = x0;
+  for (let b = 0; b < nb; b++) {
+    // Start from the correction -64 * sum(xq) that removes the weights' +64 offset (q8Tile).
+    let aa = v128.load32_splat(s + (<usize>nb << 2)), ab = aa;
+    let qa = wa + 16, qb = wb + 16;
+    const qe = qa + 128;
+    while (qa < qe) {
+      const x = v128.load32_splat(p);
+      aa = dot7(x, v128.load(qa), aa, ones);
+      ab = dot7(x, v128.load(qb), ab, ones);
+      qa += 16;
+      qb += 16;
+      p += 4;
+    }
+    fa = blockStep(fa, aa, v128.load(wa), s);
+    fb = blockStep(fb, ab, v128.load(wb), s);
+    wa += 144;
+    wb += 144;
+    s += 4;
+  }
+  storeLanes(ya, fa, cntA);
+  storeLanes(yb, fb, cntB);
+}

@@ -6,8 +6,9 @@
  * VM whose speed drifts by 30% from minute to minute, separate runs of `space cost` cannot show a 10%
  * change; alternating passes in one process can. Prints each width's median ms for A and B and B / A.
  * Both files must be the same kind of build (relaxed, or plain). First it checks that the two builds give
- * the same logits, bit for bit, for SPACE blocks (mask groups hidden from later rows) of every width after
- * the prefix: a kernel change that is meant to be faster only must pass it. Not a test.
+ * the same logits, bit for bit, for plain blocks of 1, 2 and 5 rows and SPACE blocks (mask groups hidden
+ * from later rows) of 3 to 12 rows after the prefix: a kernel change that is meant to be faster only must
+ * pass it. Not a test.
  */
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
@@ -55,9 +56,12 @@ const engines = { A: await engineOn(positionals[0]), B: await engineOn(positiona
 const prefix = Number(values.prefix);
 const tokens = Array.from({ length: prefix + Math.max(...widths) }, (_, i) => 100 + ((i * 37) % 5000));
 
-/** Logits of every row of a SPACE block (k = 2, m = T candidates, full layout) after the prefix, as bits. */
+/**
+ * Logits of every row of a block after the prefix, as bits: a SPACE block (k = 2, m candidates, full
+ * layout: 3 + 3m rows) for m >= 0, a plain chain of -m rows (AR's one row, a lookup step's few) for m < 0.
+ */
 function blockLogits(engine: Engine, m: number): Uint32Array {
-  const rows = 3 + 3 * m;
+  const rows = m >= 0 ? 3 + 3 * m : -m;
   const ctx = engine.newContext(prefix + rows, rows);
   try {
     for (let at = 0; at < prefix; at += PREFILL_CHUNK) {
@@ -65,19 +69,21 @@ function blockLogits(engine: Engine, m: number): Uint32Array {
       ctx.forward.run(ctx.cache, ctx.ws, chainBlock(ctx.cache.length, chunk, []));
       ctx.cache.commit(range(0, chunk.length));
     }
-    const { block } = spaceBlock(prefix, [tokens[prefix]], tokens.slice(prefix + 1, prefix + 1 + m), 2, { token: 7 });
+    const block = m >= 0
+      ? spaceBlock(prefix, [tokens[prefix]], tokens.slice(prefix + 1, prefix + 1 + m), 2, { token: 7 }).block
+      : chainBlock(prefix, tokens.slice(prefix, prefix + rows), []);
     const logits = ctx.forward.run(ctx.cache, ctx.ws, { ...block, logitRows: range(0, block.tokens.length) });
     return new Uint32Array(logits.buffer.slice(logits.byteOffset, logits.byteOffset + logits.byteLength));
   } finally {
     ctx.dispose();
   }
 }
-for (const m of [0, 1, 2, 3]) {
+for (const m of [-1, -2, -5, 0, 1, 2, 3]) {
   const a = blockLogits(engines.A, m), b = blockLogits(engines.B, m);
   const differ = a.reduce((n, x, i) => n + (x === b[i] ? 0 : 1), 0);
-  if (differ > 0 || a.length !== b.length) throw new Error(`the builds' logits differ: ${differ} of ${a.length} for a block of ${3 + 3 * m} rows`);
+  if (differ > 0 || a.length !== b.length) throw new Error(`the builds' logits differ: ${differ} of ${a.length} for a block of ${m >= 0 ? 3 + 3 * m : -m} rows`);
 }
-console.log(`logits of SPACE blocks of 3, 6, 9 and 12 rows after ${prefix} tokens: bit-identical`);
+console.log(`logits of chains of 1, 2 and 5 rows and SPACE blocks of 3, 6, 9 and 12 rows after ${prefix} tokens: bit-identical`);
 const runs: Record<string, number[]> = {};
 for (let r = 0; r < Number(values.rounds); r++) {
   for (const name of rotate(["A", "B"] as const, r)) {

@@ -322,30 +322,38 @@ describe.each(BUILDS)("packed layouts (%s build)", (build) => {
     );
   });
 
-  it("writes only [n0, n1) of y", async () => {
+  // Ranges that end in a partial panel, a lone row (T = 1, and a block's remainder row: the one-row kernels
+  // take panels two at a time, a full one beside a partial one) and guard floats after the last row.
+  it("writes only [n0, n1) of y, partial panels and one-row tiles included", async () => {
     const h = await harness(build);
     const r = rng(3);
+    const GUARD = 8;
     for (const [, layout] of LAYOUTS) {
-      const T = 3, K = 64, N = 13;
-      h.scoped(() => {
-        const { type, W } = sourceFor(layout, r, N, K);
-        const wp = pack(h, layout, type, W, K, N);
-        let x = h.f32(randF32(r, T * K));
-        if (integer(layout)) {
-          const xq = h.arena.alloc(T * q8RowBytes(K), 16);
-          h.k.quantizeRows(x, xq, T, K);
-          x = xq;
+      for (const T of [1, 3, 5]) {
+        for (const [n0, n1] of [[4, 12], [4, 13], [0, 13], [8, 13]]) {
+          const K = 64, N = 13;
+          h.scoped(() => {
+            const { type, W } = sourceFor(layout, r, N, K);
+            const wp = pack(h, layout, type, W, K, N);
+            let x = h.f32(randF32(r, T * K));
+            if (integer(layout)) {
+              const xq = h.arena.alloc(T * q8RowBytes(K), 16);
+              h.k.quantizeRows(x, xq, T, K);
+              x = xq;
+            }
+            const y = h.f32(new Float32Array(T * N + GUARD).fill(-7));
+            h.k.matmulPacked(layout, x, wp, y, T, K, N, n0, n1);
+            const out = h.read(y, T * N + GUARD);
+            for (let t = 0; t < T; t++) {
+              for (let n = 0; n < N; n++) {
+                if (n < n0 || n >= n1) expect(out[t * N + n]).toBe(-7);
+                else expect(out[t * N + n]).not.toBe(-7);
+              }
+            }
+            for (let g = 0; g < GUARD; g++) expect(out[T * N + g]).toBe(-7);
+          });
         }
-        const y = h.f32(new Float32Array(T * N).fill(-7));
-        h.k.matmulPacked(layout, x, wp, y, T, K, N, 4, 12);
-        const out = h.read(y, T * N);
-        for (let t = 0; t < T; t++) {
-          for (let n = 0; n < N; n++) {
-            if (n < 4 || n >= 12) expect(out[t * N + n]).toBe(-7);
-            else expect(out[t * N + n]).not.toBe(-7);
-          }
-        }
-      });
+      }
     }
   });
 });
