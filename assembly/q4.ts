@@ -194,40 +194,56 @@ export function q4PackPanel(type: i32, w: usize, K: i32, n: i32, cnt: i32, dst: 
 }
 
 /**
- * One token row at x0 against two panels (at wa and wb; outputs at ya and yb, cntA and cntB valid rows):
- * the whole block at T = 1 (a decoding step) and a block's remainder row. The row's broadcast codes serve
- * both panels, and the two panels' sums are independent chains, so the core overlaps them; each output
- * gets exactly q4Tile's operations in q4Tile's order (the same bits). Relaxed build only: the plain build
- * runs q4Tile panel by panel.
+ * R (1 or 2) token rows at x0 (stride xs) against two panels (at wa and wb; outputs at ya and yb, stride
+ * ys, cntA and cntB valid rows): a lone row (T = 1, a decoding step; a block's remainder row) or a block
+ * of two rows. The rows' broadcast codes serve both panels, and the panels' sums are independent chains,
+ * so the core overlaps them; each output gets exactly q4Tile's operations in q4Tile's order (the same
+ * bits). Relaxed build only: the plain build runs q4Tile panel by panel.
  */
 // @ts-ignore: decorator
-@inline export function q4TileRowPair(x0: usize, wa: usize, wb: usize, K: i32, ya: usize, yb: usize, cntA: i32, cntB: i32): void {
+@inline export function q4TilePair(R: i32, x0: usize, xs: usize, wa: usize, wb: usize, K: i32, ya: usize, yb: usize, ys: usize, cntA: i32, cntB: i32): void {
   const nb = K >> 5;
   const m4 = i8x16.splat(<i8>(15 | (K >>> 31)));
   const ones = pairsOfPairs(K);
-  let fa = f32x4.splat(0), fb = fa;
-  let s = x0 + (<usize>K << 1); // the row's block scales; value sums at s + 8 nb
+  let fa0 = f32x4.splat(0), fb0 = fa0, fa1 = fa0, fb1 = fa0;
+  let s = x0 + (<usize>K << 1); // row 0's block scales; value sums at s + 8 nb (row 1: + xs)
   const sumOff = <usize>nb << 3;
   let p = x0;
   for (let b = 0; b < nb; b++) {
-    let aa = i32x4.splat(0), ab = aa;
+    let aa0 = i32x4.splat(0), ab0 = aa0, aa1 = aa0, ab1 = aa0;
     let qa = wa + 32, qb = wb + 32;
     const qe = qa + 64;
     while (qa < qe) {
-      const xl = v128.load32_splat(p), xh = v128.load32_splat(p, 4);
       const va = v128.load(qa), vb = v128.load(qb);
-      aa = dot8(aa, xl, xh, v128.and(va, m4), v128.and(i16x8.shr_u(va, 4), m4));
-      ab = dot8(ab, xl, xh, v128.and(vb, m4), v128.and(i16x8.shr_u(vb, 4), m4));
+      const la = v128.and(va, m4), ha = v128.and(i16x8.shr_u(va, 4), m4);
+      const lb = v128.and(vb, m4), hb = v128.and(i16x8.shr_u(vb, 4), m4);
+      const xl = v128.load32_splat(p), xh = v128.load32_splat(p, 4);
+      aa0 = dot8(aa0, xl, xh, la, ha);
+      ab0 = dot8(ab0, xl, xh, lb, hb);
+      if (R > 1) {
+        const yl = v128.load32_splat(p + xs), yh = v128.load32_splat(p + xs, 4);
+        aa1 = dot8(aa1, yl, yh, la, ha);
+        ab1 = dot8(ab1, yl, yh, lb, hb);
+      }
       qa += 16;
       qb += 16;
       p += 8;
     }
-    fa = blockStep4(fa, i32x4.dot_i16x8_s(aa, ones), v128.load(wa), v128.load(wa, 16), s, s + sumOff);
-    fb = blockStep4(fb, i32x4.dot_i16x8_s(ab, ones), v128.load(wb), v128.load(wb, 16), s, s + sumOff);
+    const swa = v128.load(wa), owa = v128.load(wa, 16), swb = v128.load(wb), owb = v128.load(wb, 16);
+    fa0 = blockStep4(fa0, i32x4.dot_i16x8_s(aa0, ones), swa, owa, s, s + sumOff);
+    fb0 = blockStep4(fb0, i32x4.dot_i16x8_s(ab0, ones), swb, owb, s, s + sumOff);
+    if (R > 1) {
+      fa1 = blockStep4(fa1, i32x4.dot_i16x8_s(aa1, ones), swa, owa, s + xs, s + xs + sumOff);
+      fb1 = blockStep4(fb1, i32x4.dot_i16x8_s(ab1, ones), swb, owb, s + xs, s + xs + sumOff);
+    }
     wa += 96;
     wb += 96;
     s += 4;
   }
-  storeLanes(ya, fa, cntA);
-  storeLanes(yb, fb, cntB);
+  storeLanes(ya, fa0, cntA);
+  storeLanes(yb, fb0, cntB);
+  if (R > 1) {
+    storeLanes(ya + ys, fa1, cntA);
+    storeLanes(yb + ys, fb1, cntB);
+  }
 }

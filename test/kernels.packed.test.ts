@@ -322,14 +322,14 @@ describe.each(BUILDS)("packed layouts (%s build)", (build) => {
     );
   });
 
-  // Ranges that end in a partial panel, a lone row (T = 1, and a block's remainder row: the one-row kernels
+  // Ranges that end in a partial panel, one or two rows (T = 1 and 2, and a block's remainder row: such tiles
   // take panels two at a time, a full one beside a partial one) and guard floats after the last row.
-  it("writes only [n0, n1) of y, partial panels and one-row tiles included", async () => {
+  it("writes only [n0, n1) of y, partial panels and one- and two-row tiles included", async () => {
     const h = await harness(build);
     const r = rng(3);
     const GUARD = 8;
     for (const [, layout] of LAYOUTS) {
-      for (const T of [1, 3, 5]) {
+      for (const T of [1, 2, 3, 5]) {
         for (const [n0, n1] of [[4, 12], [4, 13], [0, 13], [8, 13]]) {
           const K = 64, N = 13;
           h.scoped(() => {
