@@ -12,7 +12,7 @@
 // tile it lands in, nor the [n0, n1) split: the batch invariance of matmul carries over to every layout.
 import { dequantRows } from "./quant";
 import { madd, hsum } from "./dot";
-import { q8Tile, q8TileRowPair, q8PanelBytes, q8PackPanel, q8RowBytes } from "./q8";
+import { q8Tile, q8TilePair, q8PanelBytes, q8PackPanel, q8RowBytes } from "./q8";
 import { q4Tile, q4TilePair, q4PanelBytes, q4PackPanel, isQ4Type } from "./q4";
 
 export const PANEL_F32: i32 = 1;
@@ -253,14 +253,13 @@ export function packRows(layout: i32, type: i32, w: usize, K: i32, N: i32, dst: 
 @inline function intTiles(layout: i32, R: i32, x: usize, xs: usize, w: usize, pb: usize, y: usize, ys: usize, K: i32, nc: i32, ncEnd: i32): void {
   const panels = (ncEnd - nc + 3) >> 2, half = (panels + 1) >> 1;
   let i = 0;
-  if (ASC_FEATURE_RELAXED_SIMD && (R == 1 || (R == 2 && layout == PANEL_Q4))) {
-    // One row (q4, q8) or two (q4): the panels two at a time, in the same visiting order (q4TilePair,
-    // q8TileRowPair).
+  if (ASC_FEATURE_RELAXED_SIMD && R <= 2) {
+    // One row or two: the panels two at a time, in the same visiting order (q4TilePair, q8TilePair).
     for (; i + 1 < panels; i += 2) {
       const n = nc + (visit(i, half) << 2), m = nc + (visit(i + 1, half) << 2);
       const wa = w + <usize>(n >> 2) * pb, wb = w + <usize>(m >> 2) * pb, ya = y + (<usize>n << 2), yb = y + (<usize>m << 2);
       if (layout == PANEL_Q4) q4TilePair(R, x, xs, wa, wb, K, ya, yb, ys, min(4, ncEnd - n), min(4, ncEnd - m));
-      else q8TileRowPair(x, wa, wb, K, ya, yb, min(4, ncEnd - n), min(4, ncEnd - m));
+      else q8TilePair(R, x, xs, wa, wb, K, ya, yb, ys, min(4, ncEnd - n), min(4, ncEnd - m));
     }
   }
   for (; i < panels; i++) {

@@ -303,37 +303,58 @@ export function quantizeRows(x: usize, xq: usize, T: i32, K: i32): void {
 }
 
 /**
- * One token row at x0 against two panels (at wa and wb; outputs at ya and yb, cntA and cntB valid rows):
- * the whole block at T = 1 (a decoding step) and a block's remainder row. The row's broadcast codes serve
- * both panels, and the two panels' sums are independent chains, so the core overlaps them; each output
- * gets exactly q8Tile's operations in q8Tile's order (the same bits). Relaxed build only.
+ * R (1 or 2) token rows at x0 (stride xs) against two panels (at wa and wb; outputs at ya and yb, stride
+ * ys, cntA and cntB valid rows): a lone row (T = 1, a decoding step; a block's remainder row) or a block
+ * of two rows. The rows' broadcast codes serve both panels, and the panels' sums are independent chains,
+ * so the core overlaps them; each output gets exactly q8Tile's operations in q8Tile's order (the same
+ * bits). Relaxed build only.
  */
 // @ts-ignore: decorator
-@inline export function q8TileRowPair(x0: usize, wa: usize, wb: usize, K: i32, ya: usize, yb: usize, cntA: i32, cntB: i32): void {
+@inline export function q8TilePair(R: i32, x0: usize, xs: usize, wa: usize, wb: usize, K: i32, ya: usize, yb: usize, ys: usize, cntA: i32, cntB: i32): void {
   const nb = K >> 5;
   const ones = pairsOfPairs(K);
-  let fa = f32x4.splat(0), fb = fa;
-  let s = x0 + (<usize>K << 1); // the row's block scales; corrections at s + 4 nb
+  let fa0 = f32x4.splat(0), fb0 = fa0, fa1 = fa0, fb1 = fa0;
+  let s = x0 + (<usize>K << 1); // row 0's block scales; corrections at s + 4 nb (row 1: + xs)
   let p = x0;
   for (let b = 0; b < nb; b++) {
     // Start from the correction -64 * sum(xq) that removes the weights' +64 offset (q8Tile).
-    let aa = v128.load32_splat(s + (<usize>nb << 2)), ab = aa;
+    let aa0 = v128.load32_splat(s + (<usize>nb << 2)), ab0 = aa0;
+    let aa1 = aa0, ab1 = aa0;
+    if (R > 1) {
+      aa1 = v128.load32_splat(s + xs + (<usize>nb << 2));
+      ab1 = aa1;
+    }
     let qa = wa + 16, qb = wb + 16;
     const qe = qa + 128;
     while (qa < qe) {
+      const va = v128.load(qa), vb = v128.load(qb);
       const x = v128.load32_splat(p);
-      aa = dot7(x, v128.load(qa), aa, ones);
-      ab = dot7(x, v128.load(qb), ab, ones);
+      aa0 = dot7(x, va, aa0, ones);
+      ab0 = dot7(x, vb, ab0, ones);
+      if (R > 1) {
+        const z = v128.load32_splat(p + xs);
+        aa1 = dot7(z, va, aa1, ones);
+        ab1 = dot7(z, vb, ab1, ones);
+      }
       qa += 16;
       qb += 16;
       p += 4;
     }
-    fa = blockStep(fa, aa, v128.load(wa), s);
-    fb = blockStep(fb, ab, v128.load(wb), s);
+    const dwa = v128.load(wa), dwb = v128.load(wb);
+    fa0 = blockStep(fa0, aa0, dwa, s);
+    fb0 = blockStep(fb0, ab0, dwb, s);
+    if (R > 1) {
+      fa1 = blockStep(fa1, aa1, dwa, s + xs);
+      fb1 = blockStep(fb1, ab1, dwb, s + xs);
+    }
     wa += 144;
     wb += 144;
     s += 4;
   }
-  storeLanes(ya, fa, cntA);
-  storeLanes(yb, fb, cntB);
+  storeLanes(ya, fa0, cntA);
+  storeLanes(yb, fb0, cntB);
+  if (R > 1) {
+    storeLanes(ya + ys, fa1, cntA);
+    storeLanes(yb + ys, fb1, cntB);
+  }
 }
