@@ -19,7 +19,7 @@
 // 16 multiply-adds per instruction, one widening per 128. The plain build reuses q8.ts's i16 dot path.
 import { Q4_0, Q4_1, Q4_K, rowBytes } from "./types";
 import { scaleA, scaleB } from "./quant";
-import { storeLanes, pairsOfPairs } from "./q8";
+import { storeLanes, storePairLanes, pairsOfPairs } from "./q8";
 
 /** Bytes of one 4-row panel over K (K a multiple of 32): per block, 4 f32 s, 4 f32 o, then 64 code bytes. */
 // @ts-ignore: decorator
@@ -240,10 +240,5 @@ export function q4PackPanel(type: i32, w: usize, K: i32, n: i32, cnt: i32, dst: 
     wb += 96;
     s += 4;
   }
-  storeLanes(ya, fa0, cntA);
-  storeLanes(yb, fb0, cntB);
-  if (R > 1) {
-    storeLanes(ya + ys, fa1, cntA);
-    storeLanes(yb + ys, fb1, cntB);
-  }
+  storePairLanes(R, ya, yb, ys, fa0, fb0, fa1, fb1, cntA, cntB);
 }

@@ -200,6 +200,20 @@ export function quantizeRows(x: usize, xq: usize, T: i32, K: i32): void {
 }
 
 /**
+ * A pair tile's results (q4TilePair, q8TilePair): row 0's sums of panels a and b at ya and yb, and with
+ * R = 2 row 1's (fa1, fb1) one row stride ys further; cntA and cntB valid lanes each.
+ */
+// @ts-ignore: decorator
+@inline export function storePairLanes(R: i32, ya: usize, yb: usize, ys: usize, fa0: v128, fb0: v128, fa1: v128, fb1: v128, cntA: i32, cntB: i32): void {
+  storeLanes(ya, fa0, cntA);
+  storeLanes(yb, fb0, cntB);
+  if (R > 1) {
+    storeLanes(ya + ys, fa1, cntA);
+    storeLanes(yb + ys, fb1, cntB);
+  }
+}
+
+/**
  * acc + the 4-product sums of x codes (signed) and weight codes (in [0, 127]) per i32 lane. Written as
  * i16x8.relaxed_dot (pairs, exact: |sum| <= 2 * 127 * 127 < 2^15), then the pairs of pairs added into i32
  * lanes, rather than i32x4.relaxed_dot_i8x16_i7x16_add_s: Node 20's V8 returns twice the specified value
@@ -351,10 +365,5 @@ export function quantizeRows(x: usize, xq: usize, T: i32, K: i32): void {
     wb += 144;
     s += 4;
   }
-  storeLanes(ya, fa0, cntA);
-  storeLanes(yb, fb0, cntB);
-  if (R > 1) {
-    storeLanes(ya + ys, fa1, cntA);
-    storeLanes(yb + ys, fb1, cntB);
-  }
+  storePairLanes(R, ya, yb, ys, fa0, fb0, fa1, fb1, cntA, cntB);
 }

@@ -43,7 +43,7 @@ export interface SamplingKernels {
 }
 
 /** The reference sweeps: byDescendingLogit, weighIds, totalInRange and argmax. */
-export const SAMPLING_IN_TS: SamplingKernels = { order: byDescendingLogit, weights: weighIds, total: totalInRange, argmax: (logits, banned) => argmax(logits, banned) };
+export const SAMPLING_IN_TS: SamplingKernels = { order: byDescendingLogit, weights: weighIds, total: totalInRange, argmax };
 
 function totalInRange(logits: Float32Array, floor: number, max: number, temperature: number): number {
   let total = 0;
