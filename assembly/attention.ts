@@ -33,14 +33,11 @@ export function attention(
       const kvOff = <usize>(h / group) * headBytes;
       // Scores of the visible keys. Six keys at a time: their dot products are six independent chains
       // of the same operations in the same order as dot(), so they overlap instead of waiting on one
-      // another's latency; an invisible key's score is computed with the others and never read.
-      const kh = k + kvOff;
-      let j = 0;
-      for (; j + 6 <= nKeys; j += 6) dots6(qh, kh + <usize>j * kvStride, kvStride, headDim, scale, scores + (<usize>j << 2));
-      for (; j < nKeys; j++) {
-        if (j < run || load<u8>(m + j)) store<f32>(scores + (<usize>j << 2), dot(qh, kh + <usize>j * kvStride, headDim) * scale);
-      }
+      // another's latency; an invisible key's score is computed with the others and never read, and
+      // six keys none of which is visible (another mask group's, in training) are skipped.
+      sixes(qh, k + kvOff, kvStride, headDim, scale, scores, m, run, nKeys);
       // Their maximum, in key order (the first visible score, then every later one that is larger).
+      let j = 0;
       let max = -Infinity as f32;
       let any = run > 0;
       if (any) {
@@ -145,6 +142,22 @@ function weightedSum1(m: usize, run: i32, p: usize, v: usize, stride: usize, nKe
     a = term(a, v128.load32_splat(p + (<usize>j << 2)), v128.load(v + <usize>j * stride));
   }
   v128.store(out, f32x4.mul(a, inv));
+}
+
+/**
+ * out[j] = dot(x, r_j) * scale for the visible keys j (r_j at r + j * stride; [0, run) all visible, then
+ * the mask bytes at m): six keys at a time, a six with no visible key skipped; an invisible key inside a
+ * computed six gets a value that is never read.
+ */
+export function sixes(x: usize, r: usize, stride: usize, headDim: i32, scale: f32, out: usize, m: usize, run: i32, nKeys: i32): void {
+  let j = 0;
+  for (; j + 6 <= nKeys; j += 6) {
+    if (j + 6 > run && !(load<u32>(m + j) | load<u16>(m + j, 4))) continue;
+    dots6(x, r + <usize>j * stride, stride, headDim, scale, out + (<usize>j << 2));
+  }
+  for (; j < nKeys; j++) {
+    if (j < run || load<u8>(m + j)) store<f32>(out + (<usize>j << 2), dot(x, r + <usize>j * stride, headDim) * scale);
+  }
 }
 
 /**

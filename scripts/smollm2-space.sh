@@ -53,7 +53,10 @@ SPACE="node $RUN/code/bin/space-train.mjs"
 #   native Q4_1; the 2026-12-04 data: `space distill --weights q4 --threads 2 --shard I/8` x 8 processes on a
 #   16-core machine, 760 prompts in 5 minutes, the shards concatenated); DISTILL_LIMIT=N distils at most N more prompts (problem-major order, so
 #   every language gets some); STEPS BATCH SAR_GROUPS LR WARMUP EVAL_EVERY shape stage 2; INIT=ADAPTER.gguf
-#   starts stage 2 from a trained adapter (space train --init); TRAIN_THREADS (default 1) for its matmuls.
+#   starts stage 2 from a trained adapter (space train --init); WIDEN_FROM=ADAPTER.gguf starts it from that
+#   adapter widened to rank 16 (scripts/truncate-adapter.ts --rank 16: the same adapter, new directions to
+#   train; the committed rank-4 adapter, for example); TRAIN_THREADS (default 1) for its matmuls;
+#   PREFIX_WEIGHTS=q4 runs the frozen prefix on q4 panels (space train --prefix-weights: 1.5x faster there).
 if [ -n "${DATA:-}" ] && [ ! -s "$RUN/distill-train.jsonl" ]; then
   # Distilled data from elsewhere (.jsonl, or .jsonl.gz such as the repository's data/distilled/): stage 1
   # then only adds what that file lacks (distill skips the ids it has).
@@ -64,11 +67,15 @@ if [ "${DISTILL:-1}" != 0 ]; then
   $SPACE distill --model "$MODEL" --out "$RUN/distill-train.jsonl" --split train --data-dir "$DATA_DIR" \
     --max-tokens 256 --threads "${DISTILL_THREADS:-1}" --weights "${DISTILL_WEIGHTS:-native}" ${DISTILL_LIMIT:+--limit "$DISTILL_LIMIT"}
 fi
+if [ -n "${WIDEN_FROM:-}" ]; then
+  INIT="$RUN/init-r16.gguf"
+  [ -s "$INIT" ] || (cd "$REPO" && npx tsx scripts/truncate-adapter.ts --adapter "$WIDEN_FROM" --rank 16 --out "$INIT" --model "$MODEL")
+fi
 echo "$(date -Is) train -> $TRAINED"
 $SPACE train --model "$MODEL" --weights f32 --data "$RUN/distill-train.jsonl" --run-dir "$RUN/run" --out "$TRAINED" \
   --k 5 --rank 16 --steps "${STEPS:-1200}" --batch "${BATCH:-4}" --groups "${SAR_GROUPS:-32}" --lr "${LR:-1e-3}" \
   --warmup "${WARMUP:-50}" --max-prefix 640 --checkpoint-every 10 --eval-every "${EVAL_EVERY:-100}" \
-  --eval-prompts 6 --eval-tokens 96 --data-dir "$DATA_DIR" --threads "${TRAIN_THREADS:-1}" ${INIT:+--init "$INIT"}
+  --eval-prompts 6 --eval-tokens 96 --data-dir "$DATA_DIR" --threads "${TRAIN_THREADS:-1}" ${INIT:+--init "$INIT"} ${PREFIX_WEIGHTS:+--prefix-weights "$PREFIX_WEIGHTS"}
 # Rank truncation (src/train/lowrank.ts): each LoRA term's best rank-$KEEP_RANK approximation. At rank 4 the
 # SmolLM2 adapter keeps 97% of its terms' energy and its held-out acceptance, and a mask row costs far less.
 echo "$(date -Is) truncate to rank $KEEP_RANK -> $OUT"

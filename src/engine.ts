@@ -20,6 +20,8 @@ import { ContextGuard, GuardedExecutor, checkOpen } from "./model/lifecycle.js";
 
 export interface EngineOptions {
   readonly weights?: WeightStorage; // default "native"
+  /** The same weights in more storages, loaded beside them (Engine.weightsIn); default none. */
+  readonly alsoWeights?: readonly WeightStorage[];
   /** Builds the executor (e.g. a worker pool); default: everything on the calling thread. */
   readonly executor?: (core: WasmCore) => Executor;
 }
@@ -41,6 +43,7 @@ export class Engine {
     readonly weights: ModelWeights,
     readonly executor: Executor,
     readonly storage: WeightStorage,
+    private readonly also: ReadonlyMap<WeightStorage, ModelWeights>,
   ) {
     this.regions = new ArenaRegions(arena);
     this.guarded = new GuardedExecutor(executor, this.state);
@@ -57,8 +60,10 @@ export class Engine {
     const arena = new Arena(core);
     const storage = opts.weights ?? "native";
     const weights = loadWeights(file, source, core, arena, config, storage);
+    const also = new Map<WeightStorage, ModelWeights>();
+    for (const s of opts.alsoWeights ?? []) if (s !== storage && !also.has(s)) also.set(s, loadWeights(file, source, core, arena, config, s));
     const executor = opts.executor ? opts.executor(core) : new LocalExecutor(core.exports);
-    return new Engine(file, config, tokenizer, core, arena, weights, executor, storage);
+    return new Engine(file, config, tokenizer, core, arena, weights, executor, storage, also);
   }
 
   /**
@@ -94,6 +99,19 @@ export class Engine {
     });
     const guard = new ContextGuard(this.state, () => this.regions.release(region));
     return { ...value, tokenizer: this.tokenizer, contextTokens, guard, dispose: () => guard.dispose() };
+  }
+
+  /**
+   * The weights in `storage`: the engine's own, or a copy loaded beside them (EngineOptions.alsoWeights).
+   * The adapter trainer runs the frozen prefix on "q4" panels (the decoder's storage, several times
+   * faster) while its backward reads the engine's f32 rows.
+   */
+  weightsIn(storage: WeightStorage): ModelWeights {
+    checkOpen(this.state);
+    if (storage === this.storage) return this.weights;
+    const w = this.also.get(storage);
+    if (!w) fail("E_ARGS", `the engine holds no ${storage} weights (load it with alsoWeights: ["${storage}"])`);
+    return w;
   }
 
   get closed(): boolean {

@@ -134,6 +134,22 @@ describe("space distill + space train", () => {
     expect(retry.code, retry.stderr).toBe(0);
   });
 
+  it("train --prefix-weights q8 runs the prefix on q8 panels, records it in the run's config, and refuses to resume without it", () => {
+    const data = join(dir, "pw.jsonl");
+    writeFileSync(data, JSON.stringify({ id: "x", split: "train", prompt: [10, 20, 30], response: Array.from({ length: 20 }, (_, i) => 40 + ((i * 3) % 30)) }) + "\n");
+    const args = (more: string[]) => ["train", "--model", model, "--data", data, "--run-dir", join(dir, "pw-run"), "--out", join(dir, "pw.gguf"),
+      "--k", "3", "--rank", "2", "--groups", "2", "--batch", "1", "--steps", "2", "--warmup", "0", "--eval-every", "0", "--max-prefix", "64", ...more];
+    const t = space(args(["--prefix-weights", "q8"]));
+    expect(t.code, t.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(join(dir, "pw-run", "config.json"), "utf8")).prefixWeights).toBe("q8");
+    const without = space(args([]));
+    expect(without.code).not.toBe(0);
+    expect(without.stderr).toMatch(/E_ARGS: .* holds a run with other settings/);
+    const bad = space(args(["--prefix-weights", "q5"]));
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--prefix-weights/);
+  });
+
   it("distils the user's own prompts from --prompts-file (JSONL), and refuses a malformed one naming the line", () => {
     const prompts = join(dir, "prompts.jsonl"), out = join(dir, "mine.jsonl");
     writeFileSync(prompts, ['{"message": "Say hello."}', "", '{"id": "q2", "message": "Count to three.", "split": "heldout"}'].join("\n") + "\n");

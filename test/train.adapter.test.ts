@@ -77,6 +77,27 @@ async function spaceTau(t: AdapterTrainer, lora: LoraRows): Promise<{ tau: numbe
   return { tau: tokens / passes, same };
 }
 
+/** Each named tensor's gradient of batch b agrees with finite differences of the loss along it (2%). */
+function expectGradientsMatchLoss(t: AdapterTrainer, b: SarSample[], names: string[]): void {
+  t.gradients(b);
+  for (const name of names) {
+    const p = t.store.get(name)!;
+    const g = t.store.view(p, "grad").slice();
+    const theta = t.store.view(p, "data").slice();
+    let gg = 0;
+    for (const x of g) gg += x * x;
+    expect(gg, name).toBeGreaterThan(0);
+    const eps = 1e-2 / Math.sqrt(gg);
+    const lossAt = (sign: number) => {
+      t.store.view(p, "data").set(theta.map((x, i) => x + sign * eps * g[i]));
+      return t.evaluate(b).loss;
+    };
+    const fd = (lossAt(1) - lossAt(-1)) / (2 * eps);
+    t.store.view(p, "data").set(theta);
+    expect(Math.abs(fd - gg) / gg, name).toBeLessThan(2e-2);
+  }
+}
+
 describe("base-preserving adapter", () => {
   it("trains: loss falls, tau rises, output stays AR's, non-mask logits stay bit-identical", async () => {
     const mark = e.arena.mark();
@@ -141,24 +162,7 @@ describe("base-preserving adapter", () => {
       const t = trainer(100, 1);
       for (let s = 0; s < 5; s++) t.step(batch(t, 2)); // B != 0, so every tensor has a gradient
       const b = batch(t, 2);
-      t.gradients(b);
-      const names = ["space.mask_embd", "blk.0.attn_q.lora_a", "blk.0.attn_k.lora_b", "blk.1.attn_v.lora_a", "blk.0.attn_output.lora_b", "blk.1.ffn_gate.lora_a", "blk.0.ffn_up.lora_b", "blk.1.ffn_down.lora_a"];
-      for (const name of names) {
-        const p = t.store.get(name)!;
-        const g = t.store.view(p, "grad").slice();
-        const theta = t.store.view(p, "data").slice();
-        let gg = 0;
-        for (const x of g) gg += x * x;
-        expect(gg, name).toBeGreaterThan(0);
-        const eps = 1e-2 / Math.sqrt(gg);
-        const lossAt = (sign: number) => {
-          t.store.view(p, "data").set(theta.map((x, i) => x + sign * eps * g[i]));
-          return t.evaluate(b).loss;
-        };
-        const fd = (lossAt(1) - lossAt(-1)) / (2 * eps);
-        t.store.view(p, "data").set(theta);
-        expect(Math.abs(fd - gg) / gg, name).toBeLessThan(2e-2);
-      }
+      expectGradientsMatchLoss(t, b, ["space.mask_embd", "blk.0.attn_q.lora_a", "blk.0.attn_k.lora_b", "blk.1.attn_v.lora_a", "blk.0.attn_output.lora_b", "blk.1.ffn_gate.lora_a", "blk.0.ffn_up.lora_b", "blk.1.ffn_down.lora_a"]);
     } finally {
       e.arena.reset(mark);
     }
@@ -190,4 +194,31 @@ describe("base-preserving adapter", () => {
       e.arena.reset(mark);
     }
   });
+
+  it("runs the frozen prefix on other weights (prefixWeights): the loss moves a little, gradients still match the loss", async () => {
+    const spec = { seed: 11, nLayers: 2, dModel: 64, nHeads: 4, nKvHeads: 2, dFF: 96 };
+    const e2 = await tinyEngine(spec, { alsoWeights: ["q8"] });
+    try {
+      expect(() => e2.weightsIn("q4")).toThrow(/no q4 weights/);
+      expect(e2.weightsIn("native")).toBe(e2.weights);
+      const make = (prefixWeights?: typeof e2.weights) => new AdapterTrainer(e2.core, e2.arena, e2.config, e2.weights, {
+        shape: { k: K, rank: 4, targets: LORA_TARGETS, maskToken: MASK }, maxPrefix: 64, maxMask: 8 * K, lr: 1e-2, totalSteps: 10, seed: 4, prefixWeights,
+      });
+      const own = make(), q8 = make(e2.weightsIn("q8"));
+      // The same draws for both (each trainer's RNG starts from the same seed); two steps so that B != 0.
+      for (let s = 0; s < 2; s++) {
+        const b = batch(own, 2);
+        own.step(b);
+        q8.step(b);
+      }
+      const b = batch(own, 2);
+      const lOwn = own.evaluate(b).loss, lQ8 = q8.evaluate(b).loss;
+      expect(lQ8).not.toBe(lOwn); // the prefix's keys and values came from the q8 panels
+      expect(Math.abs(lQ8 - lOwn) / lOwn).toBeLessThan(0.05);
+      // The backward is the derivative of the loss it trains on.
+      expectGradientsMatchLoss(q8, b, ["blk.1.attn_k.lora_b", "blk.0.attn_v.lora_a", "blk.0.ffn_up.lora_b"]);
+    } finally {
+      e2.close();
+    }
+  }, 60_000);
 });

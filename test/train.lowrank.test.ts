@@ -6,7 +6,7 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { loraName, type AdapterData, type LoraTarget } from "../src/model/adapter.js";
-import { truncateRank, truncateTerm } from "../src/train/lowrank.js";
+import { truncateRank, truncateTerm, widenRank } from "../src/train/lowrank.js";
 import { rng } from "./kernels.helpers.js";
 
 /** B A as f64 [N, K]. */
@@ -90,5 +90,32 @@ describe("truncateRank", () => {
     expect(report.worstDropped).toBeGreaterThan(0);
     expect(truncateRank(a, 8).report.energyKept).toBeCloseTo(1, 12);
     for (const bad of [0, 9, 2.5, NaN]) expect(() => truncateRank(a, bad)).toThrow(/rank/);
+  });
+
+  it("widenRank keeps every term's product B A (new B columns zero, A's old rows first) and refuses a smaller rank", () => {
+    const a = adapter(3);
+    const w = widenRank(a, 7, 11);
+    expect(w.meta).toEqual({ ...a.meta, rank: 7 });
+    expect(w.maskEmbd).toBe(a.maskEmbd);
+    for (let l = 0; l < 2; l++) {
+      for (const target of targets) {
+        const { K, N } = shapes[target];
+        const A = a.lora.get(loraName(l, target, "a"))!, B = a.lora.get(loraName(l, target, "b"))!;
+        const A2 = w.lora.get(loraName(l, target, "a"))!, B2 = w.lora.get(loraName(l, target, "b"))!;
+        expect(A2.length).toBe(7 * K);
+        expect(B2.length).toBe(N * 7);
+        expect(A2.subarray(0, 3 * K)).toEqual(A);
+        // The new directions are live (trainable), not zero; their B columns are zero.
+        expect(A2.subarray(3 * K).some((x) => x !== 0)).toBe(true);
+        for (let n = 0; n < N; n++) {
+          expect(B2.subarray(n * 7, n * 7 + 3)).toEqual(B.subarray(n * 3, n * 3 + 3));
+          expect(B2.subarray(n * 7 + 3, n * 7 + 7).every((x) => x === 0)).toBe(true);
+        }
+      }
+    }
+    // Truncating the widened adapter back gives the same products as truncating the original.
+    expect(truncateRank(w, 3).report.energyKept).toBeCloseTo(1, 6);
+    for (const bad of [2, 3.5, NaN]) expect(() => widenRank(a, bad)).toThrow(/rank/);
+    expect(widenRank(a, 3).lora.get(loraName(0, "attn_q", "a"))).toEqual(a.lora.get(loraName(0, "attn_q", "a")));
   });
 });

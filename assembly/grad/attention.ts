@@ -1,7 +1,9 @@
 import { dot } from "../dot";
+import { expf4 } from "../expf";
+import { sixes } from "../attention";
 
 /**
- * attentionBack(q, k, v, mask, dout, dq, dk, dv, scratch, T, nKeys, nHeads, nKvHeads, headDim, g0, g1, scale):
+ * attentionBack(q, k, v, mask, dout, dq, dk, dv, scratch, T, nKeys, nHeads, nKvHeads, headDim, g0, g1, kv0, scale):
  * backward of `attention` for the query heads of kv heads [g0, g1) (so a thread split by kv heads never
  * shares a dk / dv row).
  *   q, dout, dq: f32 [T, nHeads * headDim]; k, v, dk, dv: f32 [nKeys, nKvHeads * headDim];
@@ -14,69 +16,128 @@ import { dot } from "../dot";
  *   ds_j = (p_j * (dp_j - D)) * scale
  *   dq   = sum_j ds_j * k_j                 (written, f32x4 over headDim, product rounded then added)
  *   dk_j = dk_j + ds_j * q,  dv_j = dv_j + p_j * dout   (accumulated; the caller zeroes dk, dv first)
+ * dk_j and dv_j only for keys j >= kv0: a caller whose keys below kv0 are constants (the adapter's
+ * frozen prefix, src/train/adapter.ts) skips half the work and leaves those rows untouched.
  * A row with no visible key gets dq = 0 and adds nothing. dq of heads outside the range is not written.
+ *
+ * How (every value the same operations in the same order as the definition above, so the same bits):
+ * the row's leading run of visible keys needs no mask byte; scores and dp_j are six keys at a time
+ * (dots6: six independent dot() chains; six keys with no visible one are skipped); e_j four at a time
+ * (expf4, bit for bit Mathf.exp); dq is held in registers, 32 dims per pass over the keys.
  */
 export function attentionBack(
   q: usize, k: usize, v: usize, mask: usize, dout: usize, dq: usize, dk: usize, dv: usize, scratch: usize,
-  T: i32, nKeys: i32, nHeads: i32, nKvHeads: i32, headDim: i32, g0: i32, g1: i32, scale: f32,
+  T: i32, nKeys: i32, nHeads: i32, nKvHeads: i32, headDim: i32, g0: i32, g1: i32, kv0: i32, scale: f32,
 ): void {
   const group = nHeads / nKvHeads;
   const headBytes = <usize>headDim << 2;
   const qStride = <usize>nHeads * headBytes;
   const kvStride = <usize>nKvHeads * headBytes;
-  const P = scratch; // p_j
+  const P = scratch; // s_j, then e_j, then p_j
   const DP = scratch + (<usize>nKeys << 2); // dp_j, then ds_j
   for (let t = 0; t < T; t++) {
     const m = mask + <usize>t * <usize>nKeys;
+    let run = 0;
+    while (run < nKeys && load<u8>(m + run)) run++;
     for (let h = g0 * group; h < g1 * group; h++) {
       const off = <usize>t * qStride + <usize>h * headBytes;
       const qh = q + off, doh = dout + off, dqh = dq + off;
       const kvOff = <usize>(h / group) * headBytes;
-      memory.fill(dqh, 0, headBytes);
+      const kh = k + kvOff, vh = v + kvOff;
       // Scores and their maximum (exactly the forward's).
+      sixes(qh, kh, kvStride, headDim, scale, P, m, run, nKeys);
       let max = -Infinity as f32;
       let any = false;
       for (let j = 0; j < nKeys; j++) {
-        if (!load<u8>(m + j)) continue;
-        const s = dot(qh, k + <usize>j * kvStride + kvOff, headDim) * scale;
-        store<f32>(P + (<usize>j << 2), s);
+        if (j >= run && !load<u8>(m + j)) continue;
+        const s = load<f32>(P + (<usize>j << 2));
         if (!any || s > max) max = s;
         any = true;
       }
-      if (!any) continue;
-      let sum: f32 = 0;
-      for (let j = 0; j < nKeys; j++) {
-        if (!load<u8>(m + j)) continue;
-        const e = Mathf.exp(load<f32>(P + (<usize>j << 2)) - max);
-        store<f32>(P + (<usize>j << 2), e);
-        sum += e;
+      if (!any) {
+        memory.fill(dqh, 0, headBytes);
+        continue;
       }
+      // e_j (four keys at a time; an invisible key's value is computed and never read) and their sum.
+      const mv = f32x4.splat(max);
+      let j = 0;
+      for (; j + 4 <= nKeys; j += 4) {
+        const sp = P + (<usize>j << 2);
+        v128.store(sp, expf4(f32x4.sub(v128.load(sp), mv)));
+      }
+      for (; j < nKeys; j++) store<f32>(P + (<usize>j << 2), Mathf.exp(load<f32>(P + (<usize>j << 2)) - max));
+      let sum: f32 = 0;
+      for (j = 0; j < nKeys; j++) if (j < run || load<u8>(m + j)) sum += load<f32>(P + (<usize>j << 2));
       const inv = <f32>1 / sum;
       // p_j, dp_j and D.
+      sixes(doh, vh, kvStride, headDim, 1, DP, m, run, nKeys);
       let dsum: f32 = 0;
-      for (let j = 0; j < nKeys; j++) {
-        if (!load<u8>(m + j)) continue;
+      for (j = 0; j < nKeys; j++) {
+        if (j >= run && !load<u8>(m + j)) continue;
         const p = load<f32>(P + (<usize>j << 2)) * inv;
-        const dp = dot(doh, v + <usize>j * kvStride + kvOff, headDim);
         store<f32>(P + (<usize>j << 2), p);
-        store<f32>(DP + (<usize>j << 2), dp);
-        dsum += p * dp;
+        dsum += p * load<f32>(DP + (<usize>j << 2));
       }
-      // ds_j, then dq, dk_j, dv_j.
-      for (let j = 0; j < nKeys; j++) {
-        if (!load<u8>(m + j)) continue;
-        const pj = load<f32>(P + (<usize>j << 2));
-        const ds = (pj * (load<f32>(DP + (<usize>j << 2)) - dsum)) * scale;
-        const dsv = f32x4.splat(ds), pv = f32x4.splat(pj);
-        const kj = k + <usize>j * kvStride + kvOff;
+      // ds_j, then dq (in registers), then dk_j and dv_j of the keys from kv0.
+      for (j = 0; j < nKeys; j++) {
+        if (j >= run && !load<u8>(m + j)) continue;
+        const dp = DP + (<usize>j << 2);
+        store<f32>(dp, (load<f32>(P + (<usize>j << 2)) * (load<f32>(dp) - dsum)) * scale);
+      }
+      let i: usize = 0;
+      for (; i + 128 <= headBytes; i += 128) dqPass8(m, run, DP, kh + i, kvStride, nKeys, dqh + i);
+      for (; i < headBytes; i += 16) dqPass1(m, run, DP, kh + i, kvStride, nKeys, dqh + i);
+      for (j = kv0 > 0 ? kv0 : 0; j < nKeys; j++) {
+        if (j >= run && !load<u8>(m + j)) continue;
+        const dsv = f32x4.splat(load<f32>(DP + (<usize>j << 2))), pv = f32x4.splat(load<f32>(P + (<usize>j << 2)));
         const dkj = dk + <usize>j * kvStride + kvOff;
         const dvj = dv + <usize>j * kvStride + kvOff;
-        for (let i: usize = 0; i < headBytes; i += 16) {
-          v128.store(dqh + i, f32x4.add(v128.load(dqh + i), f32x4.mul(dsv, v128.load(kj + i))));
-          v128.store(dkj + i, f32x4.add(v128.load(dkj + i), f32x4.mul(dsv, v128.load(qh + i))));
-          v128.store(dvj + i, f32x4.add(v128.load(dvj + i), f32x4.mul(pv, v128.load(doh + i))));
+        for (let c: usize = 0; c < headBytes; c += 16) {
+          v128.store(dkj + c, f32x4.add(v128.load(dkj + c), f32x4.mul(dsv, v128.load(qh + c))));
+          v128.store(dvj + c, f32x4.add(v128.load(dvj + c), f32x4.mul(pv, v128.load(doh + c))));
         }
       }
     }
   }
+}
+
+/** acc + w * x, rounded then added: one key's term of dq. */
+// @ts-ignore: decorator
+@inline function term(acc: v128, w: v128, x: v128): v128 {
+  return f32x4.add(acc, f32x4.mul(w, x));
+}
+
+/** dq[0..32) = sum over the visible keys j, in order, of ds_j * k_j[0..32) (ds_j at ds + 4j). */
+function dqPass8(m: usize, run: i32, ds: usize, k: usize, stride: usize, nKeys: i32, out: usize): void {
+  let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+  for (let j = 0; j < nKeys; j++) {
+    if (j >= run && !load<u8>(m + j)) continue;
+    const w = v128.load32_splat(ds + (<usize>j << 2)), r = k + <usize>j * stride;
+    a0 = term(a0, w, v128.load(r));
+    a1 = term(a1, w, v128.load(r, 16));
+    a2 = term(a2, w, v128.load(r, 32));
+    a3 = term(a3, w, v128.load(r, 48));
+    a4 = term(a4, w, v128.load(r, 64));
+    a5 = term(a5, w, v128.load(r, 80));
+    a6 = term(a6, w, v128.load(r, 96));
+    a7 = term(a7, w, v128.load(r, 112));
+  }
+  v128.store(out, a0);
+  v128.store(out, a1, 16);
+  v128.store(out, a2, 32);
+  v128.store(out, a3, 48);
+  v128.store(out, a4, 64);
+  v128.store(out, a5, 80);
+  v128.store(out, a6, 96);
+  v128.store(out, a7, 112);
+}
+
+/** dqPass8 for one f32x4 (a head whose size is not a multiple of 32). */
+function dqPass1(m: usize, run: i32, ds: usize, k: usize, stride: usize, nKeys: i32, out: usize): void {
+  let a = f32x4.splat(0);
+  for (let j = 0; j < nKeys; j++) {
+    if (j >= run && !load<u8>(m + j)) continue;
+    a = term(a, v128.load32_splat(ds + (<usize>j << 2)), v128.load(k + <usize>j * stride));
+  }
+  v128.store(out, a);
 }

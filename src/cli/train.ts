@@ -97,6 +97,7 @@ export const TRAIN_OPTIONS: Record<string, OptionSpec> = {
   "data-dir": { kind: "string", help: "HumanEval-X directory for the held-out evaluation prompts" },
   seed: { kind: "int", min: 0, max: 0xffffffff, help: "seed of the run (default 0)" },
   init: { kind: "string", help: "start a new run from this adapter (same base and shape: k, rank, targets) instead of a fresh one; a resumed run passes the same one" },
+  "prefix-weights": { kind: "string", choices: ["q4", "q8"], help: "run the frozen prefix on the decoder's q4 or q8 panels (faster; the keys and values that storage's decoder gives the mask rows) instead of --weights; part of the run's config" },
 };
 
 const need = (o: Parsed, name: string): string => {
@@ -108,9 +109,9 @@ function modelPath(o: Parsed): string {
   return (o.model as string | undefined) ?? SMOLLM2_PATH;
 }
 
-async function open(o: Parsed, storages: Readonly<Record<string, WeightStorage>>): Promise<Engine> {
+async function open(o: Parsed, storages: Readonly<Record<string, WeightStorage>>, alsoWeights: WeightStorage[] = []): Promise<Engine> {
   const weights = storages[(o.weights as string | undefined) ?? "native"];
-  return loadEngine(modelPath(o), { simd: (o.simd as SimdChoice | undefined) ?? "auto", threads: (o.threads as number | undefined) ?? 1, weights });
+  return loadEngine(modelPath(o), { simd: (o.simd as SimdChoice | undefined) ?? "auto", threads: (o.threads as number | undefined) ?? 1, weights, alsoWeights });
 }
 
 /** --prompts-file: the user's prompts instead of the built-in ones (HumanEval-X and instructions). */
@@ -198,6 +199,8 @@ export async function runTrain(o: Parsed): Promise<number> {
     seed: (o.seed as number | undefined) ?? 0,
     // The run's starting point is part of its config: resuming with another --init is refused.
     ...(initPath === undefined ? {} : { initSha256: sha256File(initPath) }),
+    // So are the prefix's weights (absent: --weights, as in runs from before the option).
+    ...(o["prefix-weights"] === undefined ? {} : { prefixWeights: o["prefix-weights"] as "q4" | "q8" }),
   };
 
   const examples = trainingExamples(dataPath, cfgRun.maxPrefix, cfgRun.k);
@@ -208,7 +211,7 @@ export async function runTrain(o: Parsed): Promise<number> {
   let engine: Engine;
   try {
     checkRunConfig(runDir, { ...cfgRun, dataSha256 });
-    engine = await open(o, TRAIN_STORAGE);
+    engine = await open(o, TRAIN_STORAGE, cfgRun.prefixWeights === undefined ? [] : [cfgRun.prefixWeights]);
   } catch (e) {
     release();
     throw e;
@@ -225,6 +228,7 @@ export async function runTrain(o: Parsed): Promise<number> {
       shape: { k, rank: cfgRun.rank, targets: cfgRun.targets, maskToken: cfgRun.maskToken },
       maxPrefix: cfgRun.maxPrefix, maxMask: k * groups, lr: cfgRun.lr, minLr: cfgRun.minLr, warmupSteps: cfgRun.warmup,
       totalSteps: cfgRun.steps, seed: cfgRun.seed, executor: engine.executor,
+      prefixWeights: cfgRun.prefixWeights === undefined ? undefined : engine.weightsIn(cfgRun.prefixWeights),
     });
     const ckpt = join(runDir, "checkpoint.gguf");
     if (existsSync(ckpt)) {

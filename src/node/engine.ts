@@ -15,6 +15,7 @@ export interface LoadOptions {
   readonly simd?: SimdChoice;
   readonly threads?: number;
   readonly weights?: WeightStorage;
+  readonly alsoWeights?: readonly WeightStorage[];
 }
 
 /** The real model's cache location (scripts/fetch-models.mjs puts it there). */
@@ -26,7 +27,7 @@ export async function loadEngine(path: string, opts: LoadOptions = {}): Promise<
   const threads = opts.threads ?? 1;
   const source = fileSource(path);
   try {
-    return Engine.load(core, source, { weights: opts.weights, executor: (c) => nodeExecutor(c, threads) });
+    return Engine.load(core, source, { weights: opts.weights, alsoWeights: opts.alsoWeights, executor: (c) => nodeExecutor(c, threads) });
   } finally {
     source.close(); // the weights now live in WebAssembly memory
   }

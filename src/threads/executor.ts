@@ -31,6 +31,8 @@ export interface AttentionBackArgs extends AttentionArgs {
   dq: number; // f32 [T, nHeads * headDim], overwritten
   dk: number; // f32 [nKeys, nKvHeads * headDim], added to (the caller zeroes it)
   dv: number; // f32 [nKeys, nKvHeads * headDim], added to
+  /** Keys below this one are constants: their dk / dv rows are not computed (default 0: every key). */
+  kvFrom?: number;
   // scores: f32 scratch [threads, scoresStride], scoresStride >= 2 * nKeys (scores, then their gradients)
 }
 
@@ -173,7 +175,7 @@ export function attentionUnits(k: KernelExports, a: AttentionArgs, scores: numbe
 /** Kv heads [g0, g1) of the attention backward (with their query heads), on the calling thread. */
 export function attentionBackHeads(k: KernelExports, a: AttentionBackArgs, scratch: number, g0: number, g1: number): void {
   if (g0 >= g1) return;
-  k.attentionBack(a.q, a.k, a.v, a.mask, a.dout, a.dq, a.dk, a.dv, scratch, a.T, a.nKeys, a.nHeads, a.nKvHeads, a.headDim, g0, g1, a.scale);
+  k.attentionBack(a.q, a.k, a.v, a.mask, a.dout, a.dq, a.dk, a.dv, scratch, a.T, a.nKeys, a.nHeads, a.nKvHeads, a.headDim, g0, g1, a.kvFrom ?? 0, a.scale);
 }
 
 /** Columns [k0, k1) of dx[T, m.K] = dy[T, m.N] . W (+= when accumulating), on the calling thread. */

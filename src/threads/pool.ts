@@ -185,7 +185,7 @@ export class PoolExecutor implements Executor {
   attentionBack(a: AttentionBackArgs): void {
     this.split(0, a.nKvHeads, 1);
     this.f[CTRL.SCALE] = a.scale;
-    this.post(OP.ATTENTION_BACK, [a.q, a.k, a.v, a.mask, a.dout, a.dq, a.dk, a.dv, a.scores, a.T, a.nKeys, a.nHeads, a.nKvHeads, a.headDim, a.scoresStride]);
+    this.post(OP.ATTENTION_BACK, [a.q, a.k, a.v, a.mask, a.dout, a.dq, a.dk, a.dv, a.scores, a.T, a.nKeys, a.nHeads, a.nKvHeads, a.headDim, a.scoresStride, a.kvFrom ?? 0]);
     const [g0, g1] = this.part(0, 0);
     attentionBackHeads(this.kernels, a, a.scores, g0, g1);
     this.join();
@@ -327,11 +327,11 @@ export function workerMain(data: WorkerData): void {
       if (from < to) k.matmulBackX(c[A], c[A + 1], c[A + 2], c[A + 3], c[A + 4], c[A + 5], c[A + 6], from, to, c[A + 7]);
     } else if (op === 6) {
       // ATTENTION_BACK: [q, k, v, mask, dout, dq, dk, dv, scratch, T, nKeys, nHeads, nKvHeads, headDim,
-      // scratch stride], this thread's kv heads [from, to) and its slice of the scratch.
+      // scratch stride, kv0], this thread's kv heads [from, to) and its slice of the scratch.
       const from = c[PARTS + 2 * me], to = c[PARTS + 2 * me + 1];
       if (from < to) {
         k.attentionBack(c[A], c[A + 1], c[A + 2], c[A + 3], c[A + 4], c[A + 5], c[A + 6], c[A + 7], c[A + 8] + me * c[A + 14] * 4,
-          c[A + 9], c[A + 10], c[A + 11], c[A + 12], c[A + 13], from, to, f[SCALE]);
+          c[A + 9], c[A + 10], c[A + 11], c[A + 12], c[A + 13], from, to, c[A + 15], f[SCALE]);
       }
     } // op 3 (PING): no work, only the answer
     Atomics.add(c, DONE, 1);

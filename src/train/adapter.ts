@@ -5,7 +5,9 @@
  * The shortcut that makes it cheap: in a SAR sample the mask rows come after the real rows (prefix), no
  * real row sees a mask row, and the base is frozen, so
  *  - the prefix is run once by the ordinary decoding forward (Forward.run, into a KV cache), with no
- *    activations kept and no backward at all: its values do not depend on the adapter;
+ *    activations kept and no backward at all: its values do not depend on the adapter (and it may run
+ *    on other weights than the backward's f32 rows: `prefixWeights`, the decoder's q4 panels, several
+ *    times faster, and the keys and values the q4 decoder's mask rows see);
  *  - only the mask rows run through the training graph (forward keeping activations, backward), with
  *    their attention over the cached prefix keys plus their own group; the backward touches mask rows
  *    only (gradients into the cached keys are discarded: they are constants).
@@ -101,6 +103,8 @@ export class AdapterModel {
      * kernels (LoRA and its gradients, norms and their backward) run on the calling thread.
      */
     private readonly exec: Executor = new LocalExecutor(core.exports),
+    /** The weights the prefix runs on (default: `base`); the same model in another storage. */
+    prefixWeights: ModelWeights = base,
   ) {
     const D = cfg.dModel, F = cfg.dFF, V = cfg.vocabSize, kvDim = cfg.nKvHeads * cfg.headDim, r = shape.rank;
     if (!(Number.isInteger(maxPrefix) && maxPrefix > 0 && Number.isInteger(maxMask) && maxMask > 0)) fail("E_ARGS", "adapter training: maxPrefix and maxMask must be positive integers");
@@ -143,7 +147,7 @@ export class AdapterModel {
     this.capacity = capacity;
     this.cache = new KVCache(arena, core.memory, cfg.nLayers, kvDim, capacity);
     this.ws = new Workspace(arena, cfg, { maxT: Math.min(PREFIX_CHUNK, maxPrefix), maxKeys: capacity, maxLogitRows: 1, threads: exec.threads });
-    this.forwardBase = new Forward(core, arena, cfg, base, exec);
+    this.forwardBase = new Forward(core, arena, cfg, prefixWeights, exec);
 
     const f32 = (n: number) => arena.alloc(n * 4, 64);
     const M = maxMask;
@@ -314,11 +318,11 @@ export class AdapterModel {
       k.rmsnormBack(A.xMid, L.ffnNorm, buf.dxn, buf.dx, 0, M, D, cfg.rmsEps);
       this.backX(L.wo, buf.dx, buf.dattn, M, false);
       this.loraBack(l, "attn_output", buf.dx, A.attn, buf.dattn);
-      this.f32(buf.dk, nKeys * kvDim).fill(0);
-      this.f32(buf.dv, nKeys * kvDim).fill(0);
+      this.f32(buf.dk + C * kvDim * 4, M * kvDim).fill(0);
+      this.f32(buf.dv + C * kvDim * 4, M * kvDim).fill(0);
       const a = this.attentionArgs(A.q, this.cache.k[l], this.cache.v[l], A.attn, M, nKeys, attnScale);
-      this.exec.attentionBack({ ...a, dout: buf.dattn, dq: buf.dq, dk: buf.dk, dv: buf.dv });
-      // Only the mask rows' own keys depend on the adapter; the prefix keys' gradients are dropped.
+      // Only the mask rows' own keys depend on the adapter: the prefix keys' gradients are not computed.
+      this.exec.attentionBack({ ...a, dout: buf.dattn, dq: buf.dq, dk: buf.dk, dv: buf.dv, kvFrom: C });
       const dkm = buf.dk + C * kvDim * 4, dvm = buf.dv + C * kvDim * 4;
       k.ropeApplyBack(buf.dq, buf.cos, buf.sin, M, cfg.nHeads, cfg.headDim, D);
       k.ropeApplyBack(dkm, buf.cos, buf.sin, M, cfg.nKvHeads, cfg.headDim, kvDim);
@@ -438,6 +442,8 @@ export interface AdapterTrainerOptions {
   readonly seed?: number;
   /** Runs the base's forward matmuls (default: the calling thread); see AdapterModel. */
   readonly executor?: Executor;
+  /** The weights the frozen prefix runs on (default: the base's); see AdapterModel. */
+  readonly prefixWeights?: ModelWeights;
 }
 
 /**
@@ -458,7 +464,7 @@ export class AdapterTrainer {
     };
     checkSchedule(this.hyper, this.hyper);
     this.store = new ParamStore(arena);
-    this.model = new AdapterModel(core, arena, cfg, base, this.store, opts.shape, opts.maxPrefix, opts.maxMask, opts.seed ?? 0, opts.executor);
+    this.model = new AdapterModel(core, arena, cfg, base, this.store, opts.shape, opts.maxPrefix, opts.maxMask, opts.seed ?? 0, opts.executor, opts.prefixWeights);
     this.rng = new Rng(opts.seed ?? 0);
   }
 

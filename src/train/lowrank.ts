@@ -15,6 +15,7 @@
  */
 import { fail } from "../errors.js";
 import { loraName, type AdapterData } from "../model/adapter.js";
+import { Rng } from "../util/rng.js";
 
 /** What truncation kept: the share of sum(S^2) over every term, and the largest dropped S relative to its term's largest. */
 export interface TruncationReport {
@@ -42,6 +43,34 @@ export function truncateRank(a: AdapterData, r: number): { adapter: AdapterData;
     }
   }
   return { adapter: { ...a, meta: { ...a.meta, rank: r }, lora }, report: { energyKept: total > 0 ? kept / total : 1, worstDropped } };
+}
+
+/**
+ * The same adapter at a larger rank r, to train further with more room (`space train --init` needs the
+ * run's rank): each term's A [R, K] gains r - R rows drawn as the trainer draws a fresh A (N(0, 1/K),
+ * from `seed`), and B [N, R] gains r - R zero columns, so B' A' = B A term by term and every mask row's
+ * logits are unchanged until training moves the new directions.
+ */
+export function widenRank(a: AdapterData, r: number, seed = 0): AdapterData {
+  const R = a.meta.rank;
+  if (!Number.isInteger(r) || r < R) fail("E_ARGS", `rank ${r}: widening needs an integer of at least the adapter's rank ${R}`);
+  const rng = new Rng(seed);
+  const gauss = () => Math.sqrt(-2 * Math.log(Math.max(rng.next(), 1e-12))) * Math.cos(2 * Math.PI * rng.next());
+  const lora = new Map<string, Float32Array>();
+  for (let l = 0; l < a.meta.nLayers; l++) {
+    for (const t of a.meta.targets) {
+      const A = a.lora.get(loraName(l, t, "a")), B = a.lora.get(loraName(l, t, "b"));
+      if (!A || !B) fail("E_MODEL", `adapter: layer ${l} ${t} lacks a LoRA factor`);
+      const K = A.length / R, N = B.length / R;
+      const A2 = new Float32Array(r * K), B2 = new Float32Array(N * r);
+      A2.set(A);
+      for (let i = R * K; i < r * K; i++) A2[i] = gauss() / Math.sqrt(K);
+      for (let n = 0; n < N; n++) B2.set(B.subarray(n * R, (n + 1) * R), n * r);
+      lora.set(loraName(l, t, "a"), A2);
+      lora.set(loraName(l, t, "b"), B2);
+    }
+  }
+  return { ...a, meta: { ...a.meta, rank: r }, lora };
 }
 
 /** One term: A [R, K], B [N, R] (row-major f32) to A' [r, K], B' [N, r]; singular values descending. */

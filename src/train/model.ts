@@ -258,7 +258,7 @@ export class TrainModel {
       this.arena.f32(buf.dk, T * kvDim).fill(0);
       this.arena.f32(buf.dv, T * kvDim).fill(0);
       k.attentionBack(A.q, A.k, A.v, buf.mask, buf.dattn, buf.dq, buf.dk, buf.dv, buf.scratch,
-        T, T, cfg.nHeads, cfg.nKvHeads, cfg.headDim, 0, cfg.nKvHeads, attnScale);
+        T, T, cfg.nHeads, cfg.nKvHeads, cfg.headDim, 0, cfg.nKvHeads, 0, attnScale);
       k.ropeApplyBack(buf.dq, buf.cos, buf.sin, T, cfg.nHeads, cfg.headDim, D);
       k.ropeApplyBack(buf.dk, buf.cos, buf.sin, T, cfg.nKvHeads, cfg.headDim, kvDim);
       this.backX(L.wq, buf.dq, buf.dxn, T, false);

@@ -185,12 +185,13 @@ export interface KernelExports {
   /** ropeApply backward (the transposed rotation), in place on the gradient; same arguments as ropeApply. */
   ropeApplyBack(x: number, cos: number, sin: number, T: number, nHeads: number, headDim: number, rowStride: number): void;
   /**
-   * attention backward for the query heads of kv heads [g0, g1): dq written, dk / dv += (zero them first).
+   * attention backward for the query heads of kv heads [g0, g1): dq written, dk / dv += (zero them first)
+   * for the keys from kv0 on (keys below kv0 are constants to the caller: their dk / dv are left alone).
    * Shapes as `attention`; dout / dq like q, dk / dv like k; scratch: f32 [2 * nKeys].
    */
   attentionBack(
     q: number, k: number, v: number, mask: number, dout: number, dq: number, dk: number, dv: number, scratch: number,
-    T: number, nKeys: number, nHeads: number, nKvHeads: number, headDim: number, g0: number, g1: number, scale: number,
+    T: number, nKeys: number, nHeads: number, nKvHeads: number, headDim: number, g0: number, g1: number, kv0: number, scale: number,
   ): void;
   /** swiglu backward over f32 [n]: dgate, dup from gate, up and dout (dgate may alias gate, dup up). */
   swigluBack(gate: number, up: number, dout: number, dgate: number, dup: number, n: number): void;

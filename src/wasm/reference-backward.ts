@@ -69,15 +69,17 @@ export function ropeApplyBackRef(
 export interface AttentionBackShape extends Omit<AttentionShape, "h0" | "h1"> {
   g0?: number;
   g1?: number;
+  /** dk / dv only for keys from kv0 on (default 0). */
+  kv0?: number;
 }
 
-/** attention backward (assembly/grad/attention.ts): dq written for the heads of kv heads [g0, g1), dk / dv += . */
+/** attention backward (assembly/grad/attention.ts): dq written for the heads of kv heads [g0, g1), dk / dv += for keys >= kv0. */
 export function attentionBackRef(
   q: Float32Array, k: Float32Array, v: Float32Array, mask: Uint8Array, dout: Float32Array,
   dq: Float32Array, dk: Float32Array, dv: Float32Array, s: AttentionBackShape,
 ): void {
   const { T, nKeys, nHeads, nKvHeads, headDim } = s;
-  const g0 = s.g0 ?? 0, g1 = s.g1 ?? nKvHeads;
+  const g0 = s.g0 ?? 0, g1 = s.g1 ?? nKvHeads, kv0 = s.kv0 ?? 0;
   const scale = fr(s.scale);
   const group = Math.trunc(nHeads / nKvHeads);
   const qStride = nHeads * headDim, kvStride = nKvHeads * headDim;
@@ -118,6 +120,7 @@ export function attentionBackRef(
         const ko = j * kvStride + kvo;
         for (let i = 0; i < headDim; i++) {
           dq[qo + i] = fr(dq[qo + i] + fr(ds * k[ko + i]));
+          if (j < kv0) continue;
           dk[ko + i] = fr(dk[ko + i] + fr(ds * q[qo + i]));
           dv[ko + i] = fr(dv[ko + i] + fr(P[j] * dout[qo + i]));
         }

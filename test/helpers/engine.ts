@@ -10,12 +10,13 @@ export interface EngineChoice {
   simd?: "plain" | "relaxed";
   threads?: number;
   weights?: WeightStorage;
+  alsoWeights?: WeightStorage[];
 }
 
 export async function engineFromBytes(bytes: Uint8Array, choice: EngineChoice = {}): Promise<Engine> {
   const core = await loadCoreNode(choice.simd ?? "plain");
   const threads = choice.threads ?? 1;
-  return Engine.load(core, bytesSource("tiny.gguf", bytes), { weights: choice.weights, executor: (c) => nodeExecutor(c, threads) });
+  return Engine.load(core, bytesSource("tiny.gguf", bytes), { weights: choice.weights, alsoWeights: choice.alsoWeights, executor: (c) => nodeExecutor(c, threads) });
 }
 
 export async function tinyEngine(spec: TinySpec, choice: EngineChoice = {}): Promise<Engine> {
