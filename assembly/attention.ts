@@ -106,7 +106,7 @@ export function attention(
  * j's term before key j + 1's. Four accumulators, not eight: two keys' eight chunks and four accumulators
  * fit V8's vector registers; eight accumulators spilled to the stack (18% slower attention).
  */
-function weightedSum4(m: usize, run: i32, p: usize, v: usize, stride: usize, nKeys: i32, inv: v128, out: usize): void {
+export function weightedSum4(m: usize, run: i32, p: usize, v: usize, stride: usize, nKeys: i32, inv: v128, out: usize): void {
   let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
   let r = v, pj = p;
   const pairs = p + (<usize>(run & ~1) << 2);
@@ -135,7 +135,7 @@ function weightedSum4(m: usize, run: i32, p: usize, v: usize, stride: usize, nKe
 }
 
 /** weightedSum4 for one f32x4 (a head whose size is not a multiple of 16). */
-function weightedSum1(m: usize, run: i32, p: usize, v: usize, stride: usize, nKeys: i32, inv: v128, out: usize): void {
+export function weightedSum1(m: usize, run: i32, p: usize, v: usize, stride: usize, nKeys: i32, inv: v128, out: usize): void {
   let a = f32x4.splat(0);
   for (let j = 0; j < nKeys; j++) {
     if (j >= run && !load<u8>(m + j)) continue;

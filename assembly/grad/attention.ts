@@ -1,6 +1,6 @@
 import { dot } from "../dot";
 import { expf4 } from "../expf";
-import { sixes } from "../attention";
+import { sixes, weightedSum1, weightedSum4 } from "../attention";
 
 /**
  * attentionBack(q, k, v, mask, dout, dq, dk, dv, scratch, T, nKeys, nHeads, nKvHeads, headDim, g0, g1, kv0, scale):
@@ -23,7 +23,8 @@ import { sixes } from "../attention";
  * How (every value the same operations in the same order as the definition above, so the same bits):
  * the row's leading run of visible keys needs no mask byte; scores and dp_j are six keys at a time
  * (dots6: six independent dot() chains; six keys with no visible one are skipped); e_j four at a time
- * (expf4, bit for bit Mathf.exp); dq is held in registers, 32 dims per pass over the keys.
+ * (expf4, bit for bit Mathf.exp); dq is the forward's weighted sum of rows (weightedSum4: 16 dims held
+ * in registers across the keys) times 1, which is exact.
  */
 export function attentionBack(
   q: usize, k: usize, v: usize, mask: usize, dout: usize, dq: usize, dk: usize, dv: usize, scratch: usize,
@@ -84,9 +85,11 @@ export function attentionBack(
         const dp = DP + (<usize>j << 2);
         store<f32>(dp, (load<f32>(P + (<usize>j << 2)) * (load<f32>(dp) - dsum)) * scale);
       }
+      // dq = sum_j ds_j k_j: the forward's weighted sum of rows (term by term, key order), times 1.
+      const one = f32x4.splat(1);
       let i: usize = 0;
-      for (; i + 128 <= headBytes; i += 128) dqPass8(m, run, DP, kh + i, kvStride, nKeys, dqh + i);
-      for (; i < headBytes; i += 16) dqPass1(m, run, DP, kh + i, kvStride, nKeys, dqh + i);
+      for (; i + 64 <= headBytes; i += 64) weightedSum4(m, run, DP, kh + i, kvStride, nKeys, one, dqh + i);
+      for (; i < headBytes; i += 16) weightedSum1(m, run, DP, kh + i, kvStride, nKeys, one, dqh + i);
       for (j = kv0 > 0 ? kv0 : 0; j < nKeys; j++) {
         if (j >= run && !load<u8>(m + j)) continue;
         const dsv = f32x4.splat(load<f32>(DP + (<usize>j << 2))), pv = f32x4.splat(load<f32>(P + (<usize>j << 2)));
@@ -99,45 +102,4 @@ export function attentionBack(
       }
     }
   }
-}
-
-/** acc + w * x, rounded then added: one key's term of dq. */
-// @ts-ignore: decorator
-@inline function term(acc: v128, w: v128, x: v128): v128 {
-  return f32x4.add(acc, f32x4.mul(w, x));
-}
-
-/** dq[0..32) = sum over the visible keys j, in order, of ds_j * k_j[0..32) (ds_j at ds + 4j). */
-function dqPass8(m: usize, run: i32, ds: usize, k: usize, stride: usize, nKeys: i32, out: usize): void {
-  let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
-  for (let j = 0; j < nKeys; j++) {
-    if (j >= run && !load<u8>(m + j)) continue;
-    const w = v128.load32_splat(ds + (<usize>j << 2)), r = k + <usize>j * stride;
-    a0 = term(a0, w, v128.load(r));
-    a1 = term(a1, w, v128.load(r, 16));
-    a2 = term(a2, w, v128.load(r, 32));
-    a3 = term(a3, w, v128.load(r, 48));
-    a4 = term(a4, w, v128.load(r, 64));
-    a5 = term(a5, w, v128.load(r, 80));
-    a6 = term(a6, w, v128.load(r, 96));
-    a7 = term(a7, w, v128.load(r, 112));
-  }
-  v128.store(out, a0);
-  v128.store(out, a1, 16);
-  v128.store(out, a2, 32);
-  v128.store(out, a3, 48);
-  v128.store(out, a4, 64);
-  v128.store(out, a5, 80);
-  v128.store(out, a6, 96);
-  v128.store(out, a7, 112);
-}
-
-/** dqPass8 for one f32x4 (a head whose size is not a multiple of 32). */
-function dqPass1(m: usize, run: i32, ds: usize, k: usize, stride: usize, nKeys: i32, out: usize): void {
-  let a = f32x4.splat(0);
-  for (let j = 0; j < nKeys; j++) {
-    if (j >= run && !load<u8>(m + j)) continue;
-    a = term(a, v128.load32_splat(ds + (<usize>j << 2)), v128.load(k + <usize>j * stride));
-  }
-  v128.store(out, a);
 }
