@@ -85,7 +85,7 @@ export function attention(
       // o = sum_j p_j v_j in key order, then o * (1 / sum). Each f32x4 lane is its own sum (the same
       // operations in the same order whatever the chunking), so the head is done in chunks of 16 dims
       // held in registers across the keys, rather than read and written back at every key.
-      const inv = f32x4.splat(<f32>1 / sum);
+      const inv = <f32>1 / sum;
       const vBase = v + kvOff;
       let i: usize = 0;
       for (; i + 64 <= headBytes; i += 64) weightedSum4(m, run, scores, vBase + i, kvStride, nKeys, inv, oh + i);
@@ -101,12 +101,12 @@ export function attention(
 }
 
 /**
- * out[0..4) (f32x4 each) = (sum over visible j, in order, of p_j * v_j[0..4)) * inv; v_j at v + j * stride.
+ * out[0..4) (f32x4 each) = (sum over visible j, in order, of p_j * v_j[0..4)) * scale; v_j at v + j * stride.
  * Keys [0, run) are visible (no mask byte is read), two per iteration: each accumulator still takes key
  * j's term before key j + 1's. Four accumulators, not eight: two keys' eight chunks and four accumulators
  * fit V8's vector registers; eight accumulators spilled to the stack (18% slower attention).
  */
-export function weightedSum4(m: usize, run: i32, p: usize, v: usize, stride: usize, nKeys: i32, inv: v128, out: usize): void {
+export function weightedSum4(m: usize, run: i32, p: usize, v: usize, stride: usize, nKeys: i32, scale: f32, out: usize): void {
   let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
   let r = v, pj = p;
   const pairs = p + (<usize>(run & ~1) << 2);
@@ -128,6 +128,7 @@ export function weightedSum4(m: usize, run: i32, p: usize, v: usize, stride: usi
     a2 = term(a2, w, v128.load(rj, 32));
     a3 = term(a3, w, v128.load(rj, 48));
   }
+  const inv = f32x4.splat(scale);
   v128.store(out, f32x4.mul(a0, inv));
   v128.store(out, f32x4.mul(a1, inv), 16);
   v128.store(out, f32x4.mul(a2, inv), 32);
@@ -135,13 +136,13 @@ export function weightedSum4(m: usize, run: i32, p: usize, v: usize, stride: usi
 }
 
 /** weightedSum4 for one f32x4 (a head whose size is not a multiple of 16). */
-export function weightedSum1(m: usize, run: i32, p: usize, v: usize, stride: usize, nKeys: i32, inv: v128, out: usize): void {
+export function weightedSum1(m: usize, run: i32, p: usize, v: usize, stride: usize, nKeys: i32, scale: f32, out: usize): void {
   let a = f32x4.splat(0);
   for (let j = 0; j < nKeys; j++) {
     if (j >= run && !load<u8>(m + j)) continue;
     a = term(a, v128.load32_splat(p + (<usize>j << 2)), v128.load(v + <usize>j * stride));
   }
-  v128.store(out, f32x4.mul(a, inv));
+  v128.store(out, f32x4.mul(a, f32x4.splat(scale)));
 }
 
 /**

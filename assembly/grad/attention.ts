@@ -86,10 +86,9 @@ export function attentionBack(
         store<f32>(dp, (load<f32>(P + (<usize>j << 2)) * (load<f32>(dp) - dsum)) * scale);
       }
       // dq = sum_j ds_j k_j: the forward's weighted sum of rows (term by term, key order), times 1.
-      const one = f32x4.splat(1);
       let i: usize = 0;
-      for (; i + 64 <= headBytes; i += 64) weightedSum4(m, run, DP, kh + i, kvStride, nKeys, one, dqh + i);
-      for (; i < headBytes; i += 16) weightedSum1(m, run, DP, kh + i, kvStride, nKeys, one, dqh + i);
+      for (; i + 64 <= headBytes; i += 64) weightedSum4(m, run, DP, kh + i, kvStride, nKeys, 1, dqh + i);
+      for (; i < headBytes; i += 16) weightedSum1(m, run, DP, kh + i, kvStride, nKeys, 1, dqh + i);
       for (j = kv0 > 0 ? kv0 : 0; j < nKeys; j++) {
         if (j >= run && !load<u8>(m + j)) continue;
         const dsv = f32x4.splat(load<f32>(DP + (<usize>j << 2))), pv = f32x4.splat(load<f32>(P + (<usize>j << 2)));
