@@ -228,7 +228,7 @@ export async function runTrain(o: Parsed): Promise<number> {
       shape: { k, rank: cfgRun.rank, targets: cfgRun.targets, maskToken: cfgRun.maskToken },
       maxPrefix: cfgRun.maxPrefix, maxMask: k * groups, lr: cfgRun.lr, minLr: cfgRun.minLr, warmupSteps: cfgRun.warmup,
       totalSteps: cfgRun.steps, seed: cfgRun.seed, executor: engine.executor,
-      prefixWeights: cfgRun.prefixWeights === undefined ? undefined : engine.weightsIn(cfgRun.prefixWeights),
+      prefixWeights: engine.weightsIn(cfgRun.prefixWeights ?? engine.storage),
     });
     const ckpt = join(runDir, "checkpoint.gguf");
     if (existsSync(ckpt)) {

@@ -128,13 +128,12 @@ export class AdapterModel {
     this.embd = store.add(maskEmbdName, E, D, init, false);
     // LoRA.
     const rng = new Rng(seed);
-    const gauss = () => Math.sqrt(-2 * Math.log(Math.max(rng.next(), 1e-12))) * Math.cos(2 * Math.PI * rng.next());
     this.params = [];
     for (let l = 0; l < cfg.nLayers; l++) {
       const out: Partial<Record<LoraTarget, LoraParam>> = {};
       for (const t of shape.targets) {
         const { K, N } = targetShape(cfg, t);
-        const a = store.add(loraName(l, t, "a"), r, K, Float32Array.from({ length: r * K }, () => gauss() / Math.sqrt(K)));
+        const a = store.add(loraName(l, t, "a"), r, K, Float32Array.from({ length: r * K }, () => rng.gaussian() / Math.sqrt(K)));
         const b = store.add(loraName(l, t, "b"), N, r, new Float32Array(N * r));
         out[t] = { a: a.data, b: b.data, K, N, ga: a.grad, gb: b.grad };
       }

@@ -29,19 +29,15 @@ export function truncateRank(a: AdapterData, r: number): { adapter: AdapterData;
   if (!Number.isInteger(r) || r < 1 || r > R) fail("E_ARGS", `rank ${r}: the adapter's rank is ${R}, so 1 to ${R}`);
   const lora = new Map<string, Float32Array>();
   let kept = 0, total = 0, worstDropped = 0;
-  for (let l = 0; l < a.meta.nLayers; l++) {
-    for (const t of a.meta.targets) {
-      const A = a.lora.get(loraName(l, t, "a")), B = a.lora.get(loraName(l, t, "b"));
-      if (!A || !B) fail("E_MODEL", `adapter: layer ${l} ${t} lacks a LoRA factor`);
-      const term = truncateTerm(A, B, R, r);
-      lora.set(loraName(l, t, "a"), term.A);
-      lora.set(loraName(l, t, "b"), term.B);
-      const s2 = term.singular.map((s) => s * s);
-      total += s2.reduce((x, y) => x + y, 0);
-      kept += s2.slice(0, r).reduce((x, y) => x + y, 0);
-      if (term.singular[0] > 0 && r < R) worstDropped = Math.max(worstDropped, term.singular[r] / term.singular[0]);
-    }
-  }
+  forEachTerm(a, (A, B, aName, bName) => {
+    const term = truncateTerm(A, B, R, r);
+    lora.set(aName, term.A);
+    lora.set(bName, term.B);
+    const s2 = term.singular.map((s) => s * s);
+    total += s2.reduce((x, y) => x + y, 0);
+    kept += s2.slice(0, r).reduce((x, y) => x + y, 0);
+    if (term.singular[0] > 0 && r < R) worstDropped = Math.max(worstDropped, term.singular[r] / term.singular[0]);
+  });
   return { adapter: { ...a, meta: { ...a.meta, rank: r }, lora }, report: { energyKept: total > 0 ? kept / total : 1, worstDropped } };
 }
 
@@ -55,22 +51,29 @@ export function widenRank(a: AdapterData, r: number, seed = 0): AdapterData {
   const R = a.meta.rank;
   if (!Number.isInteger(r) || r < R) fail("E_ARGS", `rank ${r}: widening needs an integer of at least the adapter's rank ${R}`);
   const rng = new Rng(seed);
-  const gauss = () => Math.sqrt(-2 * Math.log(Math.max(rng.next(), 1e-12))) * Math.cos(2 * Math.PI * rng.next());
   const lora = new Map<string, Float32Array>();
+  forEachTerm(a, (A, B, aName, bName) => {
+    const K = A.length / R, N = B.length / R;
+    const A2 = new Float32Array(r * K), B2 = new Float32Array(N * r);
+    A2.set(A);
+    for (let i = R * K; i < r * K; i++) A2[i] = rng.gaussian() / Math.sqrt(K);
+    for (let n = 0; n < N; n++) B2.set(B.subarray(n * R, (n + 1) * R), n * r);
+    lora.set(aName, A2);
+    lora.set(bName, B2);
+  });
+  return { ...a, meta: { ...a.meta, rank: r }, lora };
+}
+
+/** Calls fn with every LoRA term's factors A, B and their names, layer by layer, target by target. */
+function forEachTerm(a: AdapterData, fn: (A: Float32Array, B: Float32Array, aName: string, bName: string) => void): void {
   for (let l = 0; l < a.meta.nLayers; l++) {
     for (const t of a.meta.targets) {
-      const A = a.lora.get(loraName(l, t, "a")), B = a.lora.get(loraName(l, t, "b"));
+      const aName = loraName(l, t, "a"), bName = loraName(l, t, "b");
+      const A = a.lora.get(aName), B = a.lora.get(bName);
       if (!A || !B) fail("E_MODEL", `adapter: layer ${l} ${t} lacks a LoRA factor`);
-      const K = A.length / R, N = B.length / R;
-      const A2 = new Float32Array(r * K), B2 = new Float32Array(N * r);
-      A2.set(A);
-      for (let i = R * K; i < r * K; i++) A2[i] = gauss() / Math.sqrt(K);
-      for (let n = 0; n < N; n++) B2.set(B.subarray(n * R, (n + 1) * R), n * r);
-      lora.set(loraName(l, t, "a"), A2);
-      lora.set(loraName(l, t, "b"), B2);
+      fn(A, B, aName, bName);
     }
   }
-  return { ...a, meta: { ...a.meta, rank: r }, lora };
 }
 
 /** One term: A [R, K], B [N, R] (row-major f32) to A' [r, K], B' [N, r]; singular values descending. */

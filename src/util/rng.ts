@@ -36,6 +36,11 @@ export class Rng {
     return (this.nextU32() >>> 8) / 16777216;
   }
 
+  /** A standard normal draw (Box-Muller, cosine branch; two uniforms, the first kept above 1e-12). */
+  gaussian(): number {
+    return Math.sqrt(-2 * Math.log(Math.max(this.next(), 1e-12))) * Math.cos(2 * Math.PI * this.next());
+  }
+
   /** The four state words, to save a run's position (training checkpoints). */
   getState(): Uint32Array {
     return this.s.slice();
